@@ -7,7 +7,7 @@ from stalwart.core import Level, level_name
 
 def test_levels_match_stdlib_numbers() -> None:
     assert [5, 10, 20, 30, 40, 50] == [int(level) for level in Level]
-    assert logging.WARNING == Level.WARNING
+    assert logging.WARNING == int(Level.WARNING)
 
 
 def test_level_name_prefers_registered_names_then_enum_then_number() -> None:
@@ -18,5 +18,5 @@ def test_level_name_prefers_registered_names_then_enum_then_number() -> None:
     try:
         assert "NOTICE7" == level_name(7)
     finally:
-        del logging._levelToName[7]  # type: ignore[attr-defined]
-        del logging._nameToLevel["NOTICE7"]  # type: ignore[attr-defined]
+        del logging._levelToName[7]
+        del logging._nameToLevel["NOTICE7"]

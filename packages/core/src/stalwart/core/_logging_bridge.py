@@ -101,9 +101,10 @@ def record_to_logging(record: Record) -> logging.LogRecord:
         sinfo=record.stack,
     )
     created = record.ts_ns / 1_000_000_000
+    # Shift relativeCreated (measured from logging's start) by how far back the record was made.
+    out.relativeCreated += (created - out.created) * 1000
     out.created = created
     out.msecs = float((record.ts_ns % 1_000_000_000) // 1_000_000)
-    out.relativeCreated = (created - logging._startTime) * 1000  # noqa: SLF001 - as stdlib does
     out.levelname = level_name(record.level)
     out.module = record.module or (os.path.splitext(out.filename)[0] if path else "")
     out.process = record.pid

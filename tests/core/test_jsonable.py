@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stalwart.core import to_jsonable
+from stalwart.core._jsonable import MAX_DEPTH
+
+
+def test_json_values_pass_through_and_tuples_become_lists() -> None:
+    value = {"a": [1, 2.5, None, True, "x"], "b": (1, (2, 3))}
+    assert {"a": [1, 2.5, None, True, "x"], "b": [1, [2, 3]]} == to_jsonable(value)
+
+
+def test_non_json_values_become_their_repr() -> None:
+    assert "{1, 2}" == to_jsonable({1, 2})
+    assert "inf" == to_jsonable(math.inf)
+    assert repr(-(2**64)) == to_jsonable(-(2**64))
+    assert {"3": "x"} == to_jsonable({3: "x"})
+
+
+def test_cycles_and_deep_nesting_stop_at_max_depth() -> None:
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    out = to_jsonable(cyclic)
+    depth = 0
+    while isinstance(out, list):
+        out = out[0]
+        depth += 1
+    assert MAX_DEPTH == depth
+    assert "[[...]]" == out
+
+
+@given(st.recursive(st.integers() | st.floats() | st.text() | st.binary(), lambda c: st.lists(c) | st.tuples(c) | st.frozensets(st.integers())))
+def test_output_is_always_encodable(value: object) -> None:
+    out = to_jsonable(value)
+    assert out == msgspec.json.decode(msgspec.json.encode(out))
+    assert out == msgspec.msgpack.decode(msgspec.msgpack.encode(out))
