@@ -1,0 +1,97 @@
+"""A buffering handler that forwards on capacity, severity or time."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import threading
+
+from stalwart.monitoring._errors import MonitoringConfigError
+from stalwart.monitoring._fields import to_level
+from stalwart.monitoring._guard import GuardedHandler
+
+__all__ = ["BufferedHandler"]
+
+
+class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
+    """Hold records and forward them to ``target`` in bursts.
+
+    The buffer is forwarded when it holds ``capacity`` records, when a record
+    at ``flush_level`` or above arrives (that record included, so an error
+    arrives with the context that led to it), every ``flush_interval``
+    seconds (a timer thread, started with the first record, restarted in a
+    forked child), and at close. In ``dictConfig`` give ``target`` as the
+    name of another handler, as for :class:`logging.handlers.MemoryHandler`.
+    Without a target a full buffer is discarded and counted in :attr:`dropped`.
+
+    Args:
+        capacity: Records held before forwarding.
+        flush_level: Level (number or name) that forwards immediately.
+        flush_interval: Seconds between timed forwards; ``None`` disables the timer.
+        target: The handler records go to.
+        flush_on_close: Forward what is left when closed.
+        level: This handler's level.
+
+    Raises:
+        MonitoringConfigError: On a capacity < 1, a non-positive interval or an unknown level.
+    """
+
+    def __init__(
+        self,
+        capacity: int = 1000,
+        flush_level: int | str = logging.ERROR,
+        flush_interval: float | None = 5.0,
+        target: logging.Handler | None = None,
+        flush_on_close: bool = True,
+        level: int | str = logging.NOTSET,
+    ) -> None:
+        if capacity < 1:
+            raise MonitoringConfigError("capacity", capacity, ["an integer >= 1"])
+        if flush_interval is not None and not flush_interval > 0:
+            raise MonitoringConfigError("flush_interval", flush_interval, ["None", "seconds > 0"])
+        logging.handlers.MemoryHandler.__init__(
+            self, capacity, to_level(flush_level, key="flush_level"), target, flush_on_close
+        )
+        self.setLevel(to_level(level))
+        self.flush_interval = flush_interval
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._timer_pid = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Buffer ``record``; forward the buffer if it is full or ``record`` is severe."""
+        if self.flush_interval is not None and (self._timer is None or self._timer_pid != os.getpid()):
+            self._start_timer()
+        super().emit(record)
+
+    def flush(self) -> None:
+        """Forward every buffered record to the target now."""
+        with self.lock:  # type: ignore[union-attr]  # createLock always sets it
+            if self.target is None:
+                if len(self.buffer) >= self.capacity:
+                    self.dropped += len(self.buffer)
+                    self.buffer.clear()
+                return
+            super().flush()
+
+    def _start_timer(self) -> None:
+        if self._stop.is_set():
+            return
+        self._timer_pid = os.getpid()
+        self._timer = threading.Thread(target=self._tick, name="stalwart-buffer-flush", daemon=True)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        assert self.flush_interval is not None  # noqa: S101 - only started with an interval
+        while not self._stop.wait(self.flush_interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the timer, forward what is left (if ``flush_on_close``) and close."""
+        self._stop.set()
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread() and self._timer_pid == os.getpid():
+            timer.join(30.0)
+        super().close()

@@ -1,0 +1,450 @@
+"""A SQLite log handler: one writer thread, WAL, batched inserts, bounded queue, retention."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from stalwart.core import Record
+from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError
+from stalwart.monitoring._fields import exception_text, record_extras, record_message, record_template
+from stalwart.monitoring._guard import GuardedHandler
+from stalwart.monitoring._json import json_default
+
+__all__ = ["DatabaseHandler", "DatabaseStats", "read_database"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    logger TEXT NOT NULL,
+    message TEXT NOT NULL,
+    template TEXT NOT NULL,
+    correlation_id TEXT,
+    pid INTEGER,
+    thread_name TEXT,
+    func TEXT,
+    line INTEGER,
+    exc TEXT,
+    extra TEXT
+);
+CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts_ns);
+CREATE INDEX IF NOT EXISTS logs_level_ts ON logs (level, ts_ns);
+CREATE INDEX IF NOT EXISTS logs_logger_ts ON logs (logger, ts_ns);
+CREATE INDEX IF NOT EXISTS logs_correlation ON logs (correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS logs_template ON logs (template);
+"""
+_INSERT = (
+    "INSERT INTO logs (ts_ns, level, logger, message, template, correlation_id, pid, thread_name,"
+    " func, line, exc, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RETENTION_CHUNK = 5_000
+_WAIT_SECONDS = 30.0
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    """Counters of a :class:`DatabaseHandler`.
+
+    Attributes:
+        written: Rows committed to the database.
+        dropped: Records refused because the queue was full (or the handler closed).
+        failed: Rows lost because the database refused a write (reported via ``handleError``).
+        pending: Records accepted but not yet committed.
+        deleted: Rows removed by retention.
+    """
+
+    written: int
+    dropped: int
+    failed: int
+    pending: int
+    deleted: int
+
+
+@dataclass
+class _Command:
+    kind: str  # "flush" | "retention" | "stop"
+    rows: list[Row]
+    done: threading.Event = field(default_factory=threading.Event)
+    cutoff_ns: int = 0
+    result: int = 0
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # Autocommit mode: transactions are explicit, one per batch.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+_live: weakref.WeakSet[DatabaseHandler] = weakref.WeakSet()
+_fork_hook_installed = False
+
+
+def _after_fork_in_child() -> None:
+    for handler in list(_live):
+        handler._reset_after_fork()  # noqa: SLF001 - the handler's own fork hook
+
+
+class DatabaseHandler(GuardedHandler):
+    """Write records to a SQLite database in batches from one writer thread.
+
+    ``emit`` turns the record into a row on the caller's thread (so later
+    changes to its arguments cannot leak in) and appends it to a buffer;
+    every ``batch_size`` rows, or after ``flush_interval`` seconds without a
+    full batch, the writer thread inserts them with one ``executemany`` in one
+    transaction. The database runs in WAL mode, so readers (a dashboard, the
+    CLI) never block the writer. The table ``logs`` has indexes on ``ts_ns``,
+    ``(level, ts_ns)``, ``(logger, ts_ns)``, ``correlation_id`` and
+    ``template``. At most ``max_queue`` records wait at once; beyond that
+    records are dropped and counted (:meth:`stats`), never buffered without
+    limit. With ``retention_days``, rows older than that are deleted in
+    small chunks at start and every ``retention_interval`` seconds. A formatter,
+    if set, is not used: the columns hold the structured fields.
+
+    Args:
+        path: Database file; its directory must exist.
+        batch_size: Rows per insert transaction.
+        flush_interval: Seconds a partial batch may wait.
+        retention_days: Keep rows this many days; ``None`` keeps everything.
+        max_queue: Most records waiting to be written before new ones are dropped.
+        retention_interval: Seconds between retention passes.
+        level: Handler level.
+        clock: Wall clock in seconds, for retention (injectable for tests).
+
+    Raises:
+        HandlerOpenError: If the database cannot be created or written.
+        MonitoringConfigError: On a non-positive size or interval.
+    """
+
+    _emit_needs_lock = False
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        batch_size: int = 1000,
+        flush_interval: float = 1.0,
+        retention_days: float | None = None,
+        *,
+        max_queue: int = 100_000,
+        retention_interval: float = 3600.0,
+        level: int | str = logging.NOTSET,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(level)
+        for name, value in (
+            ("batch_size", batch_size),
+            ("flush_interval", flush_interval),
+            ("max_queue", max_queue),
+            ("retention_interval", retention_interval),
+        ):
+            if not value > 0:
+                raise MonitoringConfigError(name, value, ["a number > 0"])
+        if retention_days is not None and not retention_days > 0:
+            raise MonitoringConfigError("retention_days", retention_days, ["None", "a number > 0"])
+        self.path = os.fspath(path)
+        self.batch_size = int(batch_size)
+        self.flush_interval = float(flush_interval)
+        self.retention_days = retention_days
+        self.retention_interval = float(retention_interval)
+        self.max_queue = int(max_queue)
+        self._clock = clock
+        self._encoder = msgspec.json.Encoder(enc_hook=json_default)
+        try:
+            conn = _connect(self.path)
+            try:
+                conn.executescript(_SCHEMA)
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise HandlerOpenError(self.path, str(exc)) from exc
+        self._closed = False
+        self._deleted = 0
+        self._init_runtime()
+        global _fork_hook_installed  # noqa: PLW0603 - one process-wide hook, installed on first use
+        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_installed = True
+        _live.add(self)
+
+    def _init_runtime(self) -> None:
+        """(Re)create the per-process state: buffer, queue, counters; the writer starts lazily."""
+        self._buf: list[Row] = []
+        self._buf_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[list[Row] | _Command] = queue.SimpleQueue()
+        self._enqueued = 0  # rows handed to the writer (producer side only)
+        self._done = 0  # rows the writer finished, written or failed (writer side only)
+        self._written = 0
+        self._failed = 0
+        self._dropped = 0
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+
+    def _reset_after_fork(self) -> None:
+        # The parent's writer thread does not exist here and its buffered rows are the parent's to write.
+        self._init_runtime()
+
+    # -- producer side -------------------------------------------------------
+
+    def _row(self, record: logging.LogRecord) -> Row:
+        extras = record_extras(record)
+        extra_json: str | None = None
+        if extras:
+            try:
+                extra_json = self._encoder.encode(extras).decode()
+            except (TypeError, ValueError, OverflowError, RecursionError):
+                from stalwart.core import to_jsonable  # noqa: PLC0415 - rare fallback
+
+                extra_json = self._encoder.encode(to_jsonable(extras)).decode()
+        cid = record.__dict__.get("correlation_id")
+        return (
+            int(record.created * 1_000_000_000),
+            record.levelno,
+            record.name,
+            record_message(record),
+            record_template(record),
+            None if cid is None else str(cid),
+            record.process,
+            record.threadName,
+            record.funcName,
+            record.lineno,
+            exception_text(record),
+            extra_json,
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue ``record`` for writing; drop and count it if the queue is full or the handler closed."""
+        try:
+            row = self._row(record)
+        except Exception:  # noqa: BLE001 - a broken record must not break the caller
+            self.handleError(record)
+            return
+        batch: list[Row] | None = None
+        with self._buf_lock:
+            if self._closed or self._enqueued - self._done + len(self._buf) >= self.max_queue:
+                self._dropped += 1
+                return
+            self._buf.append(row)
+            if len(self._buf) >= self.batch_size:
+                batch = self._buf
+                self._buf = []
+                self._enqueued += len(batch)
+        if self._writer is None:
+            self._start_writer()
+        if batch is not None:
+            self._queue.put(batch)
+
+    def _take_buffer(self) -> list[Row]:
+        with self._buf_lock:
+            rows = self._buf
+            self._buf = []
+            self._enqueued += len(rows)
+        return rows
+
+    def _start_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is None and not self._closed:
+                self._writer = threading.Thread(
+                    target=self._run, name=f"stalwart-db-writer:{os.path.basename(self.path)}", daemon=True
+                )
+                self._writer.start()
+
+    def _command(self, command: _Command) -> _Command:
+        self._start_writer()
+        writer = self._writer
+        if writer is None:
+            raise HandlerOpenError(self.path, "handler is closed")
+        self._queue.put(command)
+        # The writer may die only with the process; the timeout keeps a wedged disk from hanging shutdown.
+        command.done.wait(_WAIT_SECONDS)
+        return command
+
+    def flush(self) -> None:
+        """Write every accepted record and wait (up to 30 s) until it is committed."""
+        if self._closed or self._writer is None:
+            return
+        self._command(_Command("flush", self._take_buffer()))
+
+    def apply_retention(self) -> int:
+        """Delete rows older than ``retention_days`` now, in chunks; return how many were deleted.
+
+        Returns:
+            The number of rows deleted (0 when no retention is configured).
+        """
+        if self.retention_days is None or self._closed:
+            return 0
+        cutoff = self._cutoff_ns()
+        return self._command(_Command("retention", self._take_buffer(), cutoff_ns=cutoff)).result
+
+    def _cutoff_ns(self) -> int:
+        assert self.retention_days is not None  # noqa: S101 - callers check
+        return int((self._clock() - self.retention_days * 86_400.0) * 1_000_000_000)
+
+    def stats(self) -> DatabaseStats:
+        """Return the handler's counters."""
+        with self._buf_lock:
+            pending = self._enqueued - self._done + len(self._buf)
+        return DatabaseStats(self._written, self._dropped, self._failed, pending, self._deleted)
+
+    def close(self) -> None:
+        """Write everything accepted, stop the writer thread and close the database."""
+        with self._writer_lock, self._buf_lock:
+            already = self._closed
+            self._closed = True
+            rows = self._buf
+            self._buf = []
+            self._enqueued += len(rows)
+            writer = self._writer
+        if not already:
+            if writer is not None:
+                self._queue.put(_Command("stop", rows))
+                writer.join(_WAIT_SECONDS)
+            elif rows:
+                # Records accepted just before the writer started: write them here.
+                conn = _connect(self.path)
+                try:
+                    self._write(conn, rows)
+                finally:
+                    conn.close()
+            _live.discard(self)
+        super().close()
+
+    # -- writer side ---------------------------------------------------------
+
+    def _run(self) -> None:
+        conn = _connect(self.path)
+        try:
+            next_retention = time.monotonic()
+            while True:
+                try:
+                    item = self._queue.get(timeout=self.flush_interval)
+                except queue.Empty:
+                    item = self._take_buffer()
+                if isinstance(item, list):
+                    self._write(conn, item)
+                else:
+                    self._write(conn, item.rows)
+                    if item.kind == "retention":
+                        item.result = self._delete_old(conn, item.cutoff_ns)
+                    elif item.kind == "stop":
+                        self._drain(conn)
+                        item.done.set()
+                        return
+                    item.done.set()
+                if self.retention_days is not None and time.monotonic() >= next_retention:
+                    self._delete_old(conn, self._cutoff_ns())
+                    next_retention = time.monotonic() + self.retention_interval
+        finally:
+            conn.close()
+
+    def _drain(self, conn: sqlite3.Connection) -> None:
+        """Write batches queued after the stop command (emits racing with close)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self._write(conn, item if isinstance(item, list) else item.rows)
+            if isinstance(item, _Command):
+                item.done.set()
+
+    def _write(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
+        if not rows:
+            return
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(_INSERT, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._failed += len(rows)
+            stand_in = logging.LogRecord(
+                "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
+                "could not write %d rows to %s", (len(rows), self.path), None,
+            )  # fmt: skip
+            self.handleError(stand_in)
+        else:
+            self._written += len(rows)
+        finally:
+            self._done += len(rows)
+
+    def _delete_old(self, conn: sqlite3.Connection, cutoff_ns: int) -> int:
+        """Delete rows with ``ts_ns < cutoff_ns`` a chunk per transaction, so writers are never blocked long."""
+        deleted = 0
+        try:
+            while True:
+                cursor = conn.execute(
+                    "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < ? LIMIT ?)",
+                    (cutoff_ns, _RETENTION_CHUNK),
+                )
+                deleted += cursor.rowcount
+                if cursor.rowcount < _RETENTION_CHUNK:
+                    break
+        except sqlite3.Error:
+            stand_in = logging.LogRecord(
+                "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
+                "retention delete failed in %s", (self.path,), None,
+            )  # fmt: skip
+            self.handleError(stand_in)
+        self._deleted += deleted
+        return deleted
+
+
+def read_database(path: str | os.PathLike[str], *, since_ns: int = 0, limit: int | None = None) -> Iterator[Record]:
+    """Read the rows a :class:`DatabaseHandler` wrote back as :class:`~stalwart.core.Record`, oldest first.
+
+    Args:
+        path: The database file.
+        since_ns: Only rows with ``ts_ns >= since_ns``.
+        limit: At most this many rows.
+
+    Yields:
+        One record per row.
+
+    Raises:
+        HandlerOpenError: If the file is not a readable log database.
+    """
+    location = os.fspath(path)
+    if not os.path.isfile(location):
+        raise HandlerOpenError(location, "no such database file")
+    try:
+        conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise HandlerOpenError(location, str(exc)) from exc
+    decoder = msgspec.json.Decoder(dict[str, Any])
+    try:
+        sql = (
+            "SELECT ts_ns, level, logger, message, correlation_id, pid, thread_name, func, line, exc, extra"
+            " FROM logs WHERE ts_ns >= ? ORDER BY ts_ns, id"
+        )
+        params: tuple[int, ...] = (since_ns,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (since_ns, limit)
+        try:
+            cursor = conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise HandlerOpenError(location, str(exc)) from exc
+        for ts_ns, level, logger, message, cid, pid, thread_name, func, line, exc_text, extra in cursor:
+            yield Record(
+                ts_ns=ts_ns, level=level, logger=logger, message=message, correlation_id=cid,
+                pid=pid or 0, thread_name=thread_name or "", func=func, line=line, exc=exc_text,
+                extra=decoder.decode(extra) if extra else {},
+            )  # fmt: skip
+    finally:
+        conn.close()

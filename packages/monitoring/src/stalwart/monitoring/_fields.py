@@ -1,0 +1,140 @@
+"""Reading the parts of a stdlib ``LogRecord`` every formatter and handler needs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from stalwart.core import Level
+from stalwart.monitoring._errors import MonitoringConfigError
+
+__all__ = [
+    "STANDARD_ATTRIBUTES",
+    "TEMPLATE_ATTRIBUTE",
+    "escape_line",
+    "exception_text",
+    "iso_utc",
+    "record_extras",
+    "record_message",
+    "record_template",
+    "to_level",
+]
+
+
+def _standard_attributes() -> frozenset[str]:
+    blank = logging.LogRecord("", logging.INFO, "", 0, "", (), None)
+    # Those formatters and our own filters add, plus the correlation id, which has its own field.
+    return frozenset(vars(blank)) | {"message", "asctime", "taskName", "correlation_id"}
+
+
+#: Attribute names every ``LogRecord`` has; anything else came from ``extra=`` or a filter.
+STANDARD_ATTRIBUTES = _standard_attributes()
+
+#: Where :class:`~stalwart.monitoring.RedactionFilter` keeps the (redacted) message template.
+TEMPLATE_ATTRIBUTE = "_stalwart_template"
+
+
+def record_extras(record: logging.LogRecord) -> dict[str, Any]:
+    """Return the user's ``extra=`` fields (and fields filters added), in insertion order.
+
+    Names starting with ``_`` are private to filters and handlers and are left out.
+    """
+    attrs = record.__dict__
+    keys = attrs.keys() - STANDARD_ATTRIBUTES
+    if not keys:
+        return {}
+    return {key: attrs[key] for key in attrs if key in keys and key[0] != "_"}
+
+
+def record_message(record: logging.LogRecord) -> str:
+    """Return ``record.getMessage()``, or a description of why formatting failed.
+
+    ``log.info("%d items", "x")`` must still leave a trace, so the template,
+    the arguments and the error are all kept.
+    """
+    try:
+        return record.getMessage()
+    except Exception as exc:  # noqa: BLE001 - any __str__/__format__ may raise anything
+        return f"{record.msg!r} % {record.args!r} [message formatting failed: {type(exc).__name__}: {exc}]"
+
+
+def record_template(record: logging.LogRecord) -> str:
+    """Return the message template (``msg`` before ``%`` formatting), e.g. for grouping."""
+    template = record.__dict__.get(TEMPLATE_ATTRIBUTE)
+    if template is not None:
+        return str(template)
+    msg = record.msg
+    return msg if isinstance(msg, str) else str(msg)
+
+
+_DEFAULT_FORMATTER = logging.Formatter()
+
+
+def exception_text(record: logging.LogRecord, formatter: logging.Formatter | None = None) -> str | None:
+    """Return the record's traceback text (cached on ``exc_text`` as stdlib does), or ``None``."""
+    if record.exc_info and not record.exc_text:
+        record.exc_text = (formatter or _DEFAULT_FORMATTER).formatException(record.exc_info)
+    return record.exc_text or None
+
+
+# (second, formatted second): one tuple, swapped whole, so threads never see a torn pair.
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def iso_utc(created: float) -> str:
+    """Return ``created`` (Unix seconds) as ISO 8601 UTC with microseconds, e.g. ``2026-01-02T03:04:05.123456Z``."""
+    whole = int(created)
+    micros = int((created - whole) * 1_000_000)
+    global _second_cache  # noqa: PLW0603 - a one-entry cache
+    cached_second, text = _second_cache
+    if cached_second != whole:
+        # Records arrive in time order, so one formatted second serves thousands of them.
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second_cache = (whole, text)
+    return f"{text}.{micros:06d}Z"
+
+
+_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)}
+_ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x7F: "\\x7f", 0x85: "\\x85"})
+_ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def escape_line(text: str) -> str:
+    """Return ``text`` with every line break and control character escaped.
+
+    What stays is one printable line, so user data can never start a line of
+    its own (forging a record) or drive a terminal with escape sequences.
+    """
+    if text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
+
+
+def to_level(value: int | str, *, key: str = "level") -> int:
+    """Return the numeric level for a number or a level name (``"warning"``, ``"TRACE"``, ``"30"``).
+
+    Args:
+        value: A level number or name, any case.
+        key: What the value configures, for the error message.
+
+    Returns:
+        The level number.
+
+    Raises:
+        MonitoringConfigError: If ``value`` names no known level.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        # getLevelName maps a registered name back to its number (also on 3.10).
+        number = logging.getLevelName(text.upper())
+        if isinstance(number, int):
+            return number
+        if text.upper() in Level.__members__:
+            return int(Level[text.upper()])
+        raise MonitoringConfigError(key, value, Level.__members__)
+    raise MonitoringConfigError(key, value, ["an int", "a level name"])

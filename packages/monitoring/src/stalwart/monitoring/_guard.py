@@ -1,0 +1,83 @@
+"""What every stalwart handler shares: a re-entry guard and once-per-cause error reporting."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+__all__ = ["GuardedHandler"]
+
+_local = threading.local()
+
+
+def _active() -> set[int]:
+    active: set[int] | None = getattr(_local, "active", None)
+    if active is None:
+        active = _local.active = set()
+    return active
+
+
+class GuardedHandler(logging.Handler):
+    """Base of stalwart handlers: never re-enters itself, reports each error cause once.
+
+    If emitting a record logs again on the same thread (an argument whose
+    ``__str__`` logs, a library the handler calls that logs), that nested
+    record is not handed to this handler again: it is counted in
+    :attr:`reentrant_dropped` instead of recursing or deadlocking. Filters may
+    return a replacement ``LogRecord`` (as Python 3.12+ allows) on every
+    Python version. Write failures go to :meth:`handleError`
+    (stderr, never the logging system) once per distinct cause and are
+    counted in :attr:`error_count`.
+    """
+
+    #: Records dropped because they were logged while this handler was emitting.
+    reentrant_dropped: int = 0
+    #: Write failures seen (each distinct cause is reported once).
+    error_count: int = 0
+    # Handlers whose emit is thread-safe on its own skip the handler lock.
+    _emit_needs_lock = True
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter ``record`` and emit it unless this thread is already inside this handler.
+
+        Returns:
+            Whether the record passed the filters and was handed to :meth:`emit`.
+        """
+        result = self.filter(record)
+        if not result:
+            return False
+        if isinstance(result, logging.LogRecord):
+            record = result
+        active = _active()
+        me = id(self)
+        if me in active:
+            self.reentrant_dropped += 1
+            return False
+        active.add(me)
+        try:
+            if self._emit_needs_lock:
+                with self.lock:  # type: ignore[union-attr]  # createLock always sets it
+                    self.emit(record)
+            else:
+                self.emit(record)
+        finally:
+            active.discard(me)
+        return True
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        """Count a failure; print it (stdlib ``handleError``) only if its cause is new.
+
+        Call from the ``except`` block handling the failure, as stdlib does.
+
+        Args:
+            record: The record (or a stand-in describing a batch) that failed.
+        """
+        self.error_count += 1
+        exc = sys.exc_info()[1]
+        causes: set[tuple[str, str]] = self.__dict__.setdefault("_reported_causes", set())
+        cause = (type(exc).__qualname__, str(exc))
+        if cause in causes:
+            return
+        causes.add(cause)
+        super().handleError(record)

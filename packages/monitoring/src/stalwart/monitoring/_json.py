@@ -1,0 +1,101 @@
+"""One JSON object per line, with field names shared with :class:`stalwart.core.Record`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from stalwart.core import current_host, to_jsonable
+from stalwart.monitoring._fields import exception_text, iso_utc, record_extras, record_message
+
+__all__ = ["JSONFormatter", "json_default"]
+
+
+def json_default(value: Any) -> Any:
+    """Stand-in for values JSON cannot carry: their ``repr`` (kept as text, never dropped)."""
+    return repr(value)
+
+
+class JSONFormatter(logging.Formatter):
+    """Format each record as one compact JSON object on one line.
+
+    Field names are those of :class:`stalwart.core.Record`, so every line
+    decodes with ``Record.from_json`` / ``stalwart.core.iter_jsonl``:
+    ``ts_ns``, ``level`` (number), ``logger``, ``message``, ``pid``,
+    ``process``, ``thread``, ``thread_name``, ``host``, ``module``, ``func``,
+    ``line``, ``path``, ``exc`` (traceback text), ``stack``,
+    ``correlation_id`` and ``extra`` (the user's ``extra=`` fields and bound
+    context). Two fields are added for people and log shippers: ``ts`` (ISO
+    8601 UTC) and ``level_name``. User fields live under ``extra`` so they
+    can never overwrite a standard field. Newlines are escaped by JSON, so
+    one record is always one line.
+
+    Args:
+        static_fields: Fields added to every record's ``extra`` (e.g. the
+            service name); the record's own extras win on a clash.
+        include_location: Whether to emit ``module``, ``func``, ``line`` and ``path``.
+    """
+
+    def __init__(
+        self, static_fields: Mapping[str, Any] | None = None, *, include_location: bool = True
+    ) -> None:
+        super().__init__()
+        self._static = dict(to_jsonable(dict(static_fields))) if static_fields else {}
+        self._include_location = include_location
+        self._host = current_host()
+        self._encoder = msgspec.json.Encoder(enc_hook=json_default)
+
+    def to_dict(self, record: logging.LogRecord) -> dict[str, Any]:
+        """Return the fields :meth:`format` would encode for ``record``.
+
+        Args:
+            record: The stdlib record.
+
+        Returns:
+            A new dict; values may still need :func:`json_default` for exotic types.
+        """
+        created = record.created
+        out: dict[str, Any] = {
+            "ts": iso_utc(created),
+            "ts_ns": int(created * 1_000_000_000),
+            "level": record.levelno,
+            "level_name": record.levelname,
+            "logger": record.name,
+            "message": record_message(record),
+            "pid": record.process or 0,
+            "process": record.processName or "",
+            "thread": record.thread or 0,
+            "thread_name": record.threadName or "",
+            "host": self._host,
+        }
+        if self._include_location:
+            out["module"] = record.module
+            out["func"] = record.funcName
+            out["line"] = record.lineno
+            out["path"] = record.pathname
+        exc = exception_text(record, self)
+        if exc:
+            out["exc"] = exc
+        if record.stack_info:
+            out["stack"] = record.stack_info
+        correlation_id = record.__dict__.get("correlation_id")
+        if correlation_id is not None:
+            out["correlation_id"] = str(correlation_id)
+        extras = record_extras(record)
+        if self._static:
+            extras = {**self._static, **extras}
+        if extras:
+            out["extra"] = extras
+        return out
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return ``record`` as one line of JSON (no trailing newline)."""
+        fields = self.to_dict(record)
+        try:
+            return self._encoder.encode(fields).decode()
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            # Non-string keys, cycles, ...: fall back to the slow, total conversion.
+            return self._encoder.encode(to_jsonable(fields)).decode()

@@ -1,0 +1,261 @@
+"""Ready-made logging set-ups: a ``dictConfig`` dict per profile, applied idempotently."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from stalwart.monitoring._errors import MonitoringConfigError
+from stalwart.monitoring._fields import to_level
+
+__all__ = ["FEATURES", "PROFILES", "build_config", "get_logger", "reconfigure_logging", "setup_logging"]
+
+_PKG = "stalwart.monitoring"
+
+#: Every feature a profile can switch, with what it does.
+FEATURES: Mapping[str, str] = {
+    "console": "stderr stream handler",
+    "file": "rotating log file <log_dir>/stalwart.log (JSON lines)",
+    "error_file": "rotating file <log_dir>/errors.log for ERROR and above (JSON lines)",
+    "database": "SQLite database <log_dir>/logs.db (DatabaseHandler)",
+    "metrics": "MetricsHandler counting records (handler name 'metrics')",
+    "compression": "gzip rotated files (otherwise they are kept uncompressed)",
+    "rate_limiting": "RateLimitFilter on every handler",
+    "redaction": "EnvironmentFilter masking secrets on every handler",
+    "correlation": "CorrelationFilter: correlation id and bound context on every record",
+    "context": "ContextFilter: user, session, host, elapsed_ms",
+    "buffering": "BufferedHandler in front of the log file",
+    "multiline": "MultilineFormatter on the console",
+}
+
+_ALL_OFF = dict.fromkeys(FEATURES, False)
+
+#: Each profile's default level, console formatter and features.
+PROFILES: Mapping[str, Mapping[str, Any]] = {
+    "development": {
+        "level": logging.DEBUG,
+        "console_formatter": "debug",
+        "features": {**_ALL_OFF, "console": True, "file": True, "database": True, "compression": False,
+                     "redaction": True, "correlation": True, "context": True},
+    },
+    "staging": {
+        "level": logging.INFO,
+        "console_formatter": "structured",
+        "features": {**_ALL_OFF, "console": True, "file": True, "error_file": True, "database": True,
+                     "metrics": True, "compression": True, "rate_limiting": True, "redaction": True,
+                     "correlation": True, "context": True},
+    },
+    "production": {
+        "level": logging.WARNING,
+        "console_formatter": "performance",
+        "features": {**_ALL_OFF, "console": True, "file": True, "error_file": True, "metrics": True,
+                     "compression": True, "rate_limiting": True, "redaction": True, "correlation": True,
+                     "buffering": True},
+    },
+    "testing": {
+        "level": logging.WARNING,
+        "console_formatter": "performance",
+        "features": {**_ALL_OFF, "console": True, "correlation": True},
+    },
+}  # fmt: skip
+
+_FILE_MAX_BYTES = 10 * 1024 * 1024
+_FILE_BACKUPS = 5
+
+
+def build_config(
+    profile: str = "development",
+    level: int | str | None = None,
+    features: Mapping[str, bool] | None = None,
+    log_dir: str | os.PathLike[str] = "logs",
+) -> dict[str, Any]:
+    """Return the :func:`logging.config.dictConfig` dict for a profile, without applying it.
+
+    Args:
+        profile: ``"development"``, ``"staging"``, ``"production"`` or ``"testing"``.
+        level: Root level (number or name); the profile's default if ``None``.
+        features: Feature name -> on/off, overriding the profile (see :data:`FEATURES`).
+        log_dir: Directory for the log files and database.
+
+    Returns:
+        A fresh dict (``version`` 1, ``disable_existing_loggers=False``) you may inspect or extend.
+
+    Raises:
+        MonitoringConfigError: On an unknown profile, feature or level name.
+    """
+    if profile not in PROFILES:
+        raise MonitoringConfigError("profile", profile, PROFILES)
+    spec = PROFILES[profile]
+    enabled = dict(spec["features"])
+    for name, on in (features or {}).items():
+        if name not in FEATURES:
+            raise MonitoringConfigError("feature", name, FEATURES)
+        enabled[name] = bool(on)
+    root_level = to_level(level) if level is not None else int(spec["level"])
+    directory = os.fspath(log_dir)
+
+    filters: dict[str, Any] = {}
+    chain: list[str] = []
+    if enabled["correlation"]:
+        filters["correlation"] = {"()": f"{_PKG}.CorrelationFilter"}
+        chain.append("correlation")
+    if enabled["context"]:
+        filters["context"] = {"()": f"{_PKG}.ContextFilter"}
+        chain.append("context")
+    if enabled["rate_limiting"]:
+        filters["rate_limit"] = {"()": f"{_PKG}.RateLimitFilter", "rate": 50.0, "burst": 200}
+        chain.append("rate_limit")
+    if enabled["redaction"]:
+        filters["redaction"] = {"()": f"{_PKG}.EnvironmentFilter", "environment": profile}
+        chain.append("redaction")
+
+    console_formatter = "multiline" if enabled["multiline"] else spec["console_formatter"]
+    formatters = {
+        name: {"()": f"{_PKG}.{cls}"}
+        for name, cls in (
+            ("debug", "DebugFormatter"),
+            ("structured", "StructuredFormatter"),
+            ("performance", "PerformanceFormatter"),
+            ("multiline", "MultilineFormatter"),
+            ("json", "JSONFormatter"),
+        )
+    }
+    compression = "gzip" if enabled["compression"] else "none"
+
+    def rotating(filename: str, level_name: str | None = None) -> dict[str, Any]:
+        handler: dict[str, Any] = {
+            "class": f"{_PKG}.CompressedRotatingFileHandler",
+            "filename": os.path.join(directory, filename),
+            "max_bytes": _FILE_MAX_BYTES,
+            "backup_count": _FILE_BACKUPS,
+            "compression": compression,
+            "delay": True,
+            "formatter": "json",
+            "filters": list(chain),
+        }
+        if level_name:
+            handler["level"] = level_name
+        return handler
+
+    handlers: dict[str, Any] = {}
+    root_handlers: list[str] = []
+    if enabled["console"]:
+        handlers["console"] = {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": console_formatter,
+            "filters": list(chain),
+        }
+        root_handlers.append("console")
+    if enabled["file"]:
+        handlers["file"] = rotating("stalwart.log")
+        if enabled["buffering"]:
+            # The buffer runs the filters in the caller's thread, so the file itself needs none.
+            handlers["file"]["filters"] = []
+            handlers["buffer"] = {
+                "class": f"{_PKG}.BufferedHandler",
+                "capacity": 1000,
+                "flush_level": "ERROR",
+                "flush_interval": 5.0,
+                "target": "file",
+                "filters": list(chain),
+            }
+            root_handlers.append("buffer")
+        else:
+            root_handlers.append("file")
+    if enabled["error_file"]:
+        handlers["error_file"] = rotating("errors.log", "ERROR")
+        root_handlers.append("error_file")
+    if enabled["database"]:
+        handlers["database"] = {
+            "class": f"{_PKG}.DatabaseHandler",
+            "path": os.path.join(directory, "logs.db"),
+            "filters": list(chain),
+        }
+        root_handlers.append("database")
+    if enabled["metrics"]:
+        handlers["metrics"] = {"class": f"{_PKG}.MetricsHandler", "filters": list(chain)}
+        root_handlers.append("metrics")
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": formatters,
+        "filters": filters,
+        "handlers": handlers,
+        "root": {"level": root_level, "handlers": root_handlers},
+    }
+
+
+def _needs_directory(config: Mapping[str, Any]) -> bool:
+    return any("filename" in h or "path" in h for h in config["handlers"].values())
+
+
+def setup_logging(
+    profile: str = "development",
+    level: int | str | None = None,
+    features: Mapping[str, bool] | None = None,
+    log_dir: str | os.PathLike[str] = "logs",
+) -> dict[str, Any]:
+    """Configure stdlib logging from a profile (see :func:`build_config`) and return the config used.
+
+    Creates ``log_dir`` if a handler writes there. Applying a config replaces
+    the root handlers and closes every handler the previous configuration
+    had (their files, databases and threads), as ``dictConfig`` does, so
+    calling it again with the same arguments leaves the same set-up.
+
+    Args:
+        profile: ``"development"``, ``"staging"``, ``"production"`` or ``"testing"``.
+        level: Root level; the profile's default if ``None``.
+        features: Feature name -> on/off overrides.
+        log_dir: Directory for the log files and database.
+
+    Returns:
+        The ``dictConfig`` dict that was applied.
+
+    Raises:
+        MonitoringConfigError: On an unknown profile, feature or level name.
+        HandlerOpenError: If a log file or database cannot be opened.
+    """
+    config = build_config(profile, level, features, log_dir)
+    if _needs_directory(config):
+        os.makedirs(os.fspath(log_dir), exist_ok=True)
+    try:
+        logging.config.dictConfig(config)
+    except ValueError as exc:
+        # dictConfig wraps handler construction errors; surface ours as themselves.
+        cause = exc.__cause__
+        if isinstance(cause, Exception) and cause.__class__.__module__.startswith("stalwart."):
+            raise cause from exc
+        raise
+    return config
+
+
+def reconfigure_logging(
+    profile: str = "development",
+    level: int | str | None = None,
+    features: Mapping[str, bool] | None = None,
+    log_dir: str | os.PathLike[str] = "logs",
+) -> dict[str, Any]:
+    """Switch the running program to another profile; same as :func:`setup_logging`.
+
+    Idempotent: old handlers are flushed and closed, none are duplicated.
+
+    Args:
+        profile: The profile name.
+        level: Root level; the profile's default if ``None``.
+        features: Feature name -> on/off overrides.
+        log_dir: Directory for the log files and database.
+
+    Returns:
+        The ``dictConfig`` dict that was applied.
+    """
+    return setup_logging(profile, level, features, log_dir)
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    """Return the stdlib logger ``name`` (the root logger for ``None``)."""
+    return logging.getLogger(name)

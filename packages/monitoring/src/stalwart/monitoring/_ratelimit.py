@@ -1,0 +1,185 @@
+"""A token-bucket rate limiter for log records that says what it suppressed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from stalwart.monitoring._errors import MonitoringConfigError
+from stalwart.monitoring._fields import record_template
+
+__all__ = ["SUMMARY_ATTRIBUTE", "RateLimitFilter"]
+
+#: Attribute set on summary records; every :class:`RateLimitFilter` lets such records through.
+SUMMARY_ATTRIBUTE = "_stalwart_rate_summary"
+
+_KEYS: dict[str, Callable[[logging.LogRecord], Hashable]] = {
+    "logger+template": lambda record: (record.name, record_template(record)),
+    "logger": lambda record: record.name,
+    "template": record_template,
+    "logger+level": lambda record: (record.name, record.levelno),
+}
+
+# Idle, full buckets are forgotten once this many keys exist (unique messages must not leak memory).
+_MAX_KEYS = 10_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+    suppressed: int = 0
+    name: str = ""
+    level: int = logging.NOTSET
+    template: str = ""
+
+
+class RateLimitFilter(logging.Filter):
+    """Let at most ``burst`` similar records through at once, refilled at ``rate`` per second.
+
+    Each key (by default the logger name plus the message template, so
+    ``log.info("user %s", name)`` counts as one kind of record whatever the
+    name) has a token bucket holding up to ``burst`` tokens, refilled
+    continuously at ``rate`` tokens per second on a monotonic clock. A record
+    passes if it can take a token. When a key that suppressed records lets
+    one through again, a separate summary record ``"suppressed N similar
+    records: <template>"`` (level = the highest suppressed level, extras
+    ``suppressed`` and ``rate_limit_key``) is emitted first through the
+    record's logger (or ``sink``); the user's records are never rewritten.
+    :meth:`flush_summaries` emits the pending summaries without waiting for
+    the next record. Thread-safe.
+
+    Args:
+        rate: Tokens added per second (> 0).
+        burst: Bucket size: how many records pass back to back (>= 1).
+        key: ``"logger+template"`` (default), ``"logger"``, ``"template"``,
+            ``"logger+level"``, or a function of the record returning a hashable key.
+        clock: Monotonic clock in seconds (injectable for tests).
+        sink: Where summary records go; default: the logger that made the record
+            (so every handler on its path sees it).
+
+    Raises:
+        MonitoringConfigError: On a non-positive rate or burst or an unknown key name.
+    """
+
+    def __init__(
+        self,
+        rate: float = 10.0,
+        burst: int = 20,
+        key: str | Callable[[logging.LogRecord], Hashable] = "logger+template",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sink: Callable[[logging.LogRecord], object] | None = None,
+    ) -> None:
+        super().__init__()
+        if not rate > 0:
+            raise MonitoringConfigError("rate", rate, ["a number > 0"])
+        if int(burst) < 1:
+            raise MonitoringConfigError("burst", burst, ["an integer >= 1"])
+        if isinstance(key, str):
+            if key not in _KEYS:
+                raise MonitoringConfigError("rate limit key", key, _KEYS)
+            self._key = _KEYS[key]
+        else:
+            self._key = key
+        self.rate = float(rate)
+        self.burst = int(burst)
+        self._clock = clock
+        self._sink = sink
+        self._lock = threading.Lock()
+        self._buckets: dict[Hashable, _Bucket] = {}
+        self.passed = 0
+        self.suppressed = 0
+        # One decision per record even when the filter is shared by several handlers (dictConfig does that).
+        self._memo = f"_stalwart_rate_{id(self):x}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return whether ``record`` passes; emit a pending summary first when it does."""
+        attrs = record.__dict__
+        if attrs.get(SUMMARY_ATTRIBUTE):
+            return True
+        decided: bool | None = attrs.get(self._memo)
+        if decided is not None:
+            return decided
+        decision = self._decide(record)
+        attrs[self._memo] = decision
+        return decision
+
+    def _decide(self, record: logging.LogRecord) -> bool:
+        key = self._key(record)
+        pending: _Bucket | None = None
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if len(self._buckets) >= _MAX_KEYS:
+                    self._forget_idle(now)
+                bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), stamp=now)
+            else:
+                bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * self.rate)
+                bucket.stamp = now
+            if bucket.tokens < 1.0:
+                bucket.suppressed += 1
+                bucket.name = record.name
+                bucket.level = max(bucket.level, record.levelno)
+                bucket.template = record_template(record)
+                self.suppressed += 1
+                return False
+            bucket.tokens -= 1.0
+            self.passed += 1
+            if bucket.suppressed:
+                pending = _Bucket(0.0, now, bucket.suppressed, bucket.name, bucket.level, bucket.template)
+                bucket.suppressed = 0
+                bucket.level = logging.NOTSET
+        if pending is not None:
+            self._emit_summary(key, pending)
+        return True
+
+    def flush_summaries(self) -> int:
+        """Emit a summary for every key that suppressed records since its last summary.
+
+        Returns:
+            How many summary records were emitted.
+        """
+        with self._lock:
+            pending = [(key, bucket) for key, bucket in self._buckets.items() if bucket.suppressed]
+            snapshots = [
+                (key, _Bucket(0.0, b.stamp, b.suppressed, b.name, b.level, b.template)) for key, b in pending
+            ]
+            for _, bucket in pending:
+                bucket.suppressed = 0
+                bucket.level = logging.NOTSET
+        for key, snapshot in snapshots:
+            self._emit_summary(key, snapshot)
+        return len(snapshots)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop buckets that are full again and owe no summary (called with the lock held)."""
+        idle = [
+            key
+            for key, b in self._buckets.items()
+            if not b.suppressed and b.tokens + (now - b.stamp) * self.rate >= self.burst
+        ]
+        for key in idle:
+            del self._buckets[key]
+
+    def _emit_summary(self, key: Hashable, bucket: _Bucket) -> None:
+        summary = logging.LogRecord(
+            bucket.name,
+            bucket.level,
+            __file__,
+            0,
+            "suppressed %d similar records: %s",
+            (bucket.suppressed, bucket.template),
+            None,
+        )
+        summary.suppressed = bucket.suppressed
+        summary.rate_limit_key = repr(key)
+        summary.__dict__[SUMMARY_ATTRIBUTE] = True
+        if self._sink is not None:
+            self._sink(summary)
+        else:
+            logging.getLogger(bucket.name).handle(summary)

@@ -1,0 +1,294 @@
+"""Masking secrets in log records: by key name and by the shape of the value."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from stalwart.monitoring._errors import MonitoringConfigError
+from stalwart.monitoring._fields import (
+    STANDARD_ATTRIBUTES,
+    TEMPLATE_ATTRIBUTE,
+    exception_text,
+    record_message,
+    to_level,
+)
+
+__all__ = ["MASK", "EnvironmentFilter", "RedactionFilter", "Redactor"]
+
+#: What every secret is replaced by.
+MASK = "***"
+
+# Key names are compared lowercased with every non-alphanumeric character removed.
+_KEY_PARTS = (
+    "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "accesskey",
+    "privatekey", "authorization", "credential", "cookie", "sessionid", "jwt", "signature",
+    "cvv", "cardnumber", "ccnumber", "creditcard", "ssn",
+)  # fmt: skip
+_KEY_EXACT = frozenset({"auth", "pass", "pin", "otp", "key", "sig"})
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+
+# A key=value / key: value / "key": "value" pair whose key names a secret.
+_KV_KEY = (
+    r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|"
+    r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt)[\w.-]*"
+)
+_KV = re.compile(
+    rf"(?P<key>{_KV_KEY})(?P<sep>[\"']?\s*[:=]\s*)"
+    r"(?:(?P<q>[\"'])(?P<quoted>(?:\\.|(?!(?P=q)).)*)(?P=q)|(?P<bare>[^\s\"'&,;}\]]+))",
+    re.IGNORECASE,
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Credentials in URLs: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@"), rf"\1\2:{MASK}@"),
+    # PEM private keys.
+    (
+        re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.S),
+        MASK,
+    ),
+    # JSON Web Tokens (header.payload.signature, base64url).
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    # Authorization header schemes.
+    (re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
+    # Provider keys with a recognisable prefix: AWS, GitHub, Slack, Stripe, Google, OpenAI-style.
+    (
+        re.compile(
+            r"\b(?:(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+            r"|xox[abprs]-[A-Za-z0-9-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
+            r"|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
+        ),
+        MASK,
+    ),
+)
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# One cheap scan decides whether the expensive patterns run at all.
+_HINT = re.compile(
+    r"(?i)pass|pwd|secret|token|key|auth|credential|cookie|session|jwt|bearer|basic|digest"
+    r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
+)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return MASK if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    quote = match.group("q")
+    value = f"{quote}{MASK}{quote}" if quote else MASK
+    return f"{match.group('key')}{match.group('sep')}{value}"
+
+
+class Redactor:
+    """The masking rules, usable on their own: :meth:`text` for strings, :meth:`value` for data.
+
+    Args:
+        keys: Extra key names (any case, punctuation ignored) whose values are always masked.
+        patterns: Extra regular expressions whose matches are masked.
+    """
+
+    def __init__(self, keys: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> None:
+        self._extra_keys = frozenset(_NON_ALNUM.sub("", k.lower()) for k in keys)
+        extra: list[re.Pattern[str]] = []
+        for pattern in patterns:
+            try:
+                extra.append(re.compile(pattern) if isinstance(pattern, str) else pattern)
+            except re.error as exc:
+                raise MonitoringConfigError("redaction pattern", pattern, [f"a valid regex ({exc})"]) from exc
+        self._extra_patterns = tuple(extra)
+
+    def is_secret_key(self, key: object) -> bool:
+        """Return whether a mapping key or attribute name names a secret (``Password``, ``X-Api-Key``, ...)."""
+        if not isinstance(key, str):
+            return False
+        norm = _NON_ALNUM.sub("", key.lower())
+        if norm in _KEY_EXACT or norm in self._extra_keys:
+            return True
+        return any(part in norm for part in _KEY_PARTS)
+
+    def text(self, text: str) -> str:
+        """Return ``text`` with every secret it contains masked."""
+        if self._extra_patterns:
+            for pattern in self._extra_patterns:
+                text = pattern.sub(MASK, text)
+        if not _HINT.search(text):
+            return text
+        text = _KV.sub(_mask_pair, text)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return _CARD.sub(_mask_card, text)
+
+    def value(self, value: Any, _depth: int = 0) -> Any:
+        """Return a masked copy of ``value``: mappings by key and recursively, sequences item by item, text by pattern.
+
+        The input is never modified. Objects of other types are replaced by their
+        masked ``repr`` only if that text held a secret.
+        """
+        if isinstance(value, str):
+            return self.text(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if _depth > 32:
+            return self.text(repr(value))
+        if isinstance(value, Mapping):
+            return {
+                k: (MASK if self.is_secret_key(k) and v not in (None, "") else self.value(v, _depth + 1))
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = [self.value(item, _depth + 1) for item in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, (bytes, bytearray)):
+            text = value.decode("utf-8", "replace")
+            masked = self.text(text)
+            return value if masked == text else masked
+        shown = repr(value)
+        masked = self.text(shown)
+        return value if masked == shown else masked
+
+
+class RedactionFilter(logging.Filter):
+    """Mask secrets in the message, its arguments, extras (recursively) and traceback text.
+
+    Masks values under secret-looking keys (``password``, ``Api-Key``,
+    ``AUTHORIZATION``, ... any case) and secret-looking values anywhere
+    (``key=value`` pairs, bearer/basic credentials, JWTs, credentials in URLs,
+    provider API keys, PEM private keys, Luhn-valid card numbers). The
+    message is formatted first, so a secret passed as an argument is caught
+    in context (``"password=%s", pw``). A cheap pre-scan skips records with
+    nothing secret-looking.
+
+    The user's objects are never modified. On Python 3.12+ the filter returns
+    a masked copy of the record, so handlers without this filter still see
+    the original; before 3.12 the stdlib has no such hook and the record's
+    attributes are replaced by masked values in place (stalwart handlers
+    accept the copy on every version).
+
+    Args:
+        keys: Extra key names whose values are always masked.
+        patterns: Extra regular expressions whose matches are masked.
+    """
+
+    #: Whether :meth:`filter` returns a masked copy rather than masking in place.
+    returns_copy = sys.version_info >= (3, 12)
+
+    def __init__(self, keys: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> None:
+        super().__init__()
+        self.redactor = Redactor(keys, patterns)
+
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+        """Return the masked record (a copy on 3.12+), or ``True`` when it needs no masking."""
+        changes = self.changes(record)
+        if not changes:
+            return True
+        target = copy.copy(record) if self.returns_copy else record
+        target.__dict__.update(changes)
+        return target if self.returns_copy else True
+
+    def changes(self, record: logging.LogRecord) -> dict[str, Any]:
+        """Return the masked values of every record attribute that holds a secret.
+
+        Args:
+            record: The record to inspect; not modified except that its
+                traceback text is cached on ``exc_text`` as formatters do.
+
+        Returns:
+            Attribute name -> masked value; empty when nothing needs masking.
+        """
+        redactor = self.redactor
+        out: dict[str, Any] = {}
+        message = record_message(record)
+        masked = redactor.text(message)
+        template = record.msg if isinstance(record.msg, str) else message
+        masked_template = redactor.text(template)
+        if masked != message or masked_template != template:
+            out["msg"] = masked
+            out["args"] = None
+            out[TEMPLATE_ATTRIBUTE] = masked_template
+            if "message" in record.__dict__:
+                out["message"] = masked
+        exc = exception_text(record)
+        if exc:
+            masked_exc = redactor.text(exc)
+            if masked_exc != exc:
+                out["exc_text"] = masked_exc
+        if record.stack_info:
+            masked_stack = redactor.text(record.stack_info)
+            if masked_stack != record.stack_info:
+                out["stack_info"] = masked_stack
+        attrs = record.__dict__
+        for key in attrs.keys() - STANDARD_ATTRIBUTES:
+            if key[0] == "_":
+                continue
+            value = attrs[key]
+            if redactor.is_secret_key(key) and value not in (None, ""):
+                out[key] = MASK
+                continue
+            masked_value = redactor.value(value)
+            if masked_value is not value and masked_value != value:
+                out[key] = masked_value
+        return out
+
+
+_ENVIRONMENT_FLOORS = {
+    "development": logging.NOTSET,
+    "testing": logging.NOTSET,
+    "staging": logging.DEBUG,
+    "production": logging.INFO,
+}
+
+
+class EnvironmentFilter(RedactionFilter):
+    """Masking (as :class:`RedactionFilter`) plus the environment's level floor and an ``environment`` field.
+
+    Production drops DEBUG records, staging keeps DEBUG, development and
+    testing keep everything; masking is on in every environment.
+
+    Args:
+        environment: ``"development"``, ``"staging"``, ``"production"`` or ``"testing"``.
+        min_level: Overrides the environment's level floor.
+        keys: Extra key names whose values are always masked.
+        patterns: Extra regular expressions whose matches are masked.
+
+    Raises:
+        MonitoringConfigError: On an unknown environment or level.
+    """
+
+    def __init__(
+        self,
+        environment: str = "production",
+        min_level: int | str | None = None,
+        keys: Iterable[str] = (),
+        patterns: Iterable[str | re.Pattern[str]] = (),
+    ) -> None:
+        super().__init__(keys, patterns)
+        if environment not in _ENVIRONMENT_FLOORS:
+            raise MonitoringConfigError("environment", environment, _ENVIRONMENT_FLOORS)
+        self.environment = environment
+        floor = _ENVIRONMENT_FLOORS[environment] if min_level is None else to_level(min_level, key="min_level")
+        self.min_level = floor
+
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+        """Drop records below the floor; return the masked record otherwise."""
+        if record.levelno < self.min_level:
+            return False
+        result = super().filter(record)
+        target = result if isinstance(result, logging.LogRecord) else record
+        target.__dict__.setdefault("environment", self.environment)
+        return result

@@ -1,0 +1,182 @@
+"""A file handler that rotates by size and/or time and compresses what it rotates out."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import logging.handlers
+import os
+import shutil
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+from stalwart.monitoring._errors import MissingDependencyError, MonitoringConfigError
+from stalwart.monitoring._guard import GuardedHandler
+
+__all__ = ["CompressedRotatingFileHandler", "open_archive"]
+
+_SUFFIXES = {"gzip": ".gz", "zstd": ".zst", "none": ""}
+
+
+def _zstandard() -> Any:
+    try:
+        import zstandard  # noqa: PLC0415 - optional extra, imported only when asked for
+    except ImportError as exc:
+        raise MissingDependencyError("zstd compression", "zstandard", "zstd") from exc
+    return zstandard
+
+
+def open_archive(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a rotated log file for reading, decompressing ``.gz`` / ``.zst`` transparently.
+
+    Args:
+        path: An archive made by :class:`CompressedRotatingFileHandler`.
+
+    Returns:
+        A binary file object with the original bytes.
+
+    Raises:
+        MissingDependencyError: For a ``.zst`` file without zstandard installed.
+    """
+    name = os.fspath(path)
+    if name.endswith(".gz"):
+        return gzip.open(name, "rb")
+    if name.endswith(".zst"):
+        raw = open(name, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        return _zstandard().ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[no-any-return]
+    return open(name, "rb")  # noqa: SIM115 - returned to the caller
+
+
+class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatingHandler):
+    """Write to a file; rotate it by size and/or age; keep ``backup_count`` compressed archives.
+
+    On rotation the file is renamed aside (atomic), a new file is opened, and
+    the old one is compressed to ``<file>.1.gz`` (or ``.zst``) through a
+    temporary file and ``os.replace``, after older archives shift up by one
+    (``.1`` -> ``.2`` ...); archives beyond ``backup_count`` are deleted.
+    Compression runs on the logging thread during rotation.
+
+    Args:
+        filename: The log file.
+        max_bytes: Rotate before a record would make the file larger than this; 0 = no size limit.
+        interval: Rotate when this many seconds have passed since the last rotation
+            (or since the handler was created); ``None`` = no time rotation.
+        backup_count: How many archives to keep (0 = keep none).
+        compression: ``"gzip"`` (default), ``"zstd"`` (needs the ``zstd`` extra) or ``"none"``.
+        encoding: Text encoding of the file.
+        delay: Open the file only when the first record arrives.
+        clock: Wall clock in seconds for time rotation (injectable for tests).
+
+    Raises:
+        MonitoringConfigError: On an unknown compression or a negative size or count.
+        MissingDependencyError: For ``"zstd"`` without zstandard installed.
+    """
+
+    def __init__(
+        self,
+        filename: str | os.PathLike[str],
+        max_bytes: int = 0,
+        interval: float | None = None,
+        backup_count: int = 5,
+        compression: str = "gzip",
+        encoding: str = "utf-8",
+        delay: bool = False,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if compression not in _SUFFIXES:
+            raise MonitoringConfigError("compression", compression, _SUFFIXES)
+        if compression == "zstd":
+            _zstandard()
+        if max_bytes < 0:
+            raise MonitoringConfigError("max_bytes", max_bytes, ["an integer >= 0"])
+        if backup_count < 0:
+            raise MonitoringConfigError("backup_count", backup_count, ["an integer >= 0"])
+        if interval is not None and not interval > 0:
+            raise MonitoringConfigError("interval", interval, ["None", "a number of seconds > 0"])
+        logging.handlers.BaseRotatingHandler.__init__(self, filename, "a", encoding=encoding, delay=delay)
+        self.max_bytes = int(max_bytes)
+        self.interval = interval
+        self.backup_count = int(backup_count)
+        self.compression = compression
+        self.suffix = _SUFFIXES[compression]
+        self._clock = clock
+        self._rollover_at = clock() + interval if interval is not None else float("inf")
+        self.rotations = 0
+
+    def archive_path(self, index: int) -> str:
+        """Return the path of archive number ``index`` (1 = newest)."""
+        return f"{self.baseFilename}.{index}{self.suffix}"
+
+    def archives(self) -> list[str]:
+        """Return the existing archives, newest first."""
+        return [
+            self.archive_path(i) for i in range(1, self.backup_count + 1) if os.path.exists(self.archive_path(i))
+        ]
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - stdlib name
+        """Return whether writing ``record`` must first rotate the file."""
+        if self._clock() >= self._rollover_at:
+            return True
+        if self.max_bytes <= 0:
+            return False
+        if self.stream is None:
+            self.stream = self._open()
+        position = self.stream.tell()
+        if position == 0:
+            return False
+        size = len((self.format(record) + self.terminator).encode(self.encoding or "utf-8"))
+        return position + size > self.max_bytes
+
+    def doRollover(self) -> None:  # noqa: N802 - stdlib name
+        """Rotate now: rename the file aside, reopen, compress and prune archives."""
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None  # type: ignore[assignment]
+        if self.interval is not None:
+            self._rollover_at = self._clock() + self.interval
+        base = self.baseFilename
+        if os.path.exists(base) and os.path.getsize(base) > 0:
+            aside = f"{base}.rotating-{os.getpid()}"
+            os.replace(base, aside)
+            if not self.delay:
+                self.stream = self._open()
+            if self.backup_count == 0:
+                os.remove(aside)
+            else:
+                for index in range(self.backup_count - 1, 0, -1):
+                    source = self.archive_path(index)
+                    if os.path.exists(source):
+                        os.replace(source, self.archive_path(index + 1))
+                self._compress(aside, self.archive_path(1))
+            self.rotations += 1
+        elif not self.delay:
+            self.stream = self._open()
+
+    def _compress(self, source: str, target: str) -> None:
+        temp = f"{target}.tmp-{os.getpid()}"
+        with open(source, "rb") as src, open(temp, "wb") as raw:
+            if self.compression == "gzip":
+                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
+                    shutil.copyfileobj(src, packed, 1 << 20)
+            elif self.compression == "zstd":
+                with _zstandard().ZstdCompressor().stream_writer(raw, closefd=False) as packed:
+                    shutil.copyfileobj(src, packed, 1 << 20)
+            else:
+                shutil.copyfileobj(src, raw, 1 << 20)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temp, target)
+        os.remove(source)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Rotate if due, then write ``record``; failures go to ``handleError`` once per cause."""
+        try:
+            if self.shouldRollover(record):
+                self.doRollover()
+            logging.FileHandler.emit(self, record)
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - a handler must not raise into the caller
+            self.handleError(record)
