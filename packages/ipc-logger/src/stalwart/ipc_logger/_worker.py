@@ -1,0 +1,500 @@
+"""``WorkerLogger``: buffer records in the calling process, send them in batches from a thread."""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import logging
+import os
+import threading
+import time
+import uuid
+import warnings
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import zmq
+
+from stalwart.core import Level, Record, current_host, encode_batch, to_jsonable
+
+from stalwart.ipc_logger import _protocol as proto
+from stalwart.ipc_logger._config import LoggerConfig
+from stalwart.ipc_logger._errors import ConfigError, IPCLoggerError, ShutdownTimeoutError
+
+__all__ = ["WorkerLogger", "WorkerStats"]
+
+# ZeroMQ queues at most this many batches per worker before send() would block;
+# beyond that the bounded record buffer (queue_limit) applies the overflow policy.
+_SEND_HWM = 16
+_POLL_MS = 100
+_BYE_RESEND_S = 1.0
+_DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+
+_time_ns = time.time_ns
+_current_thread = threading.current_thread
+
+
+class WorkerStats(msgspec.Struct, frozen=True):
+    """A snapshot of one worker's counters.
+
+    Attributes:
+        logged: Records accepted into the buffer (each got a ``seq``).
+        sent: Records handed to the transport.
+        dropped: Records dropped because the buffer was full (``drop_newest``).
+        pending: Records still buffered in this process.
+        acked_seq: The last ``seq`` the master acknowledged at shutdown (0 before).
+    """
+
+    logged: int
+    sent: int
+    dropped: int
+    pending: int
+    acked_seq: int
+
+
+class _GiveUp(Exception):
+    """The shutdown deadline passed while the transport could not take more."""
+
+
+def _process_name() -> str:
+    import multiprocessing  # noqa: PLC0415 - only for the name, and only once per sender start
+
+    return str(multiprocessing.current_process().name)
+
+
+class WorkerLogger:
+    """A logger for worker processes that ships records to a :class:`MasterLogger`.
+
+    A log call stamps the time, thread and a per-worker ``seq`` and appends to
+    a bounded in-process buffer; it never waits on I/O. A background thread
+    turns the buffer into core :class:`~stalwart.core.Record` batches and
+    sends one when ``max_batch`` records are waiting or ``flush_interval_s``
+    passed, plus a heartbeat every ``heartbeat_interval_s``. When the buffer
+    holds ``queue_limit`` records (the master is gone or slow), ``overflow``
+    decides: ``"block"`` makes the caller wait for room, ``"drop_newest"``
+    drops the record, counts it, and reports the count in the next message.
+
+    Fork-safe: a child created by ``os.fork`` (or multiprocessing's ``fork``)
+    starts with an empty buffer, a fresh ``seq`` and its own ZeroMQ context,
+    socket and thread, created on its first log call.
+
+    Args:
+        config: Shared options; ``config.path`` must name the master's
+            endpoint (a real port for ``tcp://``).
+        name: The worker's name, used as the records' ``logger`` and in the
+            master's worker table.
+
+    Raises:
+        ConfigError: If ``name`` is empty or the ``tcp://`` port is 0.
+
+    Example:
+        >>> worker = WorkerLogger(LoggerConfig(path="ipc:///run/app/log.sock"), "fetcher")  # doctest: +SKIP
+        >>> worker.info("fetched", extra={"url": url})  # doctest: +SKIP
+        >>> worker.shutdown()  # doctest: +SKIP
+    """
+
+    def __init__(self, config: LoggerConfig, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError("name", name, "a worker needs a non-empty name")
+        endpoint = config.endpoint
+        if endpoint.scheme == "tcp" and endpoint.port == 0:
+            raise ConfigError("path", config.path, "a worker must connect to the master's real port")
+        self._config = config
+        self._name = name
+        self._min_level = int(config.base_level)
+        self._limit = config.queue_limit
+        self._max_batch = config.max_batch
+        self._block = config.overflow == "block"
+        self._closed = False
+        self._reset_state()
+        _track(self)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        """Give this process its own buffer, counters, events and (later) socket and thread."""
+        self._lock = threading.Lock()
+        self._buf: list[tuple[Any, ...]] = []
+        self._seq = 0
+        self._dropped = 0
+        self._sent = 0
+        self._sent_seq = 0
+        self._acked_seq = 0
+        self._wake = threading.Event()
+        self._space = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._deadline = float("inf")
+        self._handshake_ok = False
+        self._failure: BaseException | None = None
+        self._pid = os.getpid()
+        self._process = ""
+        self._host = current_host()
+        self._identity = f"{self._name[:120]}|{self._pid}|{uuid.uuid4().hex[:12]}".encode()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's buffered records are the parent's to send; the child starts clean.
+        self._reset_state()
+
+    def _start(self) -> None:
+        if self._closed:
+            raise IPCLoggerError(f"worker {self._name!r} is shut down; create a new WorkerLogger")
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._process = _process_name()
+            thread = threading.Thread(
+                target=self._run, name=f"stalwart-ipc-worker-{self._name}", daemon=True
+            )
+            self._thread = thread
+        thread.start()
+
+    # -- the calling thread's side ---------------------------------------------------------------
+
+    def trace(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+        """Log ``msg`` at TRACE (5); see :meth:`log`."""
+        self._log(Level.TRACE, msg, extra, msg_bytes)
+
+    def debug(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+        """Log ``msg`` at DEBUG; see :meth:`log`."""
+        self._log(Level.DEBUG, msg, extra, msg_bytes)
+
+    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+        """Log ``msg`` at INFO; see :meth:`log`."""
+        self._log(Level.INFO, msg, extra, msg_bytes)
+
+    def warning(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+        """Log ``msg`` at WARNING; see :meth:`log`."""
+        self._log(Level.WARNING, msg, extra, msg_bytes)
+
+    def error(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+        """Log ``msg`` at ERROR; see :meth:`log`."""
+        self._log(Level.ERROR, msg, extra, msg_bytes)
+
+    def critical(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+        """Log ``msg`` at CRITICAL; see :meth:`log`."""
+        self._log(Level.CRITICAL, msg, extra, msg_bytes)
+
+    def log(
+        self,
+        level: int,
+        msg: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        msg_bytes: bytes | None = None,
+    ) -> None:
+        """Queue one record for the master.
+
+        Never waits on I/O; waits only with ``overflow="block"`` while the
+        buffer is full.
+
+        Args:
+            level: Numeric level; below ``config.base_level`` the call does nothing.
+            msg: The message (non-strings are converted with ``str``).
+            extra: User fields, stored JSON-able (other values as ``repr``).
+            msg_bytes: Binary payload, stored base64-encoded as ``extra["msg_bytes"]``.
+
+        Raises:
+            IPCLoggerError: If the worker was shut down.
+        """
+        self._log(int(level), msg, extra, msg_bytes)
+
+    def _log(self, level: int, msg: Any, extra: Mapping[str, Any] | None, msg_bytes: bytes | None) -> None:
+        if level < self._min_level:
+            return
+        if self._thread is None:
+            self._start()
+        if type(msg) is not str:
+            msg = str(msg)
+        if extra is not None:
+            # Converted now: the caller may mutate its dict after the call returns.
+            extra = to_jsonable(extra)
+        if msg_bytes is not None:
+            msg_bytes = bytes(msg_bytes)
+        ts = _time_ns()
+        thread = _current_thread()
+        with self._lock:
+            buf = self._buf
+            size = len(buf)
+            if size < self._limit:
+                self._seq = seq = self._seq + 1
+                buf.append((seq, ts, level, msg, thread, extra, msg_bytes))
+                if (size + 1) % self._max_batch == 0:
+                    self._wake.set()
+                return
+        self._overflowed((ts, level, msg, thread, extra, msg_bytes))
+
+    def _submit_logging(self, record: logging.LogRecord) -> None:
+        """Queue a stdlib record (already formatted by :class:`IPCHandler`)."""
+        if record.levelno < self._min_level:
+            return
+        if self._thread is None:
+            self._start()
+        with self._lock:
+            buf = self._buf
+            size = len(buf)
+            if size < self._limit:
+                self._seq = seq = self._seq + 1
+                buf.append((seq, record))
+                if (size + 1) % self._max_batch == 0:
+                    self._wake.set()
+                return
+        self._overflowed((record,))
+
+    def _overflowed(self, item: tuple[Any, ...]) -> None:
+        """The buffer was full: drop and count, or wait for the sender to make room."""
+        if not self._block:
+            with self._lock:
+                self._dropped += 1
+            return
+        while True:
+            with self._lock:
+                if self._failure is not None or (self._closed and self._thread is None):
+                    raise IPCLoggerError(
+                        f"worker {self._name!r} cannot take records: it is shut down or its "
+                        f"sender failed ({self._failure!r})"
+                    )
+                buf = self._buf
+                if len(buf) < self._limit:
+                    self._seq = seq = self._seq + 1
+                    buf.append((seq, *item))
+                    return
+                self._space.clear()
+            self._wake.set()
+            self._space.wait(_POLL_MS / 1000)
+
+    # -- the sender thread -----------------------------------------------------------------------
+
+    def _header(self) -> bytes:
+        return proto.encode(
+            proto.Header(
+                name=self._name,
+                pid=self._pid,
+                host=self._host,
+                process=self._process,
+                interval_s=float(self._config.heartbeat_interval_s),
+                last_seq=self._sent_seq,
+                dropped=self._dropped,
+            )
+        )
+
+    def _to_record(self, item: tuple[Any, ...]) -> Record:
+        if len(item) == 2:
+            return Record.from_logging(item[1], seq=item[0])
+        seq, ts, level, msg, thread, extra, msg_bytes = item
+        if msg_bytes is not None:
+            extra = dict(extra or {})
+            extra["msg_bytes"] = base64.b64encode(msg_bytes).decode("ascii")
+        return Record(
+            ts_ns=ts,
+            level=level,
+            logger=self._name,
+            message=msg,
+            pid=self._pid,
+            process=self._process,
+            thread=thread.ident or 0,
+            thread_name=thread.name,
+            host=self._host,
+            seq=seq,
+            extra=extra or {},
+        )
+
+    def _send(self, sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
+        """Send without blocking forever: wait for room, give up only past the shutdown deadline."""
+        while True:
+            try:
+                sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+                return
+            except zmq.Again:
+                if time.monotonic() > self._deadline:
+                    raise _GiveUp from None
+                sock.poll(_POLL_MS, zmq.POLLOUT)
+
+    def _take(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            buf = self._buf
+            if len(buf) <= self._max_batch:
+                self._buf = []
+                chunk = buf
+            else:
+                chunk = buf[: self._max_batch]
+                del buf[: self._max_batch]
+        self._space.set()
+        return chunk
+
+    def _flush(self, sock: zmq.Socket[bytes]) -> None:
+        while True:
+            chunk = self._take()
+            if not chunk:
+                return
+            payload = encode_batch([self._to_record(item) for item in chunk])
+            self._sent_seq = chunk[-1][0]
+            self._send(sock, [proto.BATCH, self._header(), payload])
+            self._sent += len(chunk)
+
+    def _run(self) -> None:
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sock = context.socket(zmq.DEALER)
+        try:
+            sock.setsockopt(zmq.ROUTING_ID, self._identity)
+            sock.setsockopt(zmq.SNDHWM, _SEND_HWM)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(self._config.path)
+            self._serve(sock)
+        except _GiveUp:
+            pass  # shutdown() reports the unacknowledged tail as ShutdownTimeoutError
+        except BaseException as exc:  # noqa: BLE001 - kept and re-raised by shutdown()
+            self._failure = exc
+        finally:
+            sock.close(linger=0)
+            context.term()
+            self._space.set()
+
+    def _serve(self, sock: zmq.Socket[bytes]) -> None:
+        interval = float(self._config.heartbeat_interval_s)
+        flush_interval = float(self._config.flush_interval_s)
+        self._send(sock, [proto.HELLO, self._header()])
+        next_heartbeat = time.monotonic() + interval
+        while True:
+            now = time.monotonic()
+            self._wake.wait(max(0.0, min(flush_interval, next_heartbeat - now)))
+            self._wake.clear()
+            stopping = self._stopping
+            self._flush(sock)
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                self._send(sock, [proto.HEARTBEAT, self._header()])
+                next_heartbeat = now + interval
+            if stopping:
+                self._flush(sock)
+                self._handshake(sock)
+                return
+
+    def _handshake(self, sock: zmq.Socket[bytes]) -> None:
+        """Send BYE until the master acknowledges our last seq or the deadline passes."""
+        while time.monotonic() < self._deadline:
+            self._send(sock, [proto.BYE, self._header()])
+            resend_at = min(self._deadline, time.monotonic() + _BYE_RESEND_S)
+            while (remaining := resend_at - time.monotonic()) > 0:
+                if not sock.poll(int(remaining * 1000) + 1, zmq.POLLIN):
+                    continue
+                frames = sock.recv_multipart()
+                if len(frames) == 2 and frames[0] == proto.ACK:
+                    ack = proto.decode_ack(frames[1])
+                    self._acked_seq = ack.last_seq
+                    self._handshake_ok = True
+                    return
+
+    # -- public control --------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The worker's name."""
+        return self._name
+
+    @property
+    def config(self) -> LoggerConfig:
+        """The options this worker was built with."""
+        return self._config
+
+    def stats(self) -> WorkerStats:
+        """Return this worker's counters (see :class:`WorkerStats`)."""
+        with self._lock:
+            return WorkerStats(
+                logged=self._seq,
+                sent=self._sent,
+                dropped=self._dropped,
+                pending=len(self._buf),
+                acked_seq=self._acked_seq,
+            )
+
+    def shutdown(self, timeout_s: float = _DEFAULT_SHUTDOWN_TIMEOUT_S) -> None:
+        """Send everything buffered and wait until the master acknowledges the last ``seq``.
+
+        Calling it again does nothing. After it returns the worker refuses new records.
+
+        Args:
+            timeout_s: How long to wait for the transport and the master.
+
+        Raises:
+            ShutdownTimeoutError: If the master did not acknowledge in time
+                (it is absent, or too slow); the error says how many records
+                never left this process.
+            IPCLoggerError: If the master acknowledged fewer records than were
+                sent, or the sender thread failed.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        thread = self._thread
+        _untrack(self)
+        if thread is None:
+            return  # nothing was ever logged in this process: nothing to flush or acknowledge
+        self._deadline = time.monotonic() + timeout_s
+        self._stopping = True
+        self._wake.set()
+        thread.join(timeout_s + 1.0)
+        self._thread = None
+        if self._failure is not None:
+            raise IPCLoggerError(f"worker {self._name!r} sender failed: {self._failure!r}") from self._failure
+        if not self._handshake_ok:
+            with self._lock:
+                unsent = len(self._buf)
+            raise ShutdownTimeoutError(self._config.path, self._seq, unsent, timeout_s)
+        if self._acked_seq != self._sent_seq:
+            raise IPCLoggerError(
+                f"master at {self._config.path} acknowledged seq {self._acked_seq} but worker "
+                f"{self._name!r} sent up to {self._sent_seq}"
+            )
+
+    def __enter__(self) -> WorkerLogger:
+        """Return the worker; leaving the block calls :meth:`shutdown`."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Shut the worker down (see :meth:`shutdown`)."""
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        """Show name, path and pid."""
+        return f"WorkerLogger(name={self._name!r}, path={self._config.path!r}, pid={self._pid})"
+
+
+# -- process-wide bookkeeping: fork and exit hooks ---------------------------------------------------
+
+_live: weakref.WeakSet[WorkerLogger] = weakref.WeakSet()
+_hooks_installed = False
+_hooks_lock = threading.Lock()
+
+
+def _track(worker: WorkerLogger) -> None:
+    global _hooks_installed  # noqa: PLW0603 - installed once per process, on first use
+    with _hooks_lock:
+        _live.add(worker)
+        if not _hooks_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            atexit.register(_shutdown_live_workers)
+            _hooks_installed = True
+
+
+def _untrack(worker: WorkerLogger) -> None:
+    with _hooks_lock:
+        _live.discard(worker)
+
+
+def _after_fork_in_child() -> None:
+    global _hooks_lock  # noqa: PLW0603 - the parent's lock may have been held at fork time
+    _hooks_lock = threading.Lock()
+    for worker in list(_live):
+        worker._after_fork_in_child()
+
+
+def _shutdown_live_workers() -> None:
+    """At interpreter exit, give workers nobody shut down a short chance to deliver their tail."""
+    for worker in list(_live):
+        try:
+            worker.shutdown(timeout_s=2.0)
+        except IPCLoggerError as exc:
+            warnings.warn(f"stalwart.ipc_logger: {exc}", RuntimeWarning, stacklevel=1)
