@@ -1,0 +1,223 @@
+"""Atomic, durable replacement of a file's content, with validated backup generations.
+
+Steps, all under the file's lock (see :mod:`._locking`):
+
+1. write the new bytes to a unique temp file in the target's directory
+   (``mkstemp``: two targets, or two writers, never share a temp name);
+2. ``fsync`` it and give it the target's permission bits;
+3. if backups are wanted and the current file is valid, shift ``path.1`` ->
+   ``path.2`` ... and hard-link the current file as ``path.1``;
+4. ``os.replace`` the temp file over the target, then ``fsync`` the directory.
+
+Any failure removes the temp file and leaves the target as it was. A symlink
+target is written through: the file it points to is replaced and the link stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Sequence
+
+from stalwart.fallbacks import _stats
+from stalwart.fallbacks._errors import WriteError
+from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
+from stalwart.fallbacks._validate import Format, find_problem
+
+__all__ = ["atomic_write", "backup_paths", "fsync_directory", "is_valid_file", "resolve_target"]
+
+_log = logging.getLogger("stalwart.fallbacks")
+
+Chunks = Sequence[bytes | bytearray | memoryview]
+
+
+def resolve_target(path: str | os.PathLike[str]) -> str:
+    """Return the absolute real path to write: symlinks are followed, so the link survives."""
+    return os.path.realpath(os.fspath(path))
+
+
+def backup_paths(real_path: str, generations: int) -> list[str]:
+    """Return ``[path.1, ..., path.N]``, newest first."""
+    return [f"{real_path}.{number}" for number in range(1, generations + 1)]
+
+
+def fsync_directory(directory: str) -> None:
+    """Make a rename in ``directory`` durable (no-op where directories cannot be opened)."""
+    if os.name == "nt":  # pragma: no cover - Windows has no directory fsync
+        return
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _current_umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        _log.debug("no /proc/self/status; probing the umask with os.umask")
+    # Portable but briefly changes the process umask (racy with threads creating files).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_all(fd: int, chunks: Chunks) -> int:
+    written = 0
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        while view:
+            count = os.write(fd, view)
+            view = view[count:]
+            written += count
+    return written
+
+
+def is_valid_file(real_path: str, fmt: Format) -> bool:
+    """Return True if ``real_path`` parses as ``fmt`` (cached by inode, mtime_ns and size)."""
+    try:
+        st = os.stat(real_path)
+    except FileNotFoundError:
+        return False
+    if _stats.is_known_valid(real_path, fmt, st):
+        return True
+    with open(real_path, "rb") as handle:
+        raw = handle.read()
+    if find_problem(raw, fmt) is not None:
+        return False
+    _stats.remember_valid(real_path, fmt, st)
+    return True
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    directory = os.path.dirname(destination)
+    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        os.unlink(temp)
+        try:
+            os.link(source, temp)
+        except OSError:
+            # Filesystems without hard links (FAT, some network mounts): copy instead.
+            shutil.copy2(source, temp)
+        os.replace(temp, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def _rotate_backups(real_path: str, generations: int, fmt: Format) -> None:
+    if not os.path.exists(real_path):
+        return
+    if not is_valid_file(real_path, fmt):
+        _stats.count("backups_skipped_invalid")
+        _log.warning(
+            "not backing up %s: its current content is not valid %s; existing backups kept",
+            real_path,
+            fmt,
+        )
+        return
+    paths = backup_paths(real_path, generations)
+    for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1])):
+        if os.path.exists(newer):
+            os.replace(newer, older)
+    _link_or_copy(real_path, paths[0])
+    _stats.count("backups_rotated")
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    chunks: Chunks,
+    *,
+    fmt: Format,
+    durable: bool = True,
+    backups: int = 0,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    valid: bool = True,
+) -> int:
+    """Replace the content of ``path`` with ``chunks``, atomically.
+
+    Args:
+        path: The file to write (a symlink is followed).
+        chunks: The new content, in pieces.
+        fmt: The file's format, used to validate the current file before it becomes a backup.
+        durable: ``fsync`` the file and its directory (off: atomic but not crash-durable).
+        backups: How many backup generations to keep.
+        lock_timeout: Seconds to wait for the file's lock; ``None`` waits forever.
+        valid: Whether ``chunks`` are known-valid ``fmt`` content (then cached as such).
+
+    Returns:
+        The number of bytes written.
+
+    Raises:
+        WriteError: Anything went wrong; the old content of ``path`` is intact and no temp file is left.
+    """
+    if backups < 0:
+        raise ValueError(f"backups must be >= 0, not {backups}")
+    real_path = resolve_target(path)
+    directory, name = os.path.split(real_path)
+    try:
+        with file_lock(real_path, lock_timeout):
+            try:
+                fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            except OSError as exc:
+                raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
+            try:
+                try:
+                    written = _write_all(fd, chunks)
+                    if durable:
+                        os.fsync(fd)
+                    _copy_permissions(fd, real_path)
+                finally:
+                    os.close(fd)
+                if backups:
+                    _rotate_backups(real_path, backups, fmt)
+                os.replace(temp, real_path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+                raise
+            if durable:
+                fsync_directory(directory)
+            if valid:
+                _stats.remember_valid(real_path, fmt, os.stat(real_path))
+            else:
+                _stats.forget_validity(real_path)
+    except WriteError:
+        _stats.count("write_failures")
+        raise
+    except OSError as exc:
+        _stats.count("write_failures")
+        reason = os.strerror(exc.errno) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else str(exc)
+        raise WriteError(real_path, reason) from exc
+    _stats.count("writes")
+    _stats.count("bytes_written", written)
+    return written
+
+
+def _copy_permissions(fd: int, real_path: str) -> None:
+    if os.name == "nt":  # pragma: no cover - only the read-only bit exists there
+        return
+    try:
+        st = os.stat(real_path)
+    except FileNotFoundError:
+        # mkstemp creates 0600; a new file gets the mode open() would have given it.
+        os.fchmod(fd, 0o666 & ~_current_umask())
+        return
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    if st.st_uid != os.geteuid() or st.st_gid != os.getegid():
+        try:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        except PermissionError:
+            # Only root may give a file away; the content is still replaced, owned by us.
+            _log.debug("cannot keep owner %s:%s of %s", st.st_uid, st.st_gid, real_path)

@@ -1,0 +1,236 @@
+"""The strict CSV API: write_csv and read_csv, with nested dicts flattened to dotted columns.
+
+Key scheme: a nested dict ``{"nested": {"a": 1}}`` becomes the column
+``nested.a``; inside one key, ``\\`` is written ``\\\\`` and ``.`` is written
+``\\.`` so any key survives (``{"a.b": 1}`` -> column ``a\\.b``). ``read_csv``
+splits on unescaped dots and rebuilds the nesting.
+
+Cells: ``str`` as is; ``int`` / ``float`` as their repr; ``bool`` as
+``true`` / ``false``; ``None`` (and a missing key) as an empty cell; an empty
+dict, lists and the other supported types as compact tagged JSON text. CSV has
+no types, so ``read_csv`` returns text cells unless a ``convert`` function is
+given for the column; use JSON when exact types matter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from stalwart.fallbacks import _stats
+from stalwart.fallbacks._atomic import atomic_write
+from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
+from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
+from stalwart.fallbacks._readfile import read_bytes
+from stalwart.fallbacks._tagged import NanPolicy, encode_types
+from stalwart.fallbacks._validate import find_problem
+
+__all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def escape_key(key: str) -> str:
+    """Escape one dict key for use inside a dotted column name."""
+    return key.replace("\\", "\\\\").replace(".", "\\.")
+
+
+def split_column(column: str) -> list[str]:
+    """Split a dotted column name into its (unescaped) keys."""
+    parts: list[str] = []
+    current: list[str] = []
+    chars = iter(column)
+    for char in chars:
+        if char == "\\":
+            current.append(next(chars, "\\"))
+        elif char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _cell(value: Any, nan: NanPolicy) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if value is None:
+        return ""
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float and value - value == 0.0:
+        return repr(value)
+    return _ENCODER.encode(encode_types(value, nan)).decode("utf-8")
+
+
+def flatten_row(row: Mapping[str, Any], nan: NanPolicy = "raise") -> dict[str, str]:
+    """Flatten one row to ``{dotted column: cell text}``.
+
+    Raises:
+        UnsupportedTypeError: A key is not a ``str`` or a value cannot be encoded.
+    """
+    flat: dict[str, str] = {}
+
+    def walk(mapping: Mapping[Any, Any], prefix: str) -> None:
+        for key, value in mapping.items():
+            if type(key) is not str:
+                raise UnsupportedTypeError(type(key).__name__, "CSV column keys must be str", f"$[{key!r}]")
+            column = prefix + escape_key(key)
+            try:
+                if isinstance(value, dict) and value:
+                    walk(value, column + ".")
+                else:
+                    flat[column] = _cell(value, nan)
+            except UnsupportedTypeError as exc:
+                exc.add_parent(f"[{key!r}]")
+                raise
+
+    walk(row, "")
+    return flat
+
+
+def unflatten_row(flat: Mapping[str, Any], *, line: int | None = None, path: str = "<csv>") -> dict[str, Any]:
+    """Rebuild nested dicts from dotted columns (empty cells never override a nested value).
+
+    Raises:
+        CorruptFileError: Two non-empty cells claim the same key as a value and as a dict.
+    """
+    row: dict[str, Any] = {}
+    for column, value in flat.items():
+        keys = split_column(column)
+        target = row
+        conflict = False
+        for key in keys[:-1]:
+            child = target.setdefault(key, {})
+            if not isinstance(child, dict):
+                if child != "":
+                    conflict = True
+                    break
+                child = target[key] = {}
+            target = child
+        leaf = keys[-1]
+        if conflict or isinstance(target.get(leaf), dict):
+            if value == "":
+                continue
+            raise CorruptFileError(path, f"column {column!r} clashes with a nested column", line=line)
+        target[leaf] = value
+    return row
+
+
+def write_csv(
+    rows: Iterable[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    fieldnames: list[str] | None = None,
+    delimiter: str = ",",
+    durable: bool = True,
+    backups: int = 1,
+    nan: NanPolicy = "raise",
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+) -> int:
+    """Write rows (dicts, possibly nested) as CSV with a header, atomically.
+
+    Args:
+        rows: The rows; nested dicts are flattened to dotted columns.
+        path: Target file; a symlink is written through.
+        fieldnames: Column order (dotted names); default: columns in first-seen order.
+        delimiter: Field separator.
+        durable: ``fsync`` file and directory before returning.
+        backups: Backup generations to keep; the current file must parse as CSV to become one.
+        nan: NaN / infinity policy.
+        lock_timeout: Seconds to wait for ``<path>.lock``.
+
+    Returns:
+        Bytes written.
+
+    Raises:
+        UnsupportedTypeError: A value cannot be encoded (nothing written).
+        ValueError: A row has a column missing from ``fieldnames``.
+        WriteError: The file could not be written; the old content is intact.
+    """
+    flat_rows = []
+    for index, row in enumerate(rows):
+        try:
+            flat_rows.append(flatten_row(row, nan))
+        except UnsupportedTypeError as exc:
+            exc.add_parent(f"[{index}]")
+            raise
+    columns = list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=delimiter, extrasaction="raise")
+    writer.writeheader()
+    writer.writerows(flat_rows)
+    payload = buffer.getvalue().encode("utf-8")
+    return atomic_write(
+        path, (payload,), fmt="csv", durable=durable, backups=backups, lock_timeout=lock_timeout
+    )
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str = ",",
+    unflatten: bool = True,
+    convert: Mapping[str, Callable[[str], Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Read a CSV file with a header row; strict about damage.
+
+    Args:
+        path: The file.
+        delimiter: Field separator.
+        unflatten: Rebuild nested dicts from dotted columns.
+        convert: Per-column (dotted name) functions applied to non-empty cells, e.g. ``{"id": int}``.
+
+    Returns:
+        One dict per row.
+
+    Raises:
+        ReadError: The file is missing or unreadable.
+        CorruptFileError: Undecodable bytes, bad quoting or a ragged row (``line``/``offset`` say where),
+            or a ``convert`` function rejected a cell.
+    """
+    raw = read_bytes(path)
+    problem = find_problem(raw, "csv") if delimiter == "," else None
+    if problem is not None:
+        raise CorruptFileError(path, problem.reason, offset=problem.offset, line=problem.line)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(path, f"invalid UTF-8: {exc.reason}", offset=exc.start) from exc
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        rows: list[dict[str, Any]] = []
+        for cells in reader:
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                raise CorruptFileError(
+                    path, f"ragged row: {len(cells)} fields, header has {len(header)}", line=reader.line_num
+                )
+            flat: dict[str, Any] = dict(zip(header, cells))
+            if convert:
+                for column, function in convert.items():
+                    if flat.get(column, ""):
+                        try:
+                            flat[column] = function(flat[column])
+                        except (TypeError, ValueError, ArithmeticError) as exc:
+                            raise CorruptFileError(
+                                path, f"column {column!r}: {exc}", line=reader.line_num
+                            ) from exc
+            rows.append(unflatten_row(flat, line=reader.line_num, path=os.fspath(path)) if unflatten else flat)
+    except csv.Error as exc:
+        raise CorruptFileError(path, f"bad quoting: {exc}", line=reader.line_num) from exc
+    _stats.count("reads")
+    return rows

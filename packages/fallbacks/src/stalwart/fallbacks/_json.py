@@ -1,0 +1,357 @@
+"""The strict JSON and JSON Lines API: write_json, read_json, append_jsonl, iter_jsonl, iter_json_array."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from stalwart.fallbacks import _stats
+from stalwart.fallbacks._atomic import atomic_write, fsync_directory, resolve_target
+from stalwart.fallbacks._errors import CorruptFileError, ReadError, UnsupportedTypeError, WriteError
+from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
+from stalwart.fallbacks._readfile import decode_json_bytes, read_bytes
+from stalwart.fallbacks._tagged import MARKER_BYTES, NanPolicy, TagError, decode_types, encode_types
+
+__all__ = ["append_jsonl", "encode_json", "iter_json_array", "iter_jsonl", "read_json", "write_json"]
+
+_log = logging.getLogger("stalwart.fallbacks")
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
+
+
+def encode_json(data: Any, *, indent: int | None = None, nan: NanPolicy = "raise") -> bytes:
+    """Encode ``data`` with the tagged type encoding (no trailing newline).
+
+    Raises:
+        UnsupportedTypeError: A value has no lossless encoding.
+    """
+    payload = _ENCODER.encode(encode_types(data, nan))
+    if indent is not None:
+        payload = msgspec.json.format(payload, indent=indent)
+    return payload
+
+
+def write_json(
+    data: Any,
+    path: str | os.PathLike[str],
+    *,
+    durable: bool = True,
+    backups: int = 1,
+    indent: int | None = None,
+    nan: NanPolicy = "raise",
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+) -> int:
+    """Write ``data`` as one JSON document, atomically, keeping validated backups.
+
+    Args:
+        data: Any nesting of the supported types (see the package README).
+        path: Target file; a symlink is written through.
+        durable: ``fsync`` file and directory before returning.
+        backups: Backup generations to keep (``path.1`` is the newest); the
+            current file becomes a backup only if it is valid JSON.
+        indent: Pretty-print with this many spaces (None: compact).
+        nan: What to do with NaN / infinity: ``"raise"``, ``"tag"`` or ``"null"``.
+        lock_timeout: Seconds to wait for ``<path>.lock``; ``None`` waits forever.
+
+    Returns:
+        Bytes written.
+
+    Raises:
+        UnsupportedTypeError: A value cannot be encoded losslessly (nothing written).
+        WriteError: The file could not be written; the old content is intact.
+    """
+    payload = encode_json(data, indent=indent, nan=nan)
+    return atomic_write(
+        path, (payload, b"\n"), fmt="json", durable=durable, backups=backups, lock_timeout=lock_timeout
+    )
+
+
+def read_json(
+    path: str | os.PathLike[str], *, recover: bool = False, restore_types: bool = True
+) -> Any:
+    """Read one JSON document.
+
+    Args:
+        path: The file.
+        recover: On damage, return what :func:`recover_json` salvages (logged as a
+            warning) instead of raising.
+        restore_types: Turn tagged values back into bytes, sets, datetimes, ...
+
+    Returns:
+        The decoded data.
+
+    Raises:
+        ReadError: The file is missing or unreadable (and, with ``recover``, no backup helps).
+        CorruptFileError: The content is damaged; ``offset`` points at the fault.
+    """
+    try:
+        raw = read_bytes(path)
+        data = decode_json_bytes(raw, path, restore_types=restore_types)
+    except ReadError as exc:
+        if not recover:
+            raise
+        from stalwart.fallbacks._recovery import recover_json  # noqa: PLC0415 - avoids an import cycle
+
+        report = recover_json(path, restore_types=restore_types)
+        _log.warning("read %s with recovery after %s: %s", path, exc, report.summary())
+        return report.data
+    _stats.count("reads")
+    return data
+
+
+def _encode_line(record: Any, nan: NanPolicy) -> bytes:
+    if isinstance(record, msgspec.Struct):
+        # stalwart.core.Record and other Structs: their own schema, decoded back as dicts.
+        return _ENCODER.encode(record)
+    return _ENCODER.encode(encode_types(record, nan))
+
+
+def encode_jsonl_lines(records: Iterable[Any], nan: NanPolicy = "raise") -> list[bytes]:
+    """Encode each record as one JSON line (with ``\\n``).
+
+    Raises:
+        UnsupportedTypeError: ``value_path`` starts with the record's index.
+    """
+    lines = []
+    for index, record in enumerate(records):
+        try:
+            lines.append(_encode_line(record, nan) + b"\n")
+        except UnsupportedTypeError as exc:
+            exc.add_parent(f"[{index}]")
+            raise
+    return lines
+
+
+def append_jsonl(
+    records: Iterable[Any],
+    path: str | os.PathLike[str],
+    *,
+    durable: bool = True,
+    nan: NanPolicy = "raise",
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+) -> int:
+    """Append records to a JSON Lines file, one line each, under the file's lock.
+
+    Every record is encoded before anything is written, so a bad value appends
+    nothing. If the file ends in a torn line (a writer was killed), the new lines
+    start on a fresh line so they stay readable.
+
+    Args:
+        records: Values to append (``msgspec.Struct`` such as ``Record`` are welcome).
+        path: The JSON Lines file (created if missing).
+        durable: ``fsync`` after appending.
+        nan: NaN / infinity policy.
+        lock_timeout: Seconds to wait for ``<path>.lock``.
+
+    Returns:
+        How many records were appended.
+
+    Raises:
+        UnsupportedTypeError: A record cannot be encoded (nothing appended).
+        WriteError: The append failed (the lines before it are intact).
+    """
+    lines = encode_jsonl_lines(records, nan)
+    if not lines:
+        return 0
+    real_path = resolve_target(path)
+    try:
+        with file_lock(real_path, lock_timeout):
+            created = not os.path.exists(real_path)
+            fd = os.open(real_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    lines.insert(0, b"\n")
+                payload = b"".join(lines)
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if durable and created:
+                fsync_directory(os.path.dirname(real_path))
+    except WriteError:
+        _stats.count("write_failures")
+        raise
+    except OSError as exc:
+        _stats.count("write_failures")
+        raise WriteError(real_path, str(exc)) from exc
+    _stats.count("writes")
+    _stats.count("bytes_written", len(payload))
+    return len(lines) - (lines[0] == b"\n")
+
+
+def iter_jsonl(
+    path: str | os.PathLike[str], *, skip_invalid: bool = False, restore_types: bool = True
+) -> Iterator[Any]:
+    """Yield each value of a JSON Lines file, lazily.
+
+    Args:
+        path: The file.
+        skip_invalid: Skip (log and count) bad lines instead of raising.
+        restore_types: Turn tagged values back into their Python types.
+
+    Yields:
+        One value per non-blank line.
+
+    Raises:
+        ReadError: The file cannot be opened.
+        CorruptFileError: A line is not valid JSON (``line`` and ``offset`` say which).
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
+    except OSError as exc:
+        _stats.count("read_failures")
+        raise ReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        offset = 0
+        for number, line in enumerate(handle, start=1):
+            start = offset
+            offset += len(line)
+            if not line.strip():
+                continue
+            try:
+                value = _DECODER.decode(line)
+                if restore_types and MARKER_BYTES in line:
+                    value = decode_types(value)
+            except (msgspec.DecodeError, UnicodeDecodeError, TagError) as exc:
+                if not skip_invalid:
+                    raise CorruptFileError(path, f"invalid JSON line: {exc}", offset=start, line=number) from exc
+                _stats.count("invalid_lines_skipped")
+                _log.warning("skipping invalid line %d of %s (byte %d): %s", number, path, start, exc)
+                continue
+            yield value
+        _stats.count("reads")
+        _stats.count("bytes_read", offset)
+
+
+_WHITESPACE = " \t\r\n"
+
+
+def iter_json_array(
+    path: str | os.PathLike[str], *, chunk_size: int = 1 << 16, restore_types: bool = True
+) -> Iterator[Any]:
+    """Yield the elements of a (large) top-level JSON array in bounded memory.
+
+    Memory holds one chunk plus the element being parsed, not the whole file.
+
+    Args:
+        path: A file holding one JSON array.
+        chunk_size: Bytes read at a time.
+        restore_types: Turn tagged values back into their Python types.
+
+    Yields:
+        Each element, in order.
+
+    Raises:
+        ReadError: The file cannot be opened.
+        CorruptFileError: The file is not an array, or is damaged at ``offset``
+            (elements before the damage have been yielded already).
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
+    except OSError as exc:
+        _stats.count("read_failures")
+        raise ReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        yield from _ArrayStream(handle, path, chunk_size, restore_types)
+    _stats.count("reads")
+
+
+class _ArrayStream:
+    """Incremental parser behind :func:`iter_json_array` (string-aware via ``raw_decode``)."""
+
+    def __init__(self, handle: Any, path: str | os.PathLike[str], chunk_size: int, restore_types: bool) -> None:
+        self._handle = handle
+        self._path = path
+        self._chunk_size = chunk_size
+        self._restore = restore_types
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._decoder = json.JSONDecoder()
+        self._buffer = ""
+        self._base = 0  # bytes of the file before self._buffer[0]
+        self._eof = False
+
+    def _offset(self, position: int) -> int:
+        return self._base + len(self._buffer[:position].encode("utf-8", "surrogatepass"))
+
+    def _fail(self, reason: str, position: int) -> CorruptFileError:
+        return CorruptFileError(self._path, reason, offset=self._offset(position))
+
+    def _fill(self, position: int) -> int:
+        """Drop the consumed text, read more; return the new position of ``position``."""
+        self._base = self._offset(position)
+        self._buffer = self._buffer[position:]
+        # Read at least as much as is buffered, so a huge element costs O(n) re-parses, not O(n^2).
+        size = max(self._chunk_size, len(self._buffer))
+        chunk = self._handle.read(size)
+        _stats.count("bytes_read", len(chunk))
+        self._eof = not chunk
+        try:
+            self._buffer += self._utf8.decode(chunk, final=self._eof)
+        except UnicodeDecodeError as exc:
+            raise CorruptFileError(
+                self._path, f"invalid UTF-8: {exc.reason}", offset=self._offset(len(self._buffer))
+            ) from exc
+        return 0
+
+    def _skip_ws(self, position: int) -> int:
+        while True:
+            buffer = self._buffer
+            while position < len(buffer) and buffer[position] in _WHITESPACE:
+                position += 1
+            if position < len(buffer) or self._eof:
+                return position
+            position = self._fill(position)
+
+    def __iter__(self) -> Iterator[Any]:
+        position = self._skip_ws(0)
+        if position >= len(self._buffer) or self._buffer[position] != "[":
+            raise self._fail("not a JSON array", position)
+        position = self._skip_ws(position + 1)
+        if position < len(self._buffer) and self._buffer[position] == "]":
+            self._check_trailing(position + 1)
+            return
+        while True:
+            if position >= len(self._buffer):
+                raise self._fail("truncated: array not closed", position)
+            try:
+                value, end = self._decoder.raw_decode(self._buffer, position)
+            except json.JSONDecodeError as exc:
+                if self._eof:
+                    raise self._fail(f"damaged element: {exc.msg}", exc.pos) from exc
+                position = self._fill(position)
+                continue
+            if end == len(self._buffer) and not self._eof:
+                # A number may continue in the next chunk: parse it again with more text.
+                position = self._fill(position)
+                continue
+            if self._restore and type(value) in (dict, list):
+                try:
+                    value = decode_types(value)
+                except TagError as exc:
+                    raise self._fail(str(exc), position) from exc
+            after = self._skip_ws(end)  # may read on: indices before this are stale
+            if after >= len(self._buffer):
+                raise self._fail("truncated: array not closed", after)
+            delimiter = self._buffer[after]
+            if delimiter not in ",]":
+                raise self._fail(f"expected ',' or ']', found {delimiter!r}", after)
+            yield value
+            if delimiter == "]":
+                self._check_trailing(after + 1)
+                return
+            position = self._skip_ws(after + 1)
+
+    def _check_trailing(self, position: int) -> None:
+        position = self._skip_ws(position)
+        if position < len(self._buffer):
+            raise self._fail("trailing data after the array", position)

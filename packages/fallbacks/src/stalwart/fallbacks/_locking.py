@@ -1,0 +1,150 @@
+"""Cross-process and cross-thread locking of one file through ``<path>.lock``.
+
+The OS lock (``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows) is taken on a
+separate ``<path>.lock`` file, never on the data file itself, because the data file
+is replaced by ``os.replace`` on every write and a lock on a replaced inode
+protects nothing. The OS releases the lock when its holder dies, so a killed
+writer never blocks the others. Threads of one process are serialized first by a
+``threading.Lock`` per real path, so they do not spin on the OS lock.
+
+The ``.lock`` file is left in place: deleting it would let two processes lock two
+different inodes of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from stalwart.fallbacks import _stats
+from stalwart.fallbacks._errors import LockTimeoutError, WriteError
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "file_lock", "lock_count", "prune_idle_locks"]
+
+#: Seconds a writer waits for another holder before raising LockTimeoutError.
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+_registry_guard = threading.Lock()
+_thread_locks: dict[str, threading.Lock] = {}
+_fork_hook_registered = [False]
+
+
+def _reset_after_fork() -> None:
+    global _registry_guard  # noqa: PLW0603 - a forked child needs new, unheld locks
+    _registry_guard = threading.Lock()
+    _thread_locks.clear()
+    _stats.reset_after_fork()
+
+
+def _thread_lock(real_path: str) -> threading.Lock:
+    with _registry_guard:
+        if not _fork_hook_registered[0]:
+            # Registered on first use rather than at import: importing does no work.
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_reset_after_fork)
+            _fork_hook_registered[0] = True
+        lock = _thread_locks.get(real_path)
+        if lock is None:
+            lock = _thread_locks[real_path] = threading.Lock()
+        return lock
+
+
+def lock_count() -> int:
+    """Return how many per-path thread locks this process holds in its registry."""
+    with _registry_guard:
+        return len(_thread_locks)
+
+
+def prune_idle_locks() -> int:
+    """Drop registry entries whose lock nobody holds; return how many were dropped."""
+    dropped = 0
+    with _registry_guard:
+        for path, lock in list(_thread_locks.items()):
+            if lock.acquire(blocking=False):
+                del _thread_locks[path]
+                lock.release()
+                dropped += 1
+    return dropped
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_os_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _os_unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_os_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _os_unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the exclusive lock of ``real_path`` (thread lock, then ``<real_path>.lock``).
+
+    Args:
+        real_path: The data file's resolved path (see :func:`os.path.realpath`).
+        timeout: Seconds to wait in total; ``None`` waits forever.
+
+    Yields:
+        Nothing; the lock is held inside the ``with`` block.
+
+    Raises:
+        LockTimeoutError: The lock was not acquired in time.
+        WriteError: The lock file cannot be created or opened.
+    """
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    thread_lock = _thread_lock(real_path)
+    waited = False
+    if not thread_lock.acquire(blocking=False):
+        waited = True
+        if not thread_lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise LockTimeoutError(real_path, f"lock not acquired within {timeout} s (thread)")
+    try:
+        lock_path = real_path + ".lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except OSError as exc:
+            raise WriteError(real_path, f"cannot open lock file {lock_path}: {exc}") from exc
+        try:
+            delay = 0.0005
+            while not _try_os_lock(fd):
+                waited = True
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise LockTimeoutError(
+                        real_path, f"{lock_path} not acquired within {timeout} s (another process)"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+            if waited:
+                _stats.add_lock_wait(time.monotonic() - started)
+            try:
+                yield
+            finally:
+                _os_unlock(fd)
+        finally:
+            os.close(fd)
+    finally:
+        thread_lock.release()

@@ -1,0 +1,37 @@
+"""get_performance_stats and clear_all_caches."""
+
+from __future__ import annotations
+
+from stalwart.fallbacks import _locking, _stats
+
+__all__ = ["clear_all_caches", "get_performance_stats"]
+
+
+def get_performance_stats() -> dict[str, int | float]:
+    """Return this process's counters.
+
+    Keys: ``writes``, ``write_failures``, ``reads``, ``read_failures``,
+    ``bytes_written``, ``bytes_read``, ``recoveries``, ``backups_rotated``,
+    ``backups_skipped_invalid``, ``lock_waits`` (contended acquisitions),
+    ``lock_wait_seconds``, ``invalid_lines_skipped``, ``validity_cache_hits``,
+    ``validity_cache_misses``, ``validity_cache_size``, ``file_locks_count``.
+
+    Returns:
+        A fresh dict; changing it changes nothing.
+    """
+    stats = _stats.snapshot()
+    stats["file_locks_count"] = _locking.lock_count()
+    return stats
+
+
+def clear_all_caches() -> dict[str, int]:
+    """Empty the validity cache and drop idle per-path locks.
+
+    The only cache is the validity verdict per file version, keyed by
+    (device, inode, mtime_ns, size): clearing it costs one re-parse of a file
+    the next time it is about to become a backup.
+
+    Returns:
+        ``{"validity_cache": entries dropped, "file_locks": locks dropped}``.
+    """
+    return {"validity_cache": _stats.validity_cache_clear(), "file_locks": _locking.prune_idle_locks()}

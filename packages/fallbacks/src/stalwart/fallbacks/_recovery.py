@@ -1,0 +1,243 @@
+"""Salvaging the data of a damaged JSON file: array elements, then JSON lines, then backups."""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from stalwart.fallbacks import _stats
+from stalwart.fallbacks._atomic import resolve_target
+from stalwart.fallbacks._errors import CorruptFileError, ReadError
+from stalwart.fallbacks._readfile import decode_json_bytes, gc_paused
+from stalwart.fallbacks._tagged import TagError, decode_types
+
+__all__ = ["RecoveryReport", "recover_json"]
+
+_log = logging.getLogger("stalwart.fallbacks")
+_WHITESPACE = " \t\r\n"
+_BACKUP_SUFFIX = re.compile(r"\.(\d+)$")
+
+#: How the data of a :class:`RecoveryReport` was obtained.
+RecoveryMethod = Literal["intact", "array", "jsonl", "backup"]
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What :func:`recover_json` salvaged, and from where.
+
+    Attributes:
+        data: The salvaged data (a list, unless the file was intact or a backup held something else).
+        recovered: Elements (or lines) salvaged; 1 for an intact non-list document.
+        lost: Damaged elements or lines that could not be salvaged (a cut-off tail
+            counts as one); for ``"backup"``, 1: the damaged current version.
+        source: The file the data came from (the path itself, or a backup).
+        method: ``"intact"``, ``"array"``, ``"jsonl"`` or ``"backup"``.
+        problems: What was wrong, in order of discovery.
+    """
+
+    data: Any
+    recovered: int
+    lost: int
+    source: str
+    method: RecoveryMethod
+    problems: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        """Return a one-line description for logs and the CLI."""
+        text = f"{self.method}: recovered {self.recovered}, lost {self.lost}, from {self.source}"
+        if self.problems:
+            text += f" ({'; '.join(self.problems)})"
+        return text
+
+
+def _skip_ws(text: str, position: int) -> int:
+    while position < len(text) and text[position] in _WHITESPACE:
+        position += 1
+    return position
+
+
+def _is_clean(text: str, start: int, end: int) -> bool:
+    """Return False if the slice holds bytes that were not valid UTF-8 (surrogate escapes)."""
+    try:
+        text[start:end].encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _complete_element(text: str, decoder: json.JSONDecoder, position: int) -> tuple[Any, int] | None:
+    """Decode the element at ``position`` if it is complete; return it and where the next one may start.
+
+    Complete means followed by ``,`` or ``]``; at the very end of the text only a
+    non-number counts (``12`` may be the first digits of ``123``).
+    """
+    try:
+        value, end = decoder.raw_decode(text, position)
+    except json.JSONDecodeError:
+        return None
+    after = _skip_ws(text, end)
+    if after < len(text):
+        if text[after] not in ",]":
+            return None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None
+    if not _is_clean(text, position, end):
+        return None
+    return value, after
+
+
+def _resync(text: str, decoder: json.JSONDecoder, position: int) -> int | None:
+    """Find the next position after a ``,`` where a complete element starts (damaged middle)."""
+    comma = text.find(",", position)
+    while comma != -1:
+        candidate = _skip_ws(text, comma + 1)
+        if candidate < len(text) and _complete_element(text, decoder, candidate) is not None:
+            return candidate
+        comma = text.find(",", comma + 1)
+    return None
+
+
+def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int]:
+    """Return the complete elements of a damaged JSON array in ``text`` and how many were lost."""
+    decoder = json.JSONDecoder()
+    position = _skip_ws(text, text.index("[") + 1)
+    items: list[Any] = []
+    lost = 0
+    while position < len(text) and text[position] != "]":
+        found = _complete_element(text, decoder, position)
+        if found is not None and restore_types:
+            try:
+                found = (decode_types(found[0]), found[1])
+            except TagError:
+                found = None
+        if found is None:
+            lost += 1
+            resumed = _resync(text, decoder, position + 1)
+            if resumed is None:
+                break
+            position = resumed
+            continue
+        value, after = found
+        items.append(value)
+        if after >= len(text) or text[after] == "]":
+            break
+        position = _skip_ws(text, after + 1)
+    return items, lost
+
+
+def _salvage_lines(raw: bytes, restore_types: bool) -> tuple[list[Any], int]:
+    decoder = msgspec.json.Decoder()
+    items: list[Any] = []
+    lost = 0
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            value = decoder.decode(line)
+            items.append(decode_types(value) if restore_types else value)
+        except (msgspec.DecodeError, UnicodeDecodeError, TagError):
+            lost += 1
+    return items, lost
+
+
+def _backups_newest_first(real_path: str) -> list[str]:
+    found = []
+    for candidate in glob.glob(glob.escape(real_path) + ".*"):
+        match = _BACKUP_SUFFIX.search(candidate)
+        if match and candidate[: match.start()] == real_path:
+            found.append((int(match.group(1)), candidate))
+    return [candidate for _, candidate in sorted(found)]
+
+
+def _count(data: Any) -> int:
+    return len(data) if isinstance(data, list) else 1
+
+
+def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) -> RecoveryReport:
+    """Salvage as much as possible from a damaged JSON (or JSON Lines) file.
+
+    In order: the file is decoded as is; else every complete element of a
+    truncated or damaged top-level array is kept (string-aware, so a ``}`` or
+    ``,`` inside a string does not confuse it); else every valid JSON line; else
+    the newest backup (``path.1``, ``path.2``, ...) that decodes cleanly.
+
+    Args:
+        path: The damaged file (it need not exist if a backup does).
+        restore_types: Turn tagged values back into their Python types.
+
+    Returns:
+        A :class:`RecoveryReport`.
+
+    Raises:
+        CorruptFileError: Nothing could be salvaged and no backup is valid.
+        ReadError: The file is missing and no backup is valid.
+    """
+    real_path = resolve_target(path)
+    problems: list[str] = []
+    salvaged: tuple[list[Any], int, RecoveryMethod] | None = None
+    # An array cut before its first complete element salvages to []: used if no backup helps.
+    empty_array: tuple[list[Any], int, RecoveryMethod] | None = None
+    first_error: ReadError | None = None
+    try:
+        with open(real_path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        first_error = ReadError(path, exc.strerror or str(exc))
+        problems.append(str(first_error))
+        raw = None
+    if raw is not None:
+        try:
+            data = decode_json_bytes(raw, path, restore_types=restore_types)
+        except CorruptFileError as exc:
+            first_error = exc
+            problems.append(str(exc))
+        else:
+            return RecoveryReport(data, _count(data), 0, real_path, "intact")
+        text = raw.decode("utf-8", "surrogateescape")
+        with gc_paused():
+            if text.lstrip(_WHITESPACE).startswith("["):
+                items, lost = salvage_array(text, restore_types)
+                if items:
+                    salvaged = (items, lost, "array")
+                else:
+                    empty_array = (items, lost, "array")
+            if salvaged is None:
+                items, lost = _salvage_lines(raw, restore_types)
+                if items:
+                    salvaged = (items, lost, "jsonl")
+    if salvaged is not None:
+        items, lost, method = salvaged
+        _stats.count("recoveries")
+        report = RecoveryReport(items, len(items), lost, real_path, method, tuple(problems))
+        _log.warning("recovered %s: %s", path, report.summary())
+        return report
+    for backup in _backups_newest_first(real_path):
+        try:
+            with open(backup, "rb") as handle:
+                data = decode_json_bytes(handle.read(), backup, restore_types=restore_types)
+        except (OSError, CorruptFileError) as exc:
+            problems.append(f"backup {backup}: {exc}")
+            continue
+        _stats.count("recoveries")
+        report = RecoveryReport(data, _count(data), 1, backup, "backup", tuple(problems))
+        _log.warning("recovered %s from backup: %s", path, report.summary())
+        return report
+    if empty_array is not None:
+        items, lost, method = empty_array
+        _stats.count("recoveries")
+        report = RecoveryReport(items, 0, lost, real_path, method, tuple(problems))
+        _log.warning("recovered nothing from %s: %s", path, report.summary())
+        return report
+    assert first_error is not None  # noqa: S101 - a clean decode returned above
+    if isinstance(first_error, CorruptFileError):
+        raise CorruptFileError(
+            path, f"nothing recoverable and no valid backup ({'; '.join(problems)})", offset=first_error.offset
+        ) from first_error
+    raise ReadError(path, f"nothing recoverable and no valid backup ({'; '.join(problems)})") from first_error

@@ -1,0 +1,325 @@
+"""The tagged encoding: Python values JSON has no type for, written so they come back exactly.
+
+A value JSON cannot carry natively is written as a one-entry object of the form
+``{"$stalwart": TAG, "v": PAYLOAD}``:
+
+=============  ======================================================
+TAG            PAYLOAD
+=============  ======================================================
+``bytes``      base64 text (``bytearray`` uses the tag ``bytearray``)
+``tuple``      array of the items
+``set``        array of the items, sorted when they are orderable
+``frozenset``  same as ``set``
+``complex``    ``[real, imag]``
+``datetime``   ISO 8601 text; a ``zoneinfo`` zone adds ``"zone": KEY``
+``date``       ISO 8601 text
+``decimal``    ``str(d)`` (exact, including ``NaN`` / ``Infinity``)
+``uuid``       canonical hyphenated text
+``path``       ``str(p)`` of a concrete :class:`pathlib.Path`
+``float``      ``"nan"``, ``"inf"`` or ``"-inf"`` (only with ``nan="tag"``)
+``dict``       ``[[key, value], ...]`` for a dict whose keys are not all
+               ``str`` or that has a ``"$stalwart"`` key of its own
+=============  ======================================================
+
+Everything else that is not ``None``/``bool``/``int``/``float``/``str``/``list``/
+``dict`` raises :class:`UnsupportedTypeError` naming where the value sits.
+Subclasses of ``dict`` and ``list`` are written as plain dicts and lists.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import decimal
+import pathlib
+import uuid
+from typing import Any, Literal
+
+from stalwart.fallbacks._errors import UnsupportedTypeError
+
+__all__ = ["MARKER", "MARKER_BYTES", "NanPolicy", "TagError", "decode_types", "encode_types"]
+
+#: The key that marks a tagged value.
+MARKER = "$stalwart"
+#: How the marker key appears in our JSON output; if absent, a file holds no tagged value.
+MARKER_BYTES = b'"$stalwart"'
+
+#: What to do with NaN and +/-infinity floats: raise, write a tagged value, or write ``null``.
+NanPolicy = Literal["raise", "tag", "null"]
+
+_NAN_POLICIES = ("raise", "tag", "null")
+
+
+class TagError(ValueError):
+    """A ``{"$stalwart": ...}`` object in a file is malformed (the file is damaged)."""
+
+
+def encode_types(value: Any, nan: NanPolicy = "raise") -> Any:
+    """Return ``value`` with every non-JSON value replaced by its tagged form.
+
+    Containers that need no change are returned as they are (no copy), so plain
+    JSON data costs one walk and no allocation.
+
+    Args:
+        value: The data to write.
+        nan: The NaN / infinity policy.
+
+    Returns:
+        JSON-native data (``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict``).
+
+    Raises:
+        UnsupportedTypeError: A value has no lossless encoding; ``value_path`` says where.
+        ValueError: ``nan`` is not one of ``"raise"``, ``"tag"``, ``"null"``.
+    """
+    if nan not in _NAN_POLICIES:
+        raise ValueError(f"nan must be one of {_NAN_POLICIES}, not {nan!r}")
+    return _encode(value, nan)
+
+
+def _encode(value: Any, nan: NanPolicy) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if value - value == 0.0 else _non_finite(value, nan)
+    if kind is dict:
+        return _encode_dict(value, nan)
+    if kind is list:
+        return _encode_list(value, nan)
+    return _encode_other(value, nan)
+
+
+def _encode_list(items: list[Any], nan: NanPolicy) -> list[Any]:
+    # Fast scan: most data is already JSON-native, so only look, and rebuild on the first change.
+    item: Any = None
+    try:
+        for item in items:
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is float:
+                if item - item == 0.0:
+                    continue
+            elif kind is dict:
+                if _encode_dict(item, nan) is item:
+                    continue
+            elif kind is list and _encode_list(item, nan) is item:
+                continue
+            break
+        else:
+            return items
+    except UnsupportedTypeError as exc:
+        exc.add_parent(f"[{_index_of(items, item)}]")
+        raise
+    return _rebuild_sequence(items, nan)
+
+
+def _encode_dict(mapping: dict[Any, Any], nan: NanPolicy) -> Any:
+    key: Any = None
+    try:
+        for key, item in mapping.items():
+            if type(key) is not str or key == MARKER:
+                return _tag_dict_items(mapping, nan)
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is float:
+                if item - item == 0.0:
+                    continue
+            elif kind is dict:
+                if _encode_dict(item, nan) is item:
+                    continue
+            elif kind is list and _encode_list(item, nan) is item:
+                continue
+            break
+        else:
+            return mapping
+    except UnsupportedTypeError as exc:
+        exc.add_parent(f"[{key!r}]")
+        raise
+    out: dict[str, Any] = {}
+    for key, item in mapping.items():
+        try:
+            out[key] = _encode(item, nan)
+        except UnsupportedTypeError as exc:
+            exc.add_parent(f"[{key!r}]")
+            raise
+    return out
+
+
+def _index_of(items: list[Any], item: Any) -> int:
+    # Error path only: find the failing item's index by identity instead of paying for enumerate().
+    for index, candidate in enumerate(items):
+        if candidate is item:
+            return index
+    return -1
+
+
+def _rebuild_sequence(items: Any, nan: NanPolicy) -> list[Any]:
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append(_encode(item, nan))
+        except UnsupportedTypeError as exc:
+            exc.add_parent(f"[{index}]")
+            raise
+    return out
+
+
+def _tag_dict_items(mapping: dict[Any, Any], nan: NanPolicy) -> dict[str, Any]:
+    pairs = []
+    for key, item in mapping.items():
+        try:
+            pairs.append([_encode(key, nan), _encode(item, nan)])
+        except UnsupportedTypeError as exc:
+            exc.add_parent(f"[{key!r}]")
+            raise
+    return {MARKER: "dict", "v": pairs}
+
+
+def _non_finite(value: float, nan: NanPolicy) -> Any:
+    if nan == "tag":
+        return {MARKER: "float", "v": repr(value)}
+    if nan == "null":
+        return None
+    raise UnsupportedTypeError(
+        "float", f"{value!r} has no JSON encoding (pass nan='tag' to keep it or nan='null')"
+    )
+
+
+def _sorted_if_possible(items: set[Any] | frozenset[Any]) -> list[Any]:
+    try:
+        return sorted(items)
+    except TypeError:
+        # Mixed types do not order; keep iteration order (the set comes back equal anyway).
+        return list(items)
+
+
+def _encode_other(value: Any, nan: NanPolicy) -> Any:  # noqa: PLR0911 - one branch per tag
+    if isinstance(value, dict):
+        return _encode_dict(dict(value), nan)
+    if isinstance(value, list):
+        return _encode_list(list(value), nan)
+    if isinstance(value, float):
+        return _non_finite(value, nan) if value - value != 0.0 else float(value)
+    kind = type(value)
+    if kind is bytes:
+        return {MARKER: "bytes", "v": base64.b64encode(value).decode("ascii")}
+    if kind is bytearray:
+        return {MARKER: "bytearray", "v": base64.b64encode(value).decode("ascii")}
+    if kind is tuple:
+        return {MARKER: "tuple", "v": _rebuild_sequence(value, nan)}
+    if kind is set or kind is frozenset:
+        return {MARKER: kind.__name__, "v": _rebuild_sequence(_sorted_if_possible(value), nan)}
+    if kind is complex:
+        return {MARKER: "complex", "v": _rebuild_sequence((value.real, value.imag), nan)}
+    if kind is _dt.datetime:
+        return _encode_datetime(value)
+    if kind is _dt.date:
+        return {MARKER: "date", "v": value.isoformat()}
+    if kind is decimal.Decimal:
+        return {MARKER: "decimal", "v": str(value)}
+    if kind is uuid.UUID:
+        return {MARKER: "uuid", "v": str(value)}
+    if isinstance(value, pathlib.Path):
+        return {MARKER: "path", "v": str(value)}
+    raise UnsupportedTypeError(
+        f"{kind.__module__}.{kind.__qualname__}",
+        "no lossless JSON encoding (convert it to a supported type first)",
+    )
+
+
+def _encode_datetime(value: _dt.datetime) -> dict[str, Any]:
+    tz = value.tzinfo
+    tagged: dict[str, Any] = {MARKER: "datetime", "v": value.isoformat()}
+    if tz is None or type(tz) is _dt.timezone:
+        return tagged
+    key = getattr(tz, "key", None)
+    if type(tz).__name__ == "ZoneInfo" and isinstance(key, str):
+        tagged["zone"] = key
+        return tagged
+    raise UnsupportedTypeError(
+        f"datetime with tzinfo {type(tz).__qualname__}",
+        "only datetime.timezone and zoneinfo.ZoneInfo zones round-trip",
+    )
+
+
+def decode_types(value: Any) -> Any:
+    """Restore tagged values in freshly decoded JSON data (containers are updated in place).
+
+    Args:
+        value: Data decoded from JSON.
+
+    Returns:
+        The data with every ``{"$stalwart": ...}`` object turned back into its Python value.
+
+    Raises:
+        TagError: A tagged object is malformed.
+    """
+    kind = type(value)
+    if kind is dict:
+        if MARKER in value:
+            return _untag(value)
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                restored = decode_types(item)
+                if restored is not item:
+                    value[key] = restored
+        return value
+    if kind is list:
+        for index, item in enumerate(value):
+            if type(item) is dict or type(item) is list:
+                restored = decode_types(item)
+                if restored is not item:
+                    value[index] = restored
+    return value
+
+
+def _untag(tagged: dict[str, Any]) -> Any:  # noqa: PLR0911 - one branch per tag
+    tag = tagged[MARKER]
+    payload = tagged.get("v")
+    extra = set(tagged) - {MARKER, "v", "zone"}
+    if "v" not in tagged or extra:
+        raise TagError(f"malformed tagged value {tagged!r}")
+    try:
+        if tag in ("bytes", "bytearray"):
+            raw = base64.b64decode(payload, validate=True)
+            return raw if tag == "bytes" else bytearray(raw)
+        if tag == "tuple":
+            return tuple(decode_types(_as_list(payload)))
+        if tag == "set":
+            return set(decode_types(_as_list(payload)))
+        if tag == "frozenset":
+            return frozenset(decode_types(_as_list(payload)))
+        if tag == "complex":
+            real, imag = decode_types(_as_list(payload))
+            return complex(real, imag)
+        if tag == "datetime":
+            moment = _dt.datetime.fromisoformat(payload)
+            zone = tagged.get("zone")
+            if zone is not None:
+                from zoneinfo import ZoneInfo  # noqa: PLC0415 - only files with zones need it
+
+                moment = moment.astimezone(ZoneInfo(zone))
+            return moment
+        if tag == "date":
+            return _dt.date.fromisoformat(payload)
+        if tag == "decimal":
+            return decimal.Decimal(payload)
+        if tag == "uuid":
+            return uuid.UUID(payload)
+        if tag == "path":
+            return pathlib.Path(payload)
+        if tag == "float":
+            return float(payload)
+        if tag == "dict":
+            return {decode_types(key): decode_types(item) for key, item in _as_list(payload)}
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise TagError(f"malformed tagged {tag!r} value {payload!r}: {exc}") from exc
+    raise TagError(f"unknown tag {tag!r}")
+
+
+def _as_list(payload: Any) -> list[Any]:
+    if type(payload) is not list:
+        raise TypeError(f"expected an array, got {type(payload).__name__}")
+    return payload

@@ -1,0 +1,137 @@
+"""Parsing a file's bytes to decide whether they are valid JSON, JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+__all__ = ["FORMATS", "Format", "Problem", "find_problem", "json_error_offset"]
+
+#: The file formats this package reads and writes.
+Format = Literal["json", "jsonl", "csv"]
+FORMATS: tuple[Format, ...] = ("json", "jsonl", "csv")
+
+_BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first thing wrong with a file's content.
+
+    Attributes:
+        reason: What the parser said.
+        offset: Byte offset of the problem, when known.
+        line: 1-based line number, for line-based formats.
+    """
+
+    reason: str
+    offset: int | None = None
+    line: int | None = None
+
+
+def json_error_offset(message: str, data_length: int) -> int | None:
+    """Return the byte offset msgspec reports in ``message`` (the end, for truncation)."""
+    match = _BYTE_POSITION.search(message)
+    if match:
+        return int(match.group(1))
+    if "truncated" in message:
+        return data_length
+    return None
+
+
+def _utf8_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Problem(f"invalid UTF-8: {exc.reason}", offset=base + exc.start, line=line)
+    return None
+
+
+def _json_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem | None:
+    try:
+        # Raw skips over the value without building Python objects, yet checks its syntax.
+        msgspec.json.decode(raw, type=msgspec.Raw)
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        offset = json_error_offset(message, len(raw))
+        return Problem(message, offset=None if offset is None else base + offset, line=line)
+    return _utf8_problem(raw, base, line)
+
+
+def _jsonl_problem(raw: bytes) -> Problem | None:
+    base = 0
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if line.strip():
+            problem = _json_problem(line, base, number)
+            if problem is not None:
+                return problem
+        base += len(line) + 1
+    return None
+
+
+def _line_offsets(raw: bytes) -> list[int]:
+    offsets = [0]
+    position = raw.find(b"\n")
+    while position != -1:
+        offsets.append(position + 1)
+        position = raw.find(b"\n", position + 1)
+    return offsets
+
+
+def _csv_problem(raw: bytes, delimiter: str = ",") -> Problem | None:
+    problem = _utf8_problem(raw)
+    if problem is not None:
+        return problem
+    text = raw.decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    width: int | None = None
+    offsets = _line_offsets(raw)
+    try:
+        for row in reader:
+            if width is None:
+                width = len(row)
+                continue
+            if row and len(row) != width:
+                line = reader.line_num
+                return Problem(
+                    f"ragged row: {len(row)} fields, header has {width}",
+                    offset=offsets[line - 1] if line - 1 < len(offsets) else None,
+                    line=line,
+                )
+    except csv.Error as exc:
+        line = reader.line_num
+        return Problem(
+            f"bad quoting: {exc}",
+            offset=offsets[line - 1] if 0 < line <= len(offsets) else None,
+            line=line,
+        )
+    return None
+
+
+def find_problem(raw: bytes, fmt: Format) -> Problem | None:
+    """Parse ``raw`` as ``fmt`` and return its first problem, or None if it is valid.
+
+    Args:
+        raw: The file content.
+        fmt: ``"json"``, ``"jsonl"`` or ``"csv"``.
+
+    Returns:
+        The problem, or None.
+
+    Raises:
+        ValueError: ``fmt`` is not a known format.
+    """
+    if fmt == "json":
+        if not raw.strip():
+            return Problem("empty file", offset=0)
+        return _json_problem(raw)
+    if fmt == "jsonl":
+        return _jsonl_problem(raw)
+    if fmt == "csv":
+        return _csv_problem(raw)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
