@@ -32,6 +32,15 @@ from stalwart.ipc_logger._format import RecordFormatter
 from stalwart.ipc_logger._handlers import FileLogHandler, LoggingHandlerAdapter, LogHandler, StreamLogHandler
 from stalwart.ipc_logger._ipc_handler import IPCHandler
 from stalwart.ipc_logger._master import MASTER_LOGGER_NAME, MasterLogger, MasterStats, WorkerInfo, WorkerState
+from stalwart.ipc_logger._webhooks import (
+    DiscordLogHandler,
+    RateLimit,
+    SlackLogHandler,
+    TelegramLogHandler,
+    WebhookHandler,
+    WebhookStats,
+    split_message,
+)
 from stalwart.ipc_logger._worker import WorkerLogger, WorkerStats
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "MASTER_LOGGER_NAME",
     "AddressInUseError",
     "ConfigError",
+    "DiscordLogHandler",
     "FileLogHandler",
     "HandlerError",
     "IPCHandler",
@@ -50,10 +60,15 @@ __all__ = [
     "MasterStats",
     "MasterUnreachableError",
     "Overflow",
+    "RateLimit",
     "RecordFormatter",
     "ShutdownTimeoutError",
+    "SlackLogHandler",
     "StreamLogHandler",
+    "TelegramLogHandler",
     "WebhookError",
+    "WebhookHandler",
+    "WebhookStats",
     "WorkerInfo",
     "WorkerLogger",
     "WorkerState",
@@ -61,4 +76,5 @@ __all__ = [
     "__version__",
     "default_path",
     "request_status",
+    "split_message",
 ]

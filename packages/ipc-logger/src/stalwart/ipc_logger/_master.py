@@ -228,7 +228,7 @@ class MasterLogger:
             if exc.errno == zmq.EADDRINUSE:
                 raise AddressInUseError(path, "the address is already in use (another master?)") from exc
             raise IPCLoggerError(f"cannot bind master to {path}: {exc}") from exc
-        self._endpoint = sock.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return sock
 
     @property

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import base64
+import multiprocessing
+import multiprocessing.synchronize
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stalwart.core import Record
+from stalwart.ipc_logger import (
+    FileLogHandler,
+    IPCLoggerError,
+    MASTER_LOGGER_NAME,
+    LoggerConfig,
+    MasterLogger,
+    ShutdownTimeoutError,
+    WorkerLogger,
+)
+
+_fork = multiprocessing.get_context("fork")
+_TIMEOUT_S = 60.0
+
+ReadJsonl = Callable[[Path], list[Record]]
+
+
+def _log_n(config: LoggerConfig, name: str, count: int) -> None:
+    """Child body: log ``count`` records then shut down; exit 3 if the master did not ack."""
+    worker = WorkerLogger(config, name)
+    for index in range(count):
+        worker.info(f"{name} {index}", extra={"i": index})
+    try:
+        worker.shutdown(timeout_s=_TIMEOUT_S)
+    except ShutdownTimeoutError:
+        os._exit(3)
+
+
+def _run_children(target: Callable[..., None], args_list: list[tuple[object, ...]]) -> list[int | None]:
+    procs = [_fork.Process(target=target, args=args) for args in args_list]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(_TIMEOUT_S)
+    return [proc.exitcode for proc in procs]
+
+
+def _by_worker(records: list[Record]) -> dict[str, list[int]]:
+    seen: dict[str, list[int]] = {}
+    for record in records:
+        if record.logger.startswith("w"):
+            seen.setdefault(record.logger, []).append(record.extra["i"])
+    return seen
+
+
+def test_four_workers_times_20000_records_arrive_exactly_once_in_order(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path)
+    out = sock_dir / "all.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        codes = _run_children(_log_n, [(config, f"w{i}", 20_000) for i in range(4)])
+    assert [0, 0, 0, 0] == codes
+    expected = list(range(20_000))
+    assert {f"w{i}": expected for i in range(4)} == _by_worker(read_jsonl(out))
+    stats = master.stats()
+    assert (80_000, 0, 0) == (stats.received, stats.lost, stats.dropped)
+    assert {"closed"} == {w.state for w in stats.workers}
+
+
+def test_shutdown_right_after_the_last_log_loses_nothing_20_times(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path, flush_interval_s=5.0)
+    out = sock_dir / "tail.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]):
+        for round_ in range(20):
+            assert [0] == _run_children(_log_n, [(config, f"w{round_}", 250)])
+    assert {f"w{r}": list(range(250)) for r in range(20)} == _by_worker(read_jsonl(out))
+
+
+def _log_until_blocked(config: LoggerConfig, name: str, count: int, started: multiprocessing.synchronize.Event) -> None:
+    worker = WorkerLogger(config, name)
+    for index in range(count):
+        if index == 100:
+            started.set()
+        worker.info(f"{name} {index}", extra={"i": index})
+    try:
+        worker.shutdown(timeout_s=_TIMEOUT_S)
+    except ShutdownTimeoutError:
+        os._exit(3)
+
+
+def test_master_started_after_the_workers_loses_nothing_with_overflow_block(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    # Far more records than the buffer (500) plus ZeroMQ's queue hold: the workers must block, not drop.
+    config = LoggerConfig(path=ipc_path, queue_limit=500, max_batch=50, overflow="block")
+    events = [_fork.Event() for _ in range(2)]
+    procs = [
+        _fork.Process(target=_log_until_blocked, args=(config, f"w{i}", 5_000, events[i])) for i in range(2)
+    ]
+    for proc in procs:
+        proc.start()
+    for event in events:
+        assert event.wait(_TIMEOUT_S)
+    out = sock_dir / "late.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        for proc in procs:
+            proc.join(_TIMEOUT_S)
+    assert [0, 0] == [proc.exitcode for proc in procs]
+    assert {"w0": list(range(5_000)), "w1": list(range(5_000))} == _by_worker(read_jsonl(out))
+    assert 0 == master.stats().dropped
+
+
+def test_drop_newest_counts_drops_and_reports_them_to_the_master(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path, queue_limit=10, max_batch=5, overflow="drop_newest")
+    worker = WorkerLogger(config, "w0")
+    for index in range(5_000):  # nobody is listening yet: the buffer overflows
+        worker.info(f"w0 {index}", extra={"i": index})
+    stats = worker.stats()
+    assert stats.dropped > 0
+    assert 5_000 == stats.logged + stats.dropped
+    out = sock_dir / "drops.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        worker.shutdown(timeout_s=_TIMEOUT_S)
+    records = read_jsonl(out)
+    assert stats.logged == len(_by_worker(records)["w0"])
+    assert stats.dropped == master.stats().dropped
+    # Batches queued before the overflow carry older counts, so the report may come in steps.
+    reported = [r.extra["dropped"] for r in records if r.logger == MASTER_LOGGER_NAME and "dropped" in r.extra]
+    assert stats.dropped == sum(reported)
+
+
+def test_shutdown_without_a_master_raises_shutdown_timeout_naming_the_path(ipc_path: str) -> None:
+    worker = WorkerLogger(LoggerConfig(path=ipc_path), "lonely")
+    worker.info("nobody hears this")
+    with pytest.raises(ShutdownTimeoutError, match="did not acknowledge") as info:
+        worker.shutdown(timeout_s=0.5)
+    assert ipc_path == info.value.path
+    assert 1 == info.value.last_seq
+
+
+def test_logging_after_shutdown_raises(ipc_path: str, sock_dir: Path) -> None:
+    config = LoggerConfig(path=ipc_path)
+    with MasterLogger(config, [FileLogHandler(sock_dir / "x.log")]):
+        worker = WorkerLogger(config, "w")
+        worker.info("one")
+        worker.shutdown()
+        with pytest.raises(IPCLoggerError, match="shut down"):
+            worker.info("two")
+
+
+def test_levels_below_base_level_are_skipped_and_extra_and_msg_bytes_travel(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path, base_level=20)
+    out = sock_dir / "levels.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]):
+        with WorkerLogger(config, "lv") as worker:
+            worker.trace("t")
+            worker.debug("d")
+            worker.info("i", extra={"user": "ada", "obj": object})
+            worker.warning("w")
+            worker.error("e", msg_bytes=b"\x00\xff")
+            worker.critical("c")
+    records = [r for r in read_jsonl(out) if r.logger == "lv"]
+    assert ["i", "w", "e", "c"] == [r.message for r in records]
+    assert [20, 30, 40, 50] == [r.level for r in records]
+    assert [1, 2, 3, 4] == [r.seq for r in records]
+    assert "ada" == records[0].extra["user"]
+    assert repr(object) == records[0].extra["obj"]
+    assert b"\x00\xff" == base64.b64decode(records[2].extra["msg_bytes"])
+
+
+def _child_logs_with_inherited_worker(worker: WorkerLogger) -> None:
+    worker.info("child")
+    worker.shutdown(timeout_s=_TIMEOUT_S)
+
+
+def test_forked_child_gets_its_own_socket_thread_and_sequence(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path)
+    out = sock_dir / "fork.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        worker = WorkerLogger(config, "shared")
+        worker.info("parent before fork")
+        child = _fork.Process(target=_child_logs_with_inherited_worker, args=(worker,))
+        child.start()
+        child.join(_TIMEOUT_S)
+        worker.info("parent after fork")
+        worker.shutdown()
+    assert 0 == child.exitcode
+    records = [r for r in read_jsonl(out) if r.logger == "shared"]
+    assert [("child", child.pid, 1)] == [(r.message, r.pid, r.seq) for r in records if r.pid != os.getpid()]
+    parent = [(r.message, r.seq) for r in records if r.pid == os.getpid()]
+    assert [("parent before fork", 1), ("parent after fork", 2)] == parent
+    assert 0 == master.stats().lost
+
+
+def test_worker_rejects_an_empty_name_and_port_zero(ipc_path: str) -> None:
+    with pytest.raises(IPCLoggerError, match="name"):
+        WorkerLogger(LoggerConfig(path=ipc_path), "")
+    with pytest.raises(IPCLoggerError, match="real port"):
+        WorkerLogger(LoggerConfig(path="tcp://127.0.0.1:0"), "w")
