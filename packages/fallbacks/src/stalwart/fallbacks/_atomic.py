@@ -19,6 +19,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -69,6 +70,22 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _remove_stale_temps(directory: str, name: str) -> None:
+    """Delete temp files a killed writer of ``name`` left behind.
+
+    Only called with the file's lock held: no live writer of ours can own them.
+    The pattern is exact (mkstemp's 8 random characters), so other targets'
+    temp files never match.
+    """
+    pattern = re.compile(r"\." + re.escape(name) + r"\.(?:\d+\.)?[a-z0-9_]{8}\.tmp")
+    with os.scandir(directory) as entries:
+        stale = [entry.path for entry in entries if pattern.fullmatch(entry.name)]
+    for temp in stale:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        _log.info("removed %s, left behind by a writer that was killed", temp)
 
 
 def _write_all(fd: int, chunks: Chunks) -> int:
@@ -168,6 +185,7 @@ def atomic_write(
     directory, name = os.path.split(real_path)
     try:
         with file_lock(real_path, lock_timeout):
+            _remove_stale_temps(directory, name)
             try:
                 fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
             except OSError as exc:

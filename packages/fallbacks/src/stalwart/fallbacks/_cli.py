@@ -1,12 +1,114 @@
-"""The ``stalwart files`` command group."""
+"""The ``stalwart files`` command group: check, recover and convert JSON / JSON Lines / CSV files."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
+from stalwart.fallbacks._atomic import atomic_write
+from stalwart.fallbacks._csv import read_csv, write_csv
+from stalwart.fallbacks._detect import CorruptionDetector, guess_format
+from stalwart.fallbacks._errors import FallbacksError
+from stalwart.fallbacks._json import encode_json, encode_jsonl_lines, iter_jsonl, read_json, write_json
+from stalwart.fallbacks._recovery import recover_json
+from stalwart.fallbacks._validate import FORMATS, Format
+
 __all__ = ["files"]
+
+_FORMAT_CHOICE = click.Choice(FORMATS)
 
 
 @click.group("files")
 def files() -> None:
     """Check, recover and convert JSON / JSON Lines / CSV files."""
+
+
+@files.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--format", "file_format", type=_FORMAT_CHOICE, help="Default: from the file suffix.")
+def check(path: str, file_format: Format | None) -> None:
+    """Parse PATH and say whether it is damaged (exit status 1 if it is, 2 if unreadable)."""
+    try:
+        report = CorruptionDetector.inspect(path, file_format)
+    except FallbacksError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if not report.corrupt:
+        click.echo(f"ok: {path} is valid {report.format}")
+        return
+    where = []
+    if report.line is not None:
+        where.append(f"line {report.line}")
+    if report.offset is not None:
+        where.append(f"byte {report.offset}")
+    suffix = f" at {', '.join(where)}" if where else ""
+    click.echo(f"corrupt: {path} ({report.format}){suffix}: {report.reason}")
+    sys.exit(1)
+
+
+@files.command("recover")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the salvaged data here (JSON).")
+def recover(path: str, output: str | None) -> None:
+    """Salvage what can be read from a damaged JSON file (array elements, lines, or a backup).
+
+    The summary goes to stderr; the data goes to OUTPUT, or to stdout as JSON.
+    Exit status 1 if nothing could be recovered.
+    """
+    try:
+        report = recover_json(path)
+    except FallbacksError as exc:
+        click.echo(f"nothing recovered: {exc}", err=True)
+        sys.exit(1)
+    click.echo(report.summary(), err=True)
+    try:
+        if output is None:
+            click.echo(encode_json(report.data, indent=2, nan="tag").decode("utf-8"))
+        else:
+            write_json(report.data, output, nan="tag")
+            click.echo(f"wrote {report.recovered} item(s) to {output}", err=True)
+    except FallbacksError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _load(path: str, fmt: Format) -> list[Any]:
+    if fmt == "json":
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise click.UsageError(f"{path} holds a JSON {type(data).__name__}, not an array of records")
+        return data
+    if fmt == "jsonl":
+        return list(iter_jsonl(path))
+    return list(read_csv(path))
+
+
+def _save(records: list[Any], path: str, fmt: Format) -> None:
+    if fmt == "json":
+        write_json(records, path)
+    elif fmt == "jsonl":
+        atomic_write(path, encode_jsonl_lines(records), fmt="jsonl", backups=1)
+    else:
+        if not all(isinstance(record, dict) for record in records):
+            raise click.UsageError("CSV needs every record to be an object")
+        write_csv(records, path)
+
+
+@files.command("convert")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("destination", type=click.Path(dir_okay=False))
+@click.option("--from", "from_format", type=_FORMAT_CHOICE, help="Default: from SOURCE's suffix.")
+@click.option("--to", "to_format", type=_FORMAT_CHOICE, help="Default: from DESTINATION's suffix.")
+def convert(source: str, destination: str, from_format: Format | None, to_format: Format | None) -> None:
+    """Convert records between JSON (array), JSON Lines and CSV, writing DESTINATION atomically."""
+    source_format = from_format or guess_format(source)
+    target_format = to_format or guess_format(destination)
+    try:
+        records = _load(source, source_format)
+        _save(records, destination, target_format)
+    except FallbacksError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"converted {len(records)} record(s): {source} ({source_format}) -> {destination} ({target_format})")

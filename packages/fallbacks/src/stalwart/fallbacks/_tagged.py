@@ -137,6 +137,8 @@ def _encode_dict(mapping: dict[Any, Any], nan: NanPolicy) -> Any:
     except UnsupportedTypeError as exc:
         exc.add_parent(f"[{key!r}]")
         raise
+    if MARKER in mapping or any(type(key) is not str for key in mapping):
+        return _tag_dict_items(mapping, nan)
     out: dict[str, Any] = {}
     for key, item in mapping.items():
         try:

@@ -1,0 +1,220 @@
+"""Atomic, durable replacement: crash safety, disk errors, permissions, symlinks, backups."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stalwart.fallbacks import WriteError, get_performance_stats, read_json, write_csv, write_json
+from stalwart.fallbacks._atomic import atomic_write
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX process and permission semantics")
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_write_replaces_content_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json({"v": 1}, path)
+    write_json({"v": 2}, path)
+    assert {"v": 2} == read_json(path)
+    assert [] == _leftovers(tmp_path)
+
+
+def test_json_and_csv_of_the_same_stem_never_share_a_temp_file(tmp_path: Path) -> None:
+    write_json([{"a": 1}], tmp_path / "data.json")
+    write_csv([{"a": 1}], tmp_path / "data.csv")
+    assert [{"a": 1}] == read_json(tmp_path / "data.json")
+    assert b"a\r\n1\r\n" == (tmp_path / "data.csv").read_bytes()
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_disk_full_raises_keeps_old_file_and_removes_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    path = tmp_path / "data.json"
+    write_json({"v": "old"}, path)
+
+    def disk_full(*_args: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, disk_full)
+    with pytest.raises(WriteError) as caught:
+        write_json({"v": "new" * 1000}, path)
+    monkeypatch.undo()
+    assert str(path) == caught.value.path
+    assert "No space left" in str(caught.value)
+    assert {"v": "old"} == read_json(path)
+    assert [] == _leftovers(tmp_path)
+
+
+def test_permission_error_on_replace_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "data.json"
+    write_json([1], path)
+
+    def denied(*_args: Any) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", denied)
+    with pytest.raises(WriteError, match="Permission denied"):
+        write_json([2], path)
+    monkeypatch.undo()
+    assert [1] == read_json(path)
+    assert [] == _leftovers(tmp_path)
+
+
+def test_missing_directory_is_a_write_error(tmp_path: Path) -> None:
+    with pytest.raises(WriteError):
+        write_json([1], tmp_path / "no" / "such" / "dir.json")
+
+
+@posix_only
+def test_file_size_limit_in_a_child_process_raises_and_keeps_old_file(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE makes the kernel refuse the write (EFBIG), a real disk-full stand-in."""
+    path = tmp_path / "data.json"
+    write_json({"v": "old"}, path)
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        from stalwart.fallbacks import WriteError, write_json
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            write_json({{"v": "x" * 100_000}}, {str(path)!r})
+        except WriteError as exc:
+            print("WriteError", exc)
+            sys.exit(0)
+        sys.exit(3)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert 0 == done.returncode, done.stderr
+    assert "File too large" in done.stdout
+    assert {"v": "old"} == read_json(path)
+    assert [] == _leftovers(tmp_path)
+
+
+@posix_only
+def test_permissions_of_the_target_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json([1], path)
+    os.chmod(path, 0o640)
+    write_json([2], path)
+    assert 0o640 == stat.S_IMODE(os.stat(path).st_mode)
+
+
+@posix_only
+def test_new_file_gets_the_umask_mode_not_mkstemp_0600(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_json([1], tmp_path / "new.json")
+    finally:
+        os.umask(old)
+    assert 0o644 == stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode)
+
+
+@posix_only
+def test_symlink_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    write_json([1], real)
+    link.symlink_to(real)
+    write_json([2], link)
+    assert link.is_symlink()
+    assert [2] == read_json(real)
+
+
+def test_backups_keep_n_generations_newest_first(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    for version in range(5):
+        write_json({"v": version}, path, backups=3)
+    assert {"v": 4} == read_json(path)
+    assert [{"v": 3}, {"v": 2}, {"v": 1}] == [read_json(f"{path}.{n}") for n in (1, 2, 3)]
+    assert not Path(f"{path}.4").exists()
+
+
+def test_corrupt_current_file_never_overwrites_a_good_backup(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json({"v": 1}, path, backups=2)
+    write_json({"v": 2}, path, backups=2)  # .1 = v1
+    path.write_bytes(b'{"v": 3, "trunc')  # damaged by something else
+    skipped = get_performance_stats()["backups_skipped_invalid"]
+    write_json({"v": 4}, path, backups=2)
+    assert {"v": 4} == read_json(path)
+    assert {"v": 1} == read_json(f"{path}.1")
+    assert not Path(f"{path}.2").exists()
+    assert skipped + 1 == get_performance_stats()["backups_skipped_invalid"]
+
+
+def test_backup_rotation_validates_a_file_edited_in_place(tmp_path: Path) -> None:
+    """The validity cache is keyed by inode+mtime+size, so an in-place edit is re-parsed."""
+    path = tmp_path / "data.json"
+    write_json([1, 2, 3], path, backups=1)
+    with open(path, "r+b") as handle:  # same inode, new content: must not be trusted from cache
+        handle.write(b"[9, ")
+    write_json([4], path, backups=1)
+    assert not Path(f"{path}.1").exists()
+
+
+def test_durable_false_still_writes_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json([1], path, durable=False)
+    assert [1] == read_json(path)
+
+
+def test_atomic_write_rejects_negative_backups(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="backups"):
+        atomic_write(tmp_path / "x", (b"1",), fmt="json", backups=-1)
+
+
+_KILL_WRITER = textwrap.dedent(
+    """
+    import sys
+    from stalwart.fallbacks import write_json
+    path = sys.argv[1]
+    big = [{"id": i, "name": "x" * 40, "tags": ["a", "b"]} for i in range(60_000)]
+    version = 0
+    while True:
+        version += 1
+        print(version, flush=True)
+        write_json({"version": version, "rows": big}, path, backups=1)
+    """
+)
+
+
+@posix_only
+@pytest.mark.slow
+def test_sigkill_during_large_writes_always_leaves_old_or_new_version(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    write_json({"version": 0, "rows": []}, path)
+    seen = []
+    for round_number in range(4):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _KILL_WRITER, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None
+        # Kill it while it is inside a write: after it announced write number 1 + round_number.
+        for _ in range(1 + round_number % 3):
+            assert child.stdout.readline(), "writer died early"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        child.stdout.close()
+        data = read_json(path)
+        assert set(data) == {"version", "rows"}
+        assert data["version"] == 0 or len(data["rows"]) == 60_000
+        seen.append(data["version"])
+    # The next write cleans up the temp files the killed writers left behind.
+    write_json({"version": -1, "rows": []}, path)
+    assert [] == _leftovers(tmp_path)
+    assert len(seen) == 4
