@@ -19,6 +19,9 @@ def json_default(value: Any) -> Any:
     return repr(value)
 
 
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 class JSONFormatter(logging.Formatter):
     """Format each record as one compact JSON object on one line.
 
@@ -95,7 +98,11 @@ class JSONFormatter(logging.Formatter):
         """Return ``record`` as one line of JSON (no trailing newline)."""
         fields = self.to_dict(record)
         try:
-            return self._encoder.encode(fields).decode()
+            line = self._encoder.encode(fields).decode()
         except (TypeError, ValueError, OverflowError, RecursionError):
             # Non-string keys, cycles, ...: fall back to the slow, total conversion.
-            return self._encoder.encode(to_jsonable(fields)).decode()
+            line = self._encoder.encode(to_jsonable(fields)).decode()
+        if not line.isascii():
+            # JSON may carry these raw, but str.splitlines() breaks lines on them: escape them.
+            line = line.translate(_LINE_BREAKS)
+        return line

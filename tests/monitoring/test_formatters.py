@@ -1,0 +1,220 @@
+"""Every text formatter's output parses back to the record's fields; user data cannot forge records."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stalwart.monitoring import (
+    CONTINUATION,
+    DashboardFormatter,
+    DebugFormatter,
+    MultilineFormatter,
+    PerformanceFormatter,
+    StructuredFormatter,
+)
+
+_LOGFMT_PAIR = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+_UNESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|.)")
+_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code in _SIMPLE:
+            return _SIMPLE[code]
+        return chr(int(code[1:], 16))
+
+    return _UNESCAPE.sub(one, text)
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    assert "\n" not in line
+    out = {}
+    for key, value in _LOGFMT_PAIR.findall(line):
+        out[key] = _unescape(value[1:-1]) if value.startswith('"') else value
+    return out
+
+
+def split_blocks(text: str) -> list[list[str]]:
+    """A reader's view of a block format: a line not starting with CONTINUATION starts a record."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(CONTINUATION):
+            blocks[-1].append(_unescape(line[len(CONTINUATION) :]))
+        else:
+            blocks.append([line])
+    return blocks
+
+
+def make_record(msg: Any = "hello %s", args: tuple[Any, ...] = ("world",), **extra: Any) -> logging.LogRecord:
+    record = logging.LogRecord("app.db", logging.WARNING, "/src/app/db.py", 42, msg, args, None, func="query")
+    record.__dict__.update(extra)
+    return record
+
+
+def with_exception(record: logging.LogRecord) -> logging.LogRecord:
+    try:
+        raise ValueError("boom\nsecond line")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    return record
+
+
+def test_structured_formatter_output_parses_back_to_the_fields() -> None:
+    record = make_record(correlation_id="req-9", user="ada lovelace", count=3, tags=["a", "b"], ok=True)
+    fields = parse_logfmt(StructuredFormatter().format(record))
+    assert {
+        "level": "WARNING",
+        "logger": "app.db",
+        "correlation_id": "req-9",
+        "msg": "hello world",
+        "user": "ada lovelace",
+        "count": "3",
+        "tags": '["a","b"]',
+        "ok": "true",
+    } == {k: v for k, v in fields.items() if k != "ts"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", fields["ts"])
+
+
+def test_structured_formatter_keeps_the_traceback_on_one_line() -> None:
+    line = StructuredFormatter().format(with_exception(make_record()))
+    fields = parse_logfmt(line)
+    assert fields["exc"].startswith("Traceback (most recent call last):")
+    assert fields["exc"].endswith("ValueError: boom\nsecond line")
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), value=st.text())
+def test_structured_formatter_round_trips_any_text(message: str, value: str) -> None:
+    line = StructuredFormatter().format(make_record(message, (), note=value))
+    assert 1 == len(line.splitlines())
+    fields = parse_logfmt(line)
+    assert message == fields["msg"]
+    assert value == fields["note"]
+
+
+def test_dashboard_formatter_columns_parse_back() -> None:
+    record = make_record("a | b\nc", (), correlation_id="req-1")
+    time_col, level, logger, correlation, message = DashboardFormatter().format(record).split(" | ", 4)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6}", time_col)
+    assert ("WARNING", "app.db", "req-1") == (level.strip(), logger, correlation)
+    assert "a | b\nc" == _unescape(message)
+
+
+def test_dashboard_formatter_shows_a_dash_without_correlation_and_appends_the_traceback() -> None:
+    line = DashboardFormatter().format(with_exception(make_record()))
+    columns = line.split(" | ", 4)
+    assert "-" == columns[3]
+    assert _unescape(columns[4]).startswith("hello world\nTraceback")
+
+
+def test_performance_formatter_parses_back() -> None:
+    record = make_record("x %d\ny", (5,))
+    created, level, logger, message = PerformanceFormatter().format(record).split(" ", 3)
+    assert (record.created, "WARNING", "app.db", "x 5\ny") == (
+        pytest.approx(float(created), abs=1e-6),
+        level,
+        logger,
+        _unescape(message),
+    )
+
+
+def test_multiline_formatter_indents_continuation_lines_and_parses_back() -> None:
+    record = with_exception(make_record("first\nsecond\r\nthird", (), correlation_id="c1"))
+    blocks = split_blocks(MultilineFormatter().format(record))
+    assert 1 == len(blocks)
+    header, *body = blocks[0]
+    assert re.fullmatch(r"\S+Z WARNING app\.db \[c1\]: first", header)
+    assert ["second", "third"] == body[:2]
+    assert "Traceback (most recent call last):" == body[2]
+    assert "second line" == body[-1]
+
+
+_FORGERIES = [
+    "ok\n2026-01-01T00:00:00.000000Z CRITICAL app.auth: admin logged in",
+    "ok\r2026-01-01T00:00:00.000000Z CRITICAL forged",
+    "ok\u2028forged",
+    "ok\u2029forged",
+    "ok\x85forged",
+    "ok\x0bforged",
+    "ok\x0cforged",
+    "ok\x1cforged\x1dmore\x1eagain",
+    "ok\r\n\r\nforged",
+    "\x1b[2J\x1b[1;1Hterminal takeover",
+]
+
+
+@pytest.mark.parametrize("payload", _FORGERIES)
+@pytest.mark.parametrize("formatter", [MultilineFormatter(), DebugFormatter()], ids=["multiline", "debug"])
+def test_block_formatters_never_let_a_message_start_a_record(payload: str, formatter: logging.Formatter) -> None:
+    text = formatter.format(make_record(payload, (), note=payload))
+    assert 1 == len(split_blocks(text))
+    assert "\x1b" not in text
+
+
+@pytest.mark.parametrize("payload", _FORGERIES)
+@pytest.mark.parametrize(
+    "formatter",
+    [StructuredFormatter(), DashboardFormatter(), PerformanceFormatter()],
+    ids=["structured", "dashboard", "performance"],
+)
+def test_single_line_formatters_never_break_a_line(payload: str, formatter: logging.Formatter) -> None:
+    text = formatter.format(make_record(payload, (), note=payload))
+    assert 1 == len(text.splitlines())
+    assert "\x1b" not in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text())
+def test_multiline_formatter_keeps_any_message_in_one_block(message: str) -> None:
+    text = MultilineFormatter().format(make_record(message, ()))
+    blocks = split_blocks(text)
+    assert 1 == len(blocks)
+
+
+def test_debug_formatter_header_and_context_parse_back() -> None:
+    record = make_record(correlation_id="req-7", user="ada", attempt=2)
+    header, *body = split_blocks(DebugFormatter().format(record))[0]
+    match = re.fullmatch(
+        r"(\S+) (\w+) (\S+) (\S+):(\d+) in (\w+)\(\) pid=(\d+)\((\w+)\) thread=(\w+)\((\d+)\) correlation_id=(\S+)",
+        header,
+    )
+    assert match is not None
+    assert ("WARNING", "app.db", "/src/app/db.py", "42", "query", "req-7") == (
+        match.group(2), match.group(3), match.group(4), match.group(5), match.group(6), match.group(11),
+    )  # fmt: skip
+    assert ["hello world", "user=ada", "attempt=2"] == body
+
+
+def test_a_message_that_fails_to_format_is_kept_with_the_error() -> None:
+    text = StructuredFormatter().format(make_record("%d items", ("x",)))
+    assert "message formatting failed: TypeError" in parse_logfmt(text)["msg"]
+
+
+def test_formatters_work_from_dict_config(tmp_path: Any) -> None:
+    import logging.config
+
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"s": {"()": "stalwart.monitoring.StructuredFormatter"}},
+            "handlers": {
+                "f": {"class": "logging.FileHandler", "filename": str(tmp_path / "x.log"), "formatter": "s"}
+            },
+            "loggers": {"test.fmt.dict": {"handlers": ["f"], "level": "INFO", "propagate": False}},
+        }
+    )
+    logging.getLogger("test.fmt.dict").info("via dictConfig", extra={"k": "v"})
+    for handler in logging.getLogger("test.fmt.dict").handlers:
+        handler.flush()
+    fields = parse_logfmt((tmp_path / "x.log").read_text().strip())
+    assert ("via dictConfig", "v") == (fields["msg"], fields["k"])

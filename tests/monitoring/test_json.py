@@ -1,0 +1,89 @@
+"""JSONFormatter lines parse back as JSON and as stalwart.core.Record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stalwart.core import Record, iter_jsonl
+from stalwart.monitoring import JSONFormatter
+
+
+def make_record(msg: Any = "user %s", args: tuple[Any, ...] = ("ada",), **extra: Any) -> logging.LogRecord:
+    record = logging.LogRecord("app.api", logging.ERROR, "/src/app/api.py", 7, msg, args, None, func="get")
+    record.__dict__.update(extra)
+    return record
+
+
+def test_json_line_decodes_as_a_core_record_with_the_same_fields() -> None:
+    record = make_record(correlation_id="req-3", user="ada", nested={"a": [1, 2]})
+    line = JSONFormatter().format(record)
+    decoded = Record.from_json(line)
+    assert (int(record.created * 1e9), 40, "app.api", "user ada", "req-3") == (
+        decoded.ts_ns, decoded.level, decoded.logger, decoded.message, decoded.correlation_id,
+    )  # fmt: skip
+    assert {"user": "ada", "nested": {"a": [1, 2]}} == decoded.extra
+    assert ("get", 7, "api") == (decoded.func, decoded.line, decoded.module)
+
+
+def test_json_line_has_readable_time_and_level_name() -> None:
+    fields = json.loads(JSONFormatter().format(make_record()))
+    assert "ERROR" == fields["level_name"]
+    assert fields["ts"].endswith("Z")
+    assert "T" == fields["ts"][10]
+
+
+def test_extras_cannot_overwrite_standard_fields() -> None:
+    fields = json.loads(JSONFormatter().format(make_record(host="forged", ts="forged")))
+    assert "forged" != fields["host"]
+    assert {"host": "forged", "ts": "forged"} == fields["extra"]
+
+
+def test_exception_is_kept_as_text() -> None:
+    record = make_record()
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        record.exc_info = sys.exc_info()
+    fields = json.loads(JSONFormatter().format(record))
+    assert fields["exc"].startswith("Traceback (most recent call last):")
+    assert fields["exc"].endswith("KeyError: 'missing'")
+
+
+def test_values_json_cannot_carry_are_kept_as_their_repr() -> None:
+    class Thing:
+        def __repr__(self) -> str:
+            return "<Thing 1>"
+
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    fields = json.loads(JSONFormatter().format(make_record(obj=Thing(), keyed={(1, 2): "t"}, loop=cyclic)))
+    assert "<Thing 1>" == fields["extra"]["obj"]
+    assert {"(1, 2)": "t"} == fields["extra"]["keyed"]
+    assert isinstance(fields["extra"]["loop"], list)
+
+
+def test_static_fields_are_added_and_record_extras_win() -> None:
+    formatter = JSONFormatter({"service": "api", "user": "default"})
+    fields = json.loads(formatter.format(make_record(user="ada")))
+    assert {"service": "api", "user": "ada"} == fields["extra"]
+
+
+def test_location_can_be_left_out() -> None:
+    fields = json.loads(JSONFormatter(include_location=False).format(make_record()))
+    assert "path" not in fields
+    assert "line" not in fields
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), value=st.text())
+def test_any_text_stays_on_one_line_and_round_trips(message: str, value: str) -> None:
+    line = JSONFormatter().format(make_record(message, (), note=value))
+    assert 1 == len(line.splitlines())
+    [decoded] = list(iter_jsonl([line]))
+    assert (message, value) == (decoded.message, decoded.extra["note"])

@@ -1,0 +1,138 @@
+"""RateLimitFilter: exact token-bucket counts under threads, and one summary per suppressed burst."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from stalwart.monitoring import MonitoringConfigError, RateLimitFilter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def rec(msg: str = "disk %s full", args: tuple[object, ...] = ("sda",), name: str = "app", level: int = logging.WARNING) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+
+def test_burst_passes_then_the_rest_is_suppressed_until_tokens_refill() -> None:
+    clock = FakeClock()
+    summaries: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=2.0, burst=3, clock=clock, sink=summaries.append)
+    assert [True, True, True, False, False] == [f.filter(rec()) for _ in range(5)]
+    clock.advance(0.5)  # one token back
+    assert [True, False] == [f.filter(rec()) for _ in range(2)]
+    assert (4, 3) == (f.passed, f.suppressed)
+
+
+def test_a_summary_record_precedes_the_first_record_after_suppression() -> None:
+    clock = FakeClock()
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=1.0, burst=1, clock=clock, sink=out.append)
+    f.filter(rec(args=("a",)))
+    for _ in range(4):
+        f.filter(rec(args=("b",)))
+    assert [] == out
+    clock.advance(1.0)
+    user_record = rec(args=("c",))
+    assert f.filter(user_record) is True
+    [summary] = out
+    assert "suppressed 4 similar records: disk %s full" == summary.getMessage()
+    assert (4, logging.WARNING, "app") == (summary.suppressed, summary.levelno, summary.name)
+    assert "disk c full" == user_record.getMessage()  # the user's message is untouched
+
+
+def test_keys_are_independent_per_logger_and_template() -> None:
+    f = RateLimitFilter(rate=1.0, burst=1, clock=FakeClock(), sink=lambda r: None)
+    assert [True, True, True, False] == [
+        f.filter(rec("a %s")),
+        f.filter(rec("b %s")),
+        f.filter(rec("a %s", name="other")),
+        f.filter(rec("a %s", args=("different arg, same template",))),
+    ]
+
+
+def test_exact_counts_under_eight_threads_with_a_fake_clock() -> None:
+    clock = FakeClock()
+    summaries: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=10.0, burst=50, clock=clock, sink=summaries.append)
+    passed = [0] * 8
+    barrier = threading.Barrier(8)
+
+    def hammer(index: int) -> None:
+        barrier.wait(timeout=30)
+        for _ in range(1000):
+            if f.filter(rec()):
+                passed[index] += 1
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert (50, 7950) == (sum(passed), f.suppressed)
+    clock.advance(2.0)  # 20 tokens
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert (70, 8000 * 2 - 70) == (sum(passed), f.suppressed)
+    f.flush_summaries()
+    assert 8000 * 2 - 70 == sum(s.suppressed for s in summaries)
+
+
+def test_flush_summaries_reports_pending_suppression_once() -> None:
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=1.0, burst=1, clock=FakeClock(), sink=out.append)
+    for _ in range(3):
+        f.filter(rec())
+    assert (1, 0) == (f.flush_summaries(), f.flush_summaries())
+    assert [2] == [s.suppressed for s in out]
+
+
+def test_a_filter_shared_by_two_handlers_decides_once_per_record() -> None:
+    f = RateLimitFilter(rate=1.0, burst=1, clock=FakeClock(), sink=lambda r: None)
+    record = rec()
+    assert (True, True) == (f.filter(record), f.filter(record))
+    assert 1 == f.passed
+
+
+def test_summaries_go_through_the_records_logger_by_default() -> None:
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    clock = FakeClock()
+    handler = Collect()
+    handler.addFilter(RateLimitFilter(rate=1.0, burst=1, clock=clock))
+    logger = logging.getLogger("test.ratelimit.route")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    for n in range(3):
+        logger.info("tick %d", n)
+    clock.advance(1.0)
+    logger.info("tick %d", 3)
+    assert ["tick 0", "suppressed 2 similar records: tick %d", "tick 3"] == seen
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [({"rate": 0}, "rate"), ({"burst": 0}, "burst"), ({"key": "nope"}, "rate limit key")])
+def test_bad_settings_raise_naming_the_setting(kwargs: dict[str, object], key: str) -> None:
+    with pytest.raises(MonitoringConfigError, match=f"unknown {key}"):
+        RateLimitFilter(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,177 @@
+"""RedactionFilter masks every secret shape in message, args, extras (nested) and tracebacks."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from stalwart.monitoring import MASK, EnvironmentFilter, JSONFormatter, MonitoringConfigError, RedactionFilter, Redactor
+
+# (text containing a secret, the secret that must not survive)
+SECRET_SHAPES: list[tuple[str, str]] = [
+    ("password=hunter2", "hunter2"),
+    ("Password=hunter2", "hunter2"),
+    ("PASSWORD: hunter2", "hunter2"),
+    ("passwd=s3cr3t!", "s3cr3t!"),
+    ("pwd=letmein99", "letmein99"),
+    ("db_password='quoted secret value'", "quoted secret value"),
+    ('{"password": "json-secret"}', "json-secret"),
+    ('{"Api_Key": "AbCdEf123456"}', "AbCdEf123456"),
+    ("api_key=abcdef0123456789", "abcdef0123456789"),
+    ("API-KEY: ZXCVBNM123456", "ZXCVBNM123456"),
+    ("apikey=qwertyuiop", "qwertyuiop"),
+    ("access_token=ya29.A0ARrdaM-tok", "ya29.A0ARrdaM-tok"),
+    ("refresh_token: rt-998877", "rt-998877"),
+    ("client_secret=cs_live_abc", "cs_live_abc"),
+    ("SECRET_KEY=django-insecure-xyz", "django-insecure-xyz"),
+    ("session_id=7f3a9c0d", "7f3a9c0d"),
+    ("Cookie: sessiontoken=abc123xyz", "abc123xyz"),
+    ("Authorization: Bearer eyJhbGciOi.fakebearertoken123", "fakebearertoken123"),
+    ("authorization=Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+    ("curl -H 'Authorization: Bearer sk9x8c7v6b5n4m3'", "sk9x8c7v6b5n4m3"),
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    ("jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", "c2lnbmF0dXJl"),
+    ("postgres://admin:Pa55w0rd@db.internal:5432/app", "Pa55w0rd"),
+    ("https://user:tok3n@github.com/org/repo.git", "tok3n"),
+    ("amqp://guest:GUESTPW@rabbit/", "GUESTPW"),
+    ("aws key AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+    ("github ghp_abcdefghijklmnopqrstuvwxyz0123456789 leaked", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("slack xoxb-123456789012-abcdefghij", "xoxb-123456789012-abcdefghij"),
+    ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("google AIzaSyA-abcdefghijklmnopqrstuvwxyz12345", "AIzaSyA-abcdefghijklmnopqrstuvwxyz12345"),
+    ("openai sk-proj-abcdefghijklmnopqrstuv", "sk-proj-abcdefghijklmnopqrstuv"),
+    ("card 4111 1111 1111 1111 charged", "4111 1111 1111 1111"),
+    ("card 4111-1111-1111-1111 charged", "4111-1111-1111-1111"),
+    ("card 5500000000000004 charged", "5500000000000004"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEA"),
+    ("credentials=admin/opensesame", "opensesame"),
+    ("x-auth-token: 0123abcd", "0123abcd"),
+]
+
+
+def rec(msg: Any, args: Any = (), **extra: Any) -> logging.LogRecord:
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, msg, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def rendered(record: logging.LogRecord) -> str:
+    return JSONFormatter().format(record)
+
+
+def apply(record: logging.LogRecord, f: logging.Filter | None = None) -> logging.LogRecord:
+    result = (f or RedactionFilter()).filter(record)
+    assert result
+    return result if isinstance(result, logging.LogRecord) else record
+
+
+def test_the_table_has_at_least_thirty_shapes() -> None:
+    assert len(SECRET_SHAPES) >= 30
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRET_SHAPES)
+def test_secret_in_the_message_is_masked(text: str, secret: str) -> None:
+    out = rendered(apply(rec(text)))
+    assert secret not in out
+    assert MASK in out
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRET_SHAPES)
+def test_secret_passed_as_an_argument_is_masked(text: str, secret: str) -> None:
+    out = rendered(apply(rec("request: %s", (text,))))
+    assert secret not in out
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRET_SHAPES)
+def test_secret_nested_in_extras_is_masked(text: str, secret: str) -> None:
+    record = rec("ok", payload={"outer": [{"note": text}], "tuple": (text,)})
+    assert secret not in rendered(apply(record))
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRET_SHAPES)
+def test_secret_in_a_traceback_is_masked(text: str, secret: str) -> None:
+    record = rec("failed")
+    try:
+        raise RuntimeError(text)
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    out = rendered(apply(record))
+    assert secret not in out
+    assert "RuntimeError" in out
+
+
+@pytest.mark.parametrize("key", ["password", "Password", "PASSWD", "api-key", "X-Api-Key", "Authorization", "client_secret", "AccessToken", "private_key", "pin", "creditCardNumber"])
+def test_values_under_secret_keys_are_masked_whatever_their_shape(key: str) -> None:
+    record = rec("ok", config={"nested": {key: "plainvalue"}}, **{key.replace("-", "_"): "plainvalue"})
+    out = rendered(apply(record))
+    assert "plainvalue" not in out
+
+
+def test_the_callers_objects_are_never_modified() -> None:
+    payload = {"user": {"password": "hunter2"}, "items": ["token=abc123"]}
+    args = ({"password": "hunter2"},)
+    original = copy.deepcopy(payload)
+    record = rec("args %s", args, payload=payload)
+    apply(record)
+    assert original == payload
+    assert {"password": "hunter2"} == args[0]
+
+
+def test_harmless_records_pass_untouched() -> None:
+    record = rec("user %s logged in after %d ms", ("ada", 12), author="bob", monkey="george")
+    assert {} == RedactionFilter().changes(record)
+    assert "user ada logged in after 12 ms" == apply(record).getMessage()
+
+
+def test_non_card_digit_runs_are_kept() -> None:
+    assert "order 1234567890123 shipped" == Redactor().text("order 1234567890123 shipped")
+
+
+def test_extra_keys_and_patterns_can_be_added() -> None:
+    f = RedactionFilter(keys=["employee_id"], patterns=[r"EMP-\d+"])
+    out = rendered(apply(rec("badge EMP-4411", employee_id="e-77"), f))
+    assert "EMP-4411" not in out
+    assert "e-77" not in out
+
+
+def test_a_bad_extra_pattern_fails_at_construction() -> None:
+    with pytest.raises(MonitoringConfigError, match="redaction pattern"):
+        RedactionFilter(patterns=["("])
+
+
+def test_template_kept_for_grouping_is_masked_too() -> None:
+    record = apply(rec("password=hunter2 for %s", ("ada",)))
+    assert "password=*** for ada" == record.getMessage()
+    assert "hunter2" not in str(record.__dict__.get("_stalwart_template"))
+
+
+def test_stdlib_handler_output_is_masked_end_to_end(tmp_path: Any) -> None:
+    handler = logging.FileHandler(tmp_path / "out.log")
+    handler.setFormatter(logging.Formatter("%(message)s %(token)s"))
+    handler.addFilter(RedactionFilter())
+    logger = logging.getLogger("test.redaction.e2e")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.warning("login Password=%s", "hunter2", extra={"token": "t0k3n-value"})
+    handler.close()
+    text = (tmp_path / "out.log").read_text()
+    assert "hunter2" not in text
+    assert "t0k3n-value" not in text
+
+
+def test_environment_filter_drops_debug_in_production_and_tags_records() -> None:
+    f = EnvironmentFilter("production")
+    debug = rec("x")
+    debug.levelno = logging.DEBUG
+    assert not f.filter(debug)
+    record = apply(rec("password=hunter2"), f)
+    assert ("production", "password=***") == (record.environment, record.getMessage())
+
+
+def test_environment_filter_rejects_an_unknown_environment() -> None:
+    with pytest.raises(MonitoringConfigError, match="environment 'prod'.*production"):
+        EnvironmentFilter("prod")
