@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -86,7 +86,7 @@ class Child:
 
 
 @pytest.fixture
-def run_script(tmp_path: Path) -> Callable[..., Child]:
+def run_script(tmp_path: Path) -> Iterator[Callable[..., Child]]:
     """Write ``source`` to a script in tmp_path and start it with ``args``."""
     children: list[Child] = []
 
@@ -97,7 +97,7 @@ def run_script(tmp_path: Path) -> Callable[..., Child]:
         children.append(child)
         return child
 
-    yield start  # type: ignore[misc]
+    yield start
     for child in children:
         if child.process.poll() is None:
             child.process.kill()

@@ -16,6 +16,8 @@ import warnings
 from pathlib import Path
 from types import TracebackType
 
+from stalwart.core import Kind
+
 from stalwart.crash_logger._errors import CrashLoggerError, WriterStartError
 from stalwart.crash_logger._events import (
     CLEAN_SHUTDOWN,
@@ -97,7 +99,7 @@ class CrashLogger:
         message: str,
         *args: object,
         exc_info: _ExcInfo | BaseException | None = None,
-        kind: str = "event",
+        kind: Kind = "event",
     ) -> None:
         """Write a lifecycle line, whatever the configured ``log_level`` and filters.
 

@@ -131,7 +131,7 @@ def crash_safe_log(
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
                 run = _Run(name, settings)
                 try:
-                    result = await coroutine(*args, **kwargs)  # type: ignore[misc]
+                    result = await coroutine(*args, **kwargs)
                 except BaseException as exc:
                     run.raised(exc)
                     raise

@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from stalwart.core import Record
+from stalwart.core import Kind, Record
 
 from stalwart.crash_logger._events import KIND_ATTRIBUTE, LIFECYCLE_LOGGER
 from stalwart.crash_logger._format import format_record
@@ -46,7 +46,7 @@ class PipeHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Convert ``record`` to a core ``Record`` and write it to the pipe (or the file)."""
         try:
-            kind = getattr(record, KIND_ATTRIBUTE, "log")
+            kind: Kind = getattr(record, KIND_ATTRIBUTE, "log")
             converted = Record.from_logging(record, kind=kind, seq=next(self._seq))
             self._send(records_frame([converted]), converted)
         except Exception:  # noqa: BLE001 - logging's contract: report via handleError, never raise

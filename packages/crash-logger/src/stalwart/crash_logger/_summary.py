@@ -220,12 +220,12 @@ def format_summary_table(runs: list[RunSummary], log_dir: str | os.PathLike[str]
     span = "all days" if days_back is None else f"last {days_back} days"
     lines = [f"Crash-safe logs under {os.fspath(log_dir)} ({span}): {len(runs)} run(s)"]
     if runs:
-        lines.append(f"{'START':<19}  {'DURATION':>9}  {'OUTCOME':<32}  {'ERRORS':>6}  FILE")
+        lines.append(f"{'START':<19}  {'DURATION':>9}  {'OUTCOME':<45}  {'ERRORS':>6}  FILE")
     for run in runs:
         start = run.start.strftime("%Y-%m-%d %H:%M:%S") if run.start else "-"
         outcome = run.outcome if not run.detail or run.outcome == EXCEPTION_OUTCOME else f"{run.outcome} ({run.detail})"
         lines.append(
-            f"{start:<19}  {_format_duration(run.duration):>9}  {outcome:<32}  {run.errors:>6}  {run.path}"
+            f"{start:<19}  {_format_duration(run.duration):>9}  {outcome:<45}  {run.errors:>6}  {run.path}"
         )
     return "\n".join(lines) + "\n"
 
