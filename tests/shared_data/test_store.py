@@ -243,3 +243,13 @@ def test_unknown_codec_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="yaml"):
         SharedStore(tmp_path / "s.db", codec="yaml")
     assert not (tmp_path / "s.db").exists()
+
+
+def test_incr_on_an_sqlite_without_returning_falls_back_to_a_transaction(
+    store: SharedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stalwart.shared_data import _store
+
+    monkeypatch.setattr(_store, "_HAS_RETURNING", False)
+    assert 1 == store.incr("n")
+    assert 11 == store.incr("n", 10)

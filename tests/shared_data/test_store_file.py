@@ -81,19 +81,22 @@ def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
         SharedStore(tmp_path)
 
 
-def test_a_store_of_a_newer_format_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "future.db"
+@pytest.mark.parametrize(
+    ("tamper", "error", "match"),
+    [
+        ("UPDATE stalwart_meta SET value = '99' WHERE name = 'version'", NotAStoreError, "version 99 is newer"),
+        ("DROP TABLE stalwart_meta", CorruptStoreError, "meta table is missing"),
+        ("DELETE FROM stalwart_meta WHERE name = 'codec'", CorruptStoreError, "meta table is damaged"),
+    ],
+    ids=["newer-format", "meta-table-dropped", "codec-row-deleted"],
+)
+def test_a_store_with_a_tampered_meta_table_is_refused(
+    tmp_path: Path, tamper: str, error: type[Exception], match: str
+) -> None:
+    path = tmp_path / "tampered.db"
     SharedStore(path).close()
-    _sql(path, "UPDATE stalwart_meta SET value = '99' WHERE name = 'version'")
-    with pytest.raises(NotAStoreError, match="version 99"):
-        SharedStore(path)
-
-
-def test_a_store_missing_its_meta_table_is_corrupt(tmp_path: Path) -> None:
-    path = tmp_path / "nometa.db"
-    SharedStore(path).close()
-    _sql(path, "DROP TABLE stalwart_meta")
-    with pytest.raises(CorruptStoreError, match="meta"):
+    _sql(path, tamper)
+    with pytest.raises(error, match=match):
         SharedStore(path)
 
 

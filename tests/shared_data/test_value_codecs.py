@@ -58,25 +58,18 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Share
         store.close()
 
 
-@settings(max_examples=150, deadline=None)
-@given(key=KEYS, value=MSGPACK_VALUES)
-def test_msgpack_round_trips_plain_data(stores: dict[str, SharedStore], key: str, value: Any) -> None:
-    stores["msgpack"].set(key, value)
-    assert value == stores["msgpack"].get(key)
+VALUES = {"msgpack": MSGPACK_VALUES, "json": JSON_VALUES, "pickle": PICKLE_VALUES}
 
 
-@settings(max_examples=150, deadline=None)
-@given(key=KEYS, value=JSON_VALUES)
-def test_json_round_trips_plain_data(stores: dict[str, SharedStore], key: str, value: Any) -> None:
-    stores["json"].set(key, value)
-    assert value == stores["json"].get(key)
-
-
-@settings(max_examples=100, deadline=None)
-@given(key=KEYS, value=PICKLE_VALUES)
-def test_pickle_round_trips_python_objects(stores: dict[str, SharedStore], key: str, value: Any) -> None:
-    stores["pickle"].set(key, value)
-    assert value == stores["pickle"].get(key)
+@pytest.mark.parametrize("codec", CODEC_NAMES)
+@settings(max_examples=120, deadline=None)
+@given(key=KEYS, data=st.data())
+def test_each_codec_round_trips_what_it_accepts(
+    stores: dict[str, SharedStore], codec: str, key: str, data: st.DataObject
+) -> None:
+    value = data.draw(VALUES[codec], label="value")
+    stores[codec].set(key, value)
+    assert value == stores[codec].get(key)
 
 
 @settings(max_examples=50, deadline=None)

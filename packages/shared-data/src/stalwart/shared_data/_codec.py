@@ -73,8 +73,13 @@ class _CheckedCodec(Codec):
 
     supported = ""
 
-    def __init__(self, encoder: msgspec.msgpack.Encoder | msgspec.json.Encoder) -> None:
+    def __init__(
+        self,
+        encoder: msgspec.msgpack.Encoder | msgspec.json.Encoder,
+        decoder: msgspec.msgpack.Decoder[Any] | msgspec.json.Decoder[Any],
+    ) -> None:
         self._encoder = encoder
+        self._decoder = decoder
 
     def scalar_problem(self, value: object) -> str | None:
         """Return why the non-container ``value`` is refused, or ``None`` if it is fine."""
@@ -112,14 +117,17 @@ class _CheckedCodec(Codec):
         self._check(key, value)
         return self._encoder.encode(value)
 
+    def decode(self, data: bytes) -> Any:
+        """Decode msgspec bytes (see :meth:`Codec.decode`); ``msgspec.DecodeError`` is a ``ValueError``."""
+        return self._decoder.decode(data)
+
 
 class _MsgpackCodec(_CheckedCodec):
     name = "msgpack"
     supported = "dict (str keys), list, str, int (64-bit), float, bool, None, bytes, timezone-aware datetime"
 
     def __init__(self) -> None:
-        super().__init__(msgspec.msgpack.Encoder())
-        self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
+        super().__init__(msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder())
 
     def scalar_problem(self, value: object) -> str | None:
         if value is None or isinstance(value, (bool, float, str, bytes)):
@@ -130,17 +138,13 @@ class _MsgpackCodec(_CheckedCodec):
             return None if value.tzinfo is not None else "is naive (give it a tzinfo)"
         return f"is not supported (supported: {self.supported})"
 
-    def decode(self, data: bytes) -> Any:
-        return self._decoder.decode(data)
-
 
 class _JsonCodec(_CheckedCodec):
     name = "json"
     supported = "dict (str keys), list, str, int, finite float, bool, None"
 
     def __init__(self) -> None:
-        super().__init__(msgspec.json.Encoder())
-        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+        super().__init__(msgspec.json.Encoder(), msgspec.json.Decoder())
 
     def scalar_problem(self, value: object) -> str | None:
         if value is None or isinstance(value, (bool, int, str)):
@@ -148,9 +152,6 @@ class _JsonCodec(_CheckedCodec):
         if isinstance(value, float):
             return None if math.isfinite(value) else "is not finite (JSON has no NaN or infinity)"
         return f"is not supported (supported: {self.supported})"
-
-    def decode(self, data: bytes) -> Any:
-        return self._decoder.decode(data)
 
 
 class _PickleCodec(Codec):

@@ -157,6 +157,15 @@ class StoreConnection:
             except sqlite3.Error as exc:
                 raise translate_error(exc, self.path, self.timeout) from exc
 
+    def run_counting(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        """Run one write statement (atomic on its own) and return how many rows it changed."""
+        with self.lock:
+            conn = self.connection()
+            try:
+                return conn.execute(sql, params).rowcount
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path, self.timeout) from exc
+
     def run_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         """Run one statement for each parameter tuple in ``rows`` (use inside :meth:`transaction`)."""
         with self.lock:
@@ -213,8 +222,7 @@ class StoreConnection:
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path, self.timeout) from exc
 
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
+    def _rollback(self, conn: sqlite3.Connection) -> None:
         # SQLite may already have rolled back on its own (e.g. after SQLITE_FULL); that is not an error.
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            self._execute(conn, "ROLLBACK")

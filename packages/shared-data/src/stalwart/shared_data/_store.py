@@ -220,7 +220,7 @@ class SharedStore:
             InvalidKeyError: ``key`` is not a str.
             LockTimeout: Another process held the write lock longer than ``timeout``.
         """
-        return bool(self._db.run("DELETE FROM kv WHERE key = ? RETURNING 1", (self._check_key(key),)))
+        return self._db.run_counting("DELETE FROM kv WHERE key = ?", (self._check_key(key),)) > 0
 
     def __delitem__(self, key: str) -> None:
         """Remove ``key``; raise ``KeyError`` if absent."""
