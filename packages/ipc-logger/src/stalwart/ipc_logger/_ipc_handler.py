@@ -25,11 +25,15 @@ class IPCHandler(logging.Handler):
         config: Shared options (the master's endpoint, batching, overflow).
         name: The worker's name in the master's worker table.
         level: The handler's own level.
+        shutdown_timeout_s: How long :meth:`close` waits for the master's acknowledgement.
     """
 
-    def __init__(self, config: LoggerConfig, name: str, level: int = logging.NOTSET) -> None:
+    def __init__(
+        self, config: LoggerConfig, name: str, level: int = logging.NOTSET, *, shutdown_timeout_s: float = 10.0
+    ) -> None:
         super().__init__(level)
         self.worker = WorkerLogger(config, name)
+        self.shutdown_timeout_s = shutdown_timeout_s
 
     def emit(self, record: logging.LogRecord) -> None:
         """Freeze the record's message and traceback text and queue it for the master."""
@@ -57,7 +61,7 @@ class IPCHandler(logging.Handler):
         (``close`` runs inside ``logging.shutdown``, which must not raise).
         """
         try:
-            self.worker.shutdown()
+            self.worker.shutdown(timeout_s=self.shutdown_timeout_s)
         except IPCLoggerError as exc:
             warnings.warn(f"IPCHandler {self.worker.name!r}: {exc}", RuntimeWarning, stacklevel=2)
         finally:

@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+import zmq
+
+from stalwart.core import Record, encode_batch
+from stalwart.ipc_logger import (
+    MASTER_LOGGER_NAME,
+    AddressInUseError,
+    FileLogHandler,
+    LoggerConfig,
+    LogHandler,
+    MasterLogger,
+    WorkerInfo,
+    WorkerLogger,
+)
+from stalwart.ipc_logger import _protocol as proto
+
+_fork = multiprocessing.get_context("fork")
+_TIMEOUT_S = 60.0
+
+ReadJsonl = Callable[[Path], list[Record]]
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + _TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _worker_named(master: MasterLogger, name: str) -> WorkerInfo | None:
+    return next((w for w in master.workers() if w.name == name), None)
+
+
+def _log_then_hang(config: LoggerConfig, ready: multiprocessing.synchronize.Event) -> None:
+    worker = WorkerLogger(config, "doomed")
+    worker.info("about to be killed")
+    while worker.stats().sent < 1:
+        time.sleep(0.01)
+    ready.set()
+    time.sleep(_TIMEOUT_S * 2)
+
+
+def _log_until_stopped(config: LoggerConfig, stop: multiprocessing.synchronize.Event) -> None:
+    worker = WorkerLogger(config, "survivor")
+    index = 0
+    while not stop.is_set():
+        worker.info(f"survivor {index}", extra={"i": index})
+        index += 1
+        stop.wait(0.01)
+    worker.info("last", extra={"i": index})
+    worker.shutdown(timeout_s=_TIMEOUT_S)
+
+
+def test_sigkilled_worker_is_reported_dead_after_interval_plus_grace_and_others_continue(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path, heartbeat_interval_s=0.5, heartbeat_grace_s=2.0)
+    out = sock_dir / "dead.jsonl"
+    ready, stop = _fork.Event(), _fork.Event()
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        doomed = _fork.Process(target=_log_then_hang, args=(config, ready))
+        survivor = _fork.Process(target=_log_until_stopped, args=(config, stop))
+        doomed.start()
+        survivor.start()
+        assert ready.wait(_TIMEOUT_S)
+        assert doomed.pid is not None
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.join(_TIMEOUT_S)
+        _wait_for(lambda: getattr(_worker_named(master, "doomed"), "state", "") == "dead", "dead report")
+        stop.set()
+        survivor.join(_TIMEOUT_S)
+    assert 0 == survivor.exitcode
+    records = read_jsonl(out)
+    dead = [r for r in records if r.logger == MASTER_LOGGER_NAME and "appears dead" in r.message]
+    assert ["doomed"] == [r.extra["worker"] for r in dead]
+    assert 30 == dead[0].level
+    got = [r.extra["i"] for r in records if r.logger == "survivor"]
+    assert list(range(len(got))) == got
+    assert "closed" == getattr(_worker_named(master, "survivor"), "state", None)
+
+
+def test_second_master_on_the_same_ipc_path_fails_with_a_clear_error(ipc_path: str) -> None:
+    config = LoggerConfig(path=ipc_path)
+    with MasterLogger(config, []), pytest.raises(AddressInUseError, match="another master"):
+        MasterLogger(config, [])
+
+
+def test_second_master_on_the_same_tcp_port_fails_with_a_clear_error() -> None:
+    with MasterLogger(LoggerConfig(path="tcp://127.0.0.1:0"), []) as first:
+        with pytest.raises(AddressInUseError, match="in use"):
+            MasterLogger(LoggerConfig(path=first.endpoint), [])
+
+
+def test_a_stale_socket_file_is_taken_over_but_a_live_listener_is_not(sock_dir: Path) -> None:
+    stale = sock_dir / "stale.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(stale))
+    dead.close()  # the file stays behind, as after a crashed master
+    with MasterLogger(LoggerConfig(path=f"ipc://{stale}"), []) as master:
+        assert f"ipc://{stale}" == master.endpoint
+    live_path = sock_dir / "live.sock"
+    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    live.bind(str(live_path))
+    live.listen()
+    try:
+        with pytest.raises(AddressInUseError, match="already listening"):
+            MasterLogger(LoggerConfig(path=f"ipc://{live_path}"), [])
+    finally:
+        live.close()
+
+
+def _child_over_tcp(config: LoggerConfig) -> None:
+    with WorkerLogger(config, "remote") as worker:
+        for index in range(1_000):
+            worker.info(f"r {index}", extra={"i": index})
+
+
+def test_tcp_transport_on_localhost_delivers_everything(sock_dir: Path, read_jsonl: ReadJsonl) -> None:
+    out = sock_dir / "tcp.jsonl"
+    with MasterLogger(LoggerConfig(path="tcp://127.0.0.1:0"), [FileLogHandler(out, json_lines=True)]) as master:
+        assert master.endpoint.startswith("tcp://127.0.0.1:")
+        child = _fork.Process(target=_child_over_tcp, args=(LoggerConfig(path=master.endpoint),))
+        child.start()
+        child.join(_TIMEOUT_S)
+    assert 0 == child.exitcode
+    assert list(range(1_000)) == [r.extra["i"] for r in read_jsonl(out) if r.logger == "remote"]
+
+
+class _Exploding(LogHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def push(self, records: Sequence[Record]) -> None:
+        self.calls += 1
+        raise RuntimeError("disk on fire")
+
+
+class _Collecting(LogHandler):
+    def __init__(self, level: int = 0) -> None:
+        super().__init__(level=level)
+        self.records: list[Record] = []
+
+    def push(self, records: Sequence[Record]) -> None:
+        self.records.extend(records)
+
+
+def test_a_raising_handler_is_isolated_and_the_others_receive_everything(
+    ipc_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = LoggerConfig(path=ipc_path, max_batch=10)
+    exploding, collecting = _Exploding(), _Collecting()
+    with MasterLogger(config, [exploding, collecting]) as master, WorkerLogger(config, "w") as worker:
+        for index in range(100):
+            worker.info(f"m{index}")
+    assert [f"m{i}" for i in range(100)] == [r.message for r in collecting.records if r.logger == "w"]
+    assert exploding.calls == master.stats().handler_errors["_Exploding()"]
+    assert exploding.calls >= 10
+    logged = [r for r in caplog.records if "disk on fire" in r.getMessage()]
+    assert 1 == len(logged)  # reported once per interval, not once per failure
+
+
+def test_base_level_and_handler_level_filter_records(ipc_path: str) -> None:
+    master_config = LoggerConfig(path=ipc_path, base_level=30)
+    everything, errors_only = _Collecting(), _Collecting(level=40)
+    with MasterLogger(master_config, [everything, errors_only]) as master:
+        with WorkerLogger(LoggerConfig(path=ipc_path, base_level=0), "w") as worker:
+            for level in (10, 20, 30, 40, 50):
+                worker.log(level, f"at {level}")
+    assert ["at 30", "at 40", "at 50"] == [r.message for r in everything.records if r.logger == "w"]
+    assert ["at 40", "at 50"] == [r.message for r in errors_only.records]
+    assert (5, 3, 2) == (master.stats().received, master.stats().delivered, master.stats().filtered)
+
+
+def _raw_dealer(path: str) -> tuple[zmq.Context[zmq.Socket[bytes]], zmq.Socket[bytes]]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 5000)
+    sock.connect(path)
+    return context, sock
+
+
+def _header(last_seq: int) -> bytes:
+    return proto.encode(proto.Header("raw", 4242, "h", "p", 60.0, last_seq, 0))
+
+
+def _batch(seqs: range) -> bytes:
+    return encode_batch([Record(ts_ns=1, level=20, logger="raw", message=f"s{s}", seq=s) for s in seqs])
+
+
+def test_malformed_and_foreign_frames_are_counted_and_skipped(
+    ipc_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = LoggerConfig(path=ipc_path)
+    collecting = _Collecting()
+    with MasterLogger(config, [collecting]) as master:
+        context, sock = _raw_dealer(ipc_path)
+        sock.send_multipart([b"garbage"])
+        sock.send_multipart([proto.BATCH, b"not msgpack", b"x"])
+        sock.send_multipart([proto.BATCH, _header(1), b"\xc1\xc1 truncated"])
+        sock.send_multipart([b"Z", b"", b""])
+        sock.close()
+        context.term()
+        _wait_for(lambda: master.stats().bad_frames == 4, "bad frames counted")
+        with WorkerLogger(config, "w") as worker:
+            worker.info("still fine")
+    assert ["still fine"] == [r.message for r in collecting.records if r.logger == "w"]
+    assert 1 == len([r for r in caplog.records if "malformed" in r.getMessage()])
+
+
+def test_seq_gap_gives_a_warning_with_the_number_lost(ipc_path: str) -> None:
+    collecting = _Collecting()
+    with MasterLogger(LoggerConfig(path=ipc_path), [collecting]) as master:
+        context, sock = _raw_dealer(ipc_path)
+        sock.send_multipart([proto.HELLO, _header(0)])
+        sock.send_multipart([proto.BATCH, _header(3), _batch(range(1, 4))])
+        sock.send_multipart([proto.BATCH, _header(8), _batch(range(7, 9))])
+        sock.send_multipart([proto.BYE, _header(10)])  # the last two never arrived
+        assert sock.poll(int(_TIMEOUT_S * 1000))
+        kind, ack = sock.recv_multipart()
+        sock.close()
+        context.term()
+    assert proto.ACK == kind
+    assert proto.Ack(last_seq=10, lost=5) == proto.decode_ack(ack)
+    notices = [r.message for r in collecting.records if r.logger == MASTER_LOGGER_NAME and r.level == 30]
+    assert [
+        "worker raw (pid 4242 on h): 3 records lost (seq 4..6 missing, noticed at batch)",
+        "worker raw (pid 4242 on h): 2 records lost (seq 9..10 missing, noticed at check-in)",
+    ] == notices
+    stats = master.stats()
+    assert (5, 2, 5) == (stats.lost, stats.gaps, stats.received)
+
+
+def test_workers_table_shows_name_pid_host_state_and_counts(ipc_path: str) -> None:
+    config = LoggerConfig(path=ipc_path, heartbeat_interval_s=30.0)
+    with MasterLogger(config, []) as master:
+        worker = WorkerLogger(config, "table")
+        worker.info("x")
+        _wait_for(lambda: _worker_named(master, "table") is not None, "registration")
+        alive = _worker_named(master, "table")
+        worker.shutdown()
+        closed = _worker_named(master, "table")
+    assert alive is not None and closed is not None
+    assert ("table", os.getpid(), "alive") == (alive.name, alive.pid, alive.state)
+    assert alive.next_checkin == pytest.approx(alive.last_seen + 30.0)
+    assert ("closed", 1, 1) == (closed.state, closed.received, closed.last_seq)
+
+
+def test_shutdown_is_idempotent_and_closes_handlers(ipc_path: str, sock_dir: Path) -> None:
+    handler = FileLogHandler(sock_dir / "f.log")
+    master = MasterLogger(LoggerConfig(path=ipc_path), [handler])
+    master.shutdown()
+    master.shutdown()
+    with pytest.raises(ValueError, match="closed"):
+        handler.push([Record.create(20, "x", "y")])
+    # The path is free again.
+    MasterLogger(LoggerConfig(path=ipc_path), []).shutdown()
