@@ -95,9 +95,25 @@ def _connect(path: str) -> sqlite3.Connection:
 
 _live: weakref.WeakSet[DatabaseHandler] = weakref.WeakSet()
 _fork_hook_installed = False
+_held_for_fork: list[threading.Lock] = []
+
+
+# SQLite holds process-wide mutexes while a call runs; a fork in the middle of one leaves the
+# child's copy locked forever. So no writer may be inside SQLite while the process forks.
+def _before_fork() -> None:
+    for handler in list(_live):
+        lock = handler._sqlite_lock  # noqa: SLF001 - the handler's own fork hook
+        lock.acquire()
+        _held_for_fork.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
 
 
 def _after_fork_in_child() -> None:
+    _held_for_fork.clear()
     for handler in list(_live):
         handler._reset_after_fork()  # noqa: SLF001 - the handler's own fork hook
 
@@ -180,7 +196,9 @@ class DatabaseHandler(GuardedHandler):
         self._init_runtime()
         global _fork_hook_installed  # noqa: PLW0603 - one process-wide hook, installed on first use
         if not _fork_hook_installed and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+            os.register_at_fork(
+                before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+            )
             _fork_hook_installed = True
         _live.add(self)
 
@@ -196,6 +214,7 @@ class DatabaseHandler(GuardedHandler):
         self._dropped = 0
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self._sqlite_lock = threading.Lock()  # held by the writer while inside SQLite
 
     def _reset_after_fork(self) -> None:
         # The parent's writer thread does not exist here and its buffered rows are the parent's to write.
@@ -318,18 +337,21 @@ class DatabaseHandler(GuardedHandler):
                 writer.join(_WAIT_SECONDS)
             elif rows:
                 # Records accepted just before the writer started: write them here.
-                conn = _connect(self.path)
+                with self._sqlite_lock:
+                    conn = _connect(self.path)
                 try:
                     self._write(conn, rows)
                 finally:
-                    conn.close()
+                    with self._sqlite_lock:
+                        conn.close()
             _live.discard(self)
         super().close()
 
     # -- writer side ---------------------------------------------------------
 
     def _run(self) -> None:
-        conn = _connect(self.path)
+        with self._sqlite_lock:
+            conn = _connect(self.path)
         try:
             next_retention = time.monotonic()
             while True:
@@ -352,7 +374,8 @@ class DatabaseHandler(GuardedHandler):
                     self._delete_old(conn, self._cutoff_ns())
                     next_retention = time.monotonic() + self.retention_interval
         finally:
-            conn.close()
+            with self._sqlite_lock:
+                conn.close()
 
     def _drain(self, conn: sqlite3.Connection) -> None:
         """Write batches queued after the stop command (emits racing with close)."""
@@ -369,12 +392,16 @@ class DatabaseHandler(GuardedHandler):
         if not rows:
             return
         try:
-            conn.execute("BEGIN")
-            conn.executemany(_INSERT, rows)
-            conn.execute("COMMIT")
+            with self._sqlite_lock:
+                try:
+                    conn.execute("BEGIN")
+                    conn.executemany(_INSERT, rows)
+                    conn.execute("COMMIT")
+                except sqlite3.Error:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
         except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             self._failed += len(rows)
             stand_in = logging.LogRecord(
                 "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
@@ -391,10 +418,11 @@ class DatabaseHandler(GuardedHandler):
         deleted = 0
         try:
             while True:
-                cursor = conn.execute(
-                    "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < ? LIMIT ?)",
-                    (cutoff_ns, _RETENTION_CHUNK),
-                )
+                with self._sqlite_lock:
+                    cursor = conn.execute(
+                        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < ? LIMIT ?)",
+                        (cutoff_ns, _RETENTION_CHUNK),
+                    )
                 deleted += cursor.rowcount
                 if cursor.rowcount < _RETENTION_CHUNK:
                     break

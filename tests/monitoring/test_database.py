@@ -1,0 +1,250 @@
+"""DatabaseHandler: every record lands, across threads, processes, fork, close/reopen; retention; bad paths."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from stalwart.monitoring import (
+    CorrelationFilter,
+    DatabaseHandler,
+    HandlerOpenError,
+    MonitoringConfigError,
+    read_database,
+    with_correlation,
+)
+
+
+def count(path: Path, where: str = "1") -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM logs WHERE {where}").fetchone()[0])
+
+
+def attach(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
+def test_every_record_of_100000_from_four_threads_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=5000, max_queue=200_000)
+    logger = attach(handler, "test.db.threads")
+    barrier = threading.Barrier(4)
+
+    def produce(worker: int) -> None:
+        barrier.wait(timeout=30)
+        for n in range(25_000):
+            logger.info("worker %d record %d", worker, n)
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    handler.close()
+    stats = handler.stats()
+    assert (100_000, 0, 0, 0) == (stats.written, stats.dropped, stats.failed, stats.pending)
+    assert 100_000 == count(path)
+    with sqlite3.connect(path) as conn:
+        distinct = conn.execute("SELECT count(DISTINCT message) FROM logs").fetchone()[0]
+        templates = conn.execute("SELECT DISTINCT template FROM logs").fetchall()
+    assert 100_000 == distinct
+    assert [("worker %d record %d",)] == templates
+
+
+def test_the_database_uses_wal_and_has_the_dashboard_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    DatabaseHandler(path).close()
+    with sqlite3.connect(path) as conn:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(logs)")}
+    assert "wal" == mode
+    assert {"logs_ts", "logs_level_ts", "logs_logger_ts", "logs_correlation", "logs_template"} <= indexes
+
+
+def test_close_then_reopen_appends_to_the_same_database(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    for round_ in range(3):
+        handler = DatabaseHandler(path)
+        logger = attach(handler, f"test.db.reopen{round_}")
+        for n in range(10):
+            logger.warning("round %d n %d", round_, n)
+        handler.close()
+        handler.close()  # closing twice is harmless
+    assert 30 == count(path)
+
+
+def test_fields_round_trip_through_read_database(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path)
+    handler.addFilter(CorrelationFilter())
+    logger = attach(handler, "test.db.fields")
+    with with_correlation("req-42"):
+        logger.error("failed for %s", "ada", extra={"attempt": 3, "tags": ["x"]})
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        logger.exception("crashed")
+    handler.close()
+    first, second = list(read_database(path))
+    assert ("failed for ada", logging.ERROR, "test.db.fields", "req-42") == (
+        first.message, first.level, first.logger, first.correlation_id,
+    )  # fmt: skip
+    assert {"attempt": 3, "tags": ["x"]} == first.extra
+    assert second.exc is not None and second.exc.endswith("ValueError: bad")
+
+
+def test_flush_interval_writes_a_partial_batch_without_close(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=0.05)
+    logger = attach(handler, "test.db.timer")
+    logger.info("lonely record")
+    deadline = time.monotonic() + 30
+    while count(path) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert 1 == count(path)
+    handler.close()
+
+
+def test_a_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=1000, flush_interval=3600, max_queue=10)
+    logger = attach(handler, "test.db.bounded")
+    for n in range(25):
+        logger.info("n %d", n)
+    assert (10, 15) == (handler.stats().pending, handler.stats().dropped)
+    handler.close()
+    assert 10 == count(tmp_path / "logs.db")
+
+
+def test_retention_deletes_only_old_rows(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    now = time.time()
+    handler = DatabaseHandler(path, retention_days=7, batch_size=100, clock=lambda: now)
+    logger = attach(handler, "test.db.retention")
+    for age_days, how_many in ((30, 12_000), (8, 3), (6, 5), (0, 7)):
+        for n in range(how_many):
+            record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "age %d n %d", (age_days, n), None)
+            record.created = now - age_days * 86_400
+            handler.handle(record)
+    handler.apply_retention()  # the writer also ran a pass of its own when it started
+    assert 12_003 == handler.stats().deleted
+    assert 12 == count(path)
+    assert 0 == count(path, f"ts_ns < {int((now - 7 * 86_400) * 1e9)}")
+    handler.close()
+
+
+def test_retention_runs_on_its_own_when_the_writer_starts(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    old = DatabaseHandler(path)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "old", (), None)
+    record.created = time.time() - 40 * 86_400
+    old.handle(record)
+    old.close()
+    handler = DatabaseHandler(path, retention_days=1, flush_interval=0.05)
+    attach(handler, "test.db.autoretain").info("new")
+    deadline = time.monotonic() + 30
+    while handler.stats().deleted == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    handler.close()
+    assert [("new",)] == sqlite3.connect(path).execute("SELECT message FROM logs").fetchall()
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
+def test_an_unwritable_path_fails_at_construction(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "missing" / "logs.db" if where == "missing-dir" else tmp_path
+    with pytest.raises(HandlerOpenError, match="cannot open") as info:
+        DatabaseHandler(path)
+    assert str(path) == info.value.path
+
+
+def test_bad_sizes_are_rejected() -> None:
+    with pytest.raises(MonitoringConfigError, match="batch_size"):
+        DatabaseHandler(":memory:", batch_size=0)
+
+
+def test_write_failures_are_reported_once_per_cause_and_the_handler_keeps_going(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path)
+    logger = attach(handler, "test.db.failing")
+    logger.info("before")
+    handler.flush()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE logs RENAME TO moved")
+    for n in range(3):
+        logger.info("lost %d", n)
+        handler.flush()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE moved RENAME TO logs")
+    logger.info("after")
+    handler.close()
+    stats = handler.stats()
+    assert (2, 3, 3) == (stats.written, stats.failed, handler.error_count)
+    assert 1 == capsys.readouterr().err.count("--- Logging error ---")
+    assert 2 == count(path)
+
+
+def _child_logs(path: str, handler: DatabaseHandler) -> None:
+    logger = logging.getLogger("test.db.fork")
+    for n in range(500):
+        logger.info("child %d", n)
+    handler.close()
+    os._exit(0)
+
+
+def test_a_forked_child_writes_through_its_own_writer_thread(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=50)
+    logger = attach(handler, "test.db.fork")
+    for n in range(120):  # the parent's writer is running and holds a partial batch
+        logger.info("parent %d", n)
+    child = multiprocessing.get_context("fork").Process(target=_child_logs, args=(str(path), handler))
+    child.start()
+    child.join(60)
+    assert 0 == child.exitcode
+    handler.close()
+    assert (120, 500) == (count(path, "message LIKE 'parent%'"), count(path, "message LIKE 'child%'"))
+
+
+def test_several_processes_write_to_one_database(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    DatabaseHandler(path).close()
+    script = tmp_path / "writer.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import logging, sys
+            from stalwart.monitoring import DatabaseHandler
+            handler = DatabaseHandler(sys.argv[1], batch_size=500)
+            logger = logging.getLogger("proc")
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            for n in range(5000):
+                logger.info("proc %s n %d", sys.argv[2], n)
+            handler.close()
+            sys.exit(0 if handler.stats().written == 5000 else 1)
+            """
+        )
+    )
+    procs = [subprocess.Popen([sys.executable, str(script), str(path), str(i)]) for i in range(3)]
+    assert [0, 0, 0] == [p.wait(timeout=120) for p in procs]
+    assert 15_000 == count(path)
+
+
+def test_reading_a_missing_database_raises() -> None:
+    with pytest.raises(HandlerOpenError, match="no such database"):
+        list(read_database("/nonexistent/logs.db"))
