@@ -63,6 +63,9 @@ def recover(path: str, output: str | None) -> None:
         click.echo(f"nothing recovered: {exc}", err=True)
         sys.exit(1)
     click.echo(report.summary(), err=True)
+    if report.recovered == 0:
+        click.echo("nothing recovered", err=True)
+        sys.exit(1)
     try:
         if output is None:
             click.echo(encode_json(report.data, indent=2, nan="tag").decode("utf-8"))

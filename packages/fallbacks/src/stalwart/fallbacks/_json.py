@@ -6,6 +6,7 @@ import codecs
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -163,7 +164,7 @@ def append_jsonl(
     try:
         with file_lock(real_path, lock_timeout):
             created = not os.path.exists(real_path)
-            fd = os.open(real_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fd = os.open(real_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -234,6 +235,11 @@ def iter_jsonl(
 
 
 _WHITESPACE = " \t\r\n"
+_TERMINATOR = re.compile(r"[,\]\s]")
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
 
 
 def iter_json_array(
@@ -330,8 +336,8 @@ class _ArrayStream:
                     raise self._fail(f"damaged element: {exc.msg}", exc.pos) from exc
                 position = self._fill(position)
                 continue
-            if end == len(self._buffer) and not self._eof:
-                # A number may continue in the next chunk: parse it again with more text.
+            if not self._eof and (end == len(self._buffer) or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))):
+                # A number may continue in the next chunk ("-0" + ".5"): parse it again with more text.
                 position = self._fill(position)
                 continue
             if self._restore and type(value) in (dict, list):

@@ -104,10 +104,35 @@ def _resync(text: str, decoder: json.JSONDecoder, position: int) -> int | None:
     return None
 
 
+# Strings (possibly cut off at the end of the text) and brackets: enough to track nesting depth.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+
+
+def _array_is_closed(text: str, start: int) -> bool:
+    """Return True if the array opened at ``start`` is closed again (damage inside, not a cut).
+
+    A truncated file must never be "resynchronized": a ``,`` inside the cut-off
+    element would make a nested value look like a top-level element.
+    """
+    depth = 0
+    for token in _STRUCTURE.finditer(text, start):
+        char = token.group()
+        if char[0] == '"':
+            if token.end() == len(text) and (len(char) == 1 or not char.endswith('"') or char.endswith('\\"')):
+                return False  # a string cut off by the end of the text
+            continue
+        depth += 1 if char in "[{" else -1
+        if depth == 0:
+            return True
+    return False
+
+
 def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int]:
     """Return the complete elements of a damaged JSON array in ``text`` and how many were lost."""
     decoder = json.JSONDecoder()
-    position = _skip_ws(text, text.index("[") + 1)
+    opening = text.index("[")
+    position = _skip_ws(text, opening + 1)
+    closed: bool | None = None
     items: list[Any] = []
     lost = 0
     while position < len(text) and text[position] != "]":
@@ -119,7 +144,9 @@ def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int
                 found = None
         if found is None:
             lost += 1
-            resumed = _resync(text, decoder, position + 1)
+            if closed is None:
+                closed = _array_is_closed(text, opening)
+            resumed = _resync(text, decoder, position + 1) if closed else None
             if resumed is None:
                 break
             position = resumed

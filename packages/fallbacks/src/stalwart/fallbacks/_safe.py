@@ -34,8 +34,9 @@ __all__ = [
 
 _log = logging.getLogger("stalwart.fallbacks")
 
-# What the strict API raises for bad data or a failing disk; anything else is a bug and propagates.
-_EXPECTED = (FallbacksError, OSError, ValueError, TypeError)
+# What the strict API raises for bad data or a failing disk; anything else (a wrong
+# argument, a bug) propagates instead of being reported as a mere failed write.
+_EXPECTED = (FallbacksError, OSError)
 
 
 def _salvage_to_jsonl(records: list[Any], path: str | os.PathLike[str], nan: Any) -> None:

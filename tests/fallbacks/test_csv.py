@@ -1,0 +1,91 @@
+"""The CSV API: flattening scheme, strict reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stalwart.fallbacks import CorruptFileError, UnsupportedTypeError, read_csv, write_csv
+from stalwart.fallbacks._csv import escape_key, flatten_row, split_column, unflatten_row
+
+
+def test_nested_dicts_are_flattened_and_restored(tmp_path: Path) -> None:
+    rows = [{"id": "1", "nested": {"a": "x", "b": {"c": "y"}}}, {"id": "2", "nested": {"a": "z", "b": {"c": ""}}}]
+    write_csv(rows, tmp_path / "d.csv")
+    assert "id,nested.a,nested.b.c" == (tmp_path / "d.csv").read_text().splitlines()[0]
+    assert rows == read_csv(tmp_path / "d.csv")
+
+
+def test_keys_with_dots_and_backslashes_survive(tmp_path: Path) -> None:
+    rows = [{"a.b": "1", "c\\d": {"e.f": "2"}}]
+    write_csv(rows, tmp_path / "d.csv")
+    assert rows == read_csv(tmp_path / "d.csv")
+
+
+@given(keys=st.lists(st.text(alphabet="ab.\\", max_size=5), min_size=1, max_size=4))
+def test_escaped_columns_split_back_into_the_same_keys(keys: list[str]) -> None:
+    assert keys == split_column(".".join(escape_key(key) for key in keys))
+
+
+def test_cells_are_text_and_convert_restores_types(tmp_path: Path) -> None:
+    write_csv([{"id": 7, "ok": True, "score": 1.5, "none": None, "tags": ["a", "b"]}], tmp_path / "d.csv")
+    (row,) = read_csv(tmp_path / "d.csv", convert={"id": int, "score": float})
+    assert {"id": 7, "ok": "true", "score": 1.5, "none": "", "tags": '["a","b"]'} == row
+
+
+def test_unsupported_value_in_a_row_names_row_and_key(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedTypeError) as caught:
+        write_csv([{"a": 1}, {"b": {"c": object()}}], tmp_path / "d.csv")
+    assert "$[1]['b']['c']" == caught.value.value_path
+
+
+def test_unflatten_conflict_with_empty_cell_is_ignored() -> None:
+    assert {"a": {"b": "1"}} == unflatten_row({"a": "", "a.b": "1"})
+
+
+def test_unflatten_conflict_of_two_values_is_corruption() -> None:
+    with pytest.raises(CorruptFileError):
+        unflatten_row({"a": "x", "a.b": "1"})
+
+
+def test_flatten_keeps_empty_dict_as_json_text() -> None:
+    assert {"a": "{}"} == flatten_row({"a": {}})
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [(b"a,b\r\n1,2\r\n3\r\n", 3), (b'a,b\r\n"1,2\r\n', 2), (b'a,b\r\n1,"x"y\r\n', 2)],
+)
+def test_damaged_csv_raises_with_line(tmp_path: Path, content: bytes, line: int) -> None:
+    (tmp_path / "d.csv").write_bytes(content)
+    with pytest.raises(CorruptFileError) as caught:
+        read_csv(tmp_path / "d.csv")
+    assert line == caught.value.line
+
+
+def test_undecodable_bytes_in_csv_report_the_offset(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_bytes(b"a,b\r\n1,\xff\r\n")
+    with pytest.raises(CorruptFileError) as caught:
+        read_csv(tmp_path / "d.csv")
+    assert 7 == caught.value.offset
+
+
+def test_empty_csv_reads_as_no_rows(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_bytes(b"")
+    assert [] == read_csv(tmp_path / "d.csv")
+
+
+def test_explicit_fieldnames_reject_extra_columns(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="b"):
+        write_csv([{"a": 1, "b": 2}], tmp_path / "d.csv", fieldnames=["a"])
+
+
+def test_csv_backups_rotate(tmp_path: Path) -> None:
+    rows: list[dict[str, Any]] = [{"a": "1"}]
+    write_csv(rows, tmp_path / "d.csv")
+    write_csv([{"a": "2"}], tmp_path / "d.csv")
+    assert rows == read_csv(f"{tmp_path / 'd.csv'}.1")

@@ -1,0 +1,60 @@
+"""CorruptionDetector parses files for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_json
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "corrupt"),
+    [
+        ("a.json", b'[{"a": "}"}]', False),
+        ("a.json", b'[{"a": "}"}', True),
+        ("a.json", b"[1] [2]", True),
+        ("a.json", b"", True),
+        ("a.json", b'["\xff"]', True),
+        ("a.jsonl", b'{"a": 1}\n\n{"b": 2}\n', False),
+        ("a.jsonl", b'{"a": 1}\n{"b": \n', True),
+        ("a.csv", b"a,b\r\n1,2\r\n", False),
+        ("a.csv", b"a,b\r\n1,2,3\r\n", True),
+        ("a.csv", b'a,b\r\n"1,2\r\n', True),
+        ("a.csv", b"a,b\r\n1,\xfe\r\n", True),
+    ],
+)
+def test_detect_corruption_by_parsing(tmp_path: Path, name: str, content: bytes, corrupt: bool) -> None:
+    (tmp_path / name).write_bytes(content)
+    assert corrupt is CorruptionDetector.detect_corruption(tmp_path / name)
+
+
+def test_inspect_reports_line_and_offset_for_jsonl(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b'{"a": 1}\n{"b": ]\n')
+    report = CorruptionDetector.inspect(tmp_path / "a.jsonl")
+    assert (True, 2, 15) == (report.corrupt, report.line, report.offset)
+
+
+def test_explicit_format_overrides_the_suffix(tmp_path: Path) -> None:
+    (tmp_path / "data.json").write_bytes(b'{"a": 1}\n{"a": 2}\n')
+    assert CorruptionDetector.detect_corruption(tmp_path / "data.json")
+    assert not CorruptionDetector.detect_corruption(tmp_path / "data.json", "jsonl")
+
+
+def test_files_we_wrote_are_not_corrupt(tmp_path: Path) -> None:
+    write_json([{"a": {1, 2}}], tmp_path / "a.json")
+    write_csv([{"a": {"b": 1}}], tmp_path / "a.csv")
+    assert not CorruptionDetector.detect_corruption(tmp_path / "a.json", "json")
+    assert not CorruptionDetector.detect_corruption(tmp_path / "a.csv", "csv")
+
+
+def test_missing_file_is_an_error_not_a_verdict(tmp_path: Path) -> None:
+    with pytest.raises(ReadError):
+        CorruptionDetector.detect_corruption(tmp_path / "none.json", "json")
+
+
+def test_unknown_format_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"1")
+    with pytest.raises(ValueError, match="unknown format"):
+        CorruptionDetector.inspect(tmp_path / "a", "xml")  # type: ignore[arg-type]

@@ -1,0 +1,177 @@
+"""The strict JSON / JSON Lines API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stalwart.core import Record
+from stalwart.fallbacks import (
+    CorruptFileError,
+    ReadError,
+    UnsupportedTypeError,
+    append_jsonl,
+    iter_json_array,
+    iter_jsonl,
+    read_json,
+    write_json,
+)
+
+
+def test_write_then_read_returns_equal_data(tmp_path: Path) -> None:
+    data = [{"id": 1, "name": "a", "tags": ["x", "y"], "nested": {"a": 1, "b": 2.5}}]
+    write_json(data, tmp_path / "d.json")
+    assert data == read_json(tmp_path / "d.json")
+
+
+def test_indent_writes_readable_json(tmp_path: Path) -> None:
+    write_json({"a": [1]}, tmp_path / "d.json", indent=2)
+    assert '{\n  "a": [\n    1\n  ]\n}\n' == (tmp_path / "d.json").read_text()
+
+
+def test_a_mutated_list_is_written_again_not_served_from_a_cache(tmp_path: Path) -> None:
+    data = [{"n": 1}]
+    write_json(data, tmp_path / "d.json")
+    data.append({"n": 2})
+    write_json(data, tmp_path / "d.json")
+    assert [{"n": 1}, {"n": 2}] == read_json(tmp_path / "d.json")
+
+
+def test_unsupported_value_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json([1], path)
+    with pytest.raises(UnsupportedTypeError):
+        write_json([object()], path)
+    assert [1] == read_json(path)
+
+
+def test_missing_file_is_a_read_error(tmp_path: Path) -> None:
+    with pytest.raises(ReadError) as caught:
+        read_json(tmp_path / "missing.json")
+    assert str(tmp_path / "missing.json") == caught.value.path
+
+
+def test_corrupt_file_error_names_path_and_byte_offset(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b'[{"a": 1}, {"b": 2,}]')
+    with pytest.raises(CorruptFileError) as caught:
+        read_json(path)
+    assert 19 == caught.value.offset  # msgspec points at the "}" after the stray comma
+    assert str(path) == caught.value.path
+
+
+def test_truncated_file_offset_is_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b'[{"a": 1}, {"b"')
+    with pytest.raises(CorruptFileError) as caught:
+        read_json(path)
+    assert 15 == caught.value.offset
+
+
+def test_invalid_utf8_offset_is_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b'["ok", "\xff"]')
+    with pytest.raises(CorruptFileError) as caught:
+        read_json(path)
+    assert 8 == caught.value.offset
+
+
+def test_read_with_recover_returns_salvage_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b'[{"a": 1}, {"a": 2}, {"a"')
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        assert [{"a": 1}, {"a": 2}] == read_json(path, recover=True)
+    assert "recovered 2" in caplog.text
+
+
+def test_restore_types_false_leaves_tags_visible(tmp_path: Path) -> None:
+    write_json([b"x"], tmp_path / "d.json")
+    assert [{"$stalwart": "bytes", "v": "eA=="}] == read_json(tmp_path / "d.json", restore_types=False)
+
+
+def test_append_jsonl_and_iter_jsonl_round_trip_with_types(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    assert 2 == append_jsonl([{"a": (1, 2)}, {"b": {3}}], path)
+    assert 1 == append_jsonl([{"c": b"z"}], path)
+    assert [{"a": (1, 2)}, {"b": {3}}, {"c": b"z"}] == list(iter_jsonl(path))
+
+
+def test_append_jsonl_accepts_core_records(tmp_path: Path) -> None:
+    record = Record.create(logging.INFO, "app", "hello")
+    append_jsonl([record], tmp_path / "r.jsonl")
+    (line,) = iter_jsonl(tmp_path / "r.jsonl")
+    assert "hello" == line["message"]
+
+
+def test_append_after_a_torn_line_starts_a_fresh_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    append_jsonl([{"a": 1}], path)
+    with open(path, "ab") as handle:
+        handle.write(b'{"torn": ')
+    append_jsonl([{"a": 2}], path)
+    assert [{"a": 1}, {"a": 2}] == list(iter_jsonl(path, skip_invalid=True))
+    with pytest.raises(CorruptFileError) as caught:
+        list(iter_jsonl(path))
+    assert 2 == caught.value.line
+    assert 8 == caught.value.offset
+
+
+def test_append_with_a_bad_record_appends_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    append_jsonl([{"a": 1}], path)
+    with pytest.raises(UnsupportedTypeError) as caught:
+        append_jsonl([{"a": 2}, {"b": object()}], path)
+    assert "$[1]['b']" == caught.value.value_path
+    assert [{"a": 1}] == list(iter_jsonl(path))
+
+
+def test_iter_json_array_streams_elements_across_small_chunks(tmp_path: Path) -> None:
+    data = [{"s": "a ] , } string"}, 12345, -1.5e10, "x" * 100, [1, [2]], None, True, b"\x01"]
+    write_json(data, tmp_path / "d.json", indent=1)
+    assert data == list(iter_json_array(tmp_path / "d.json", chunk_size=3))
+
+
+def test_iter_json_array_of_empty_array(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_bytes(b" [ ] \n")
+    assert [] == list(iter_json_array(tmp_path / "d.json"))
+
+
+@pytest.mark.parametrize(
+    ("content", "offset"),
+    [(b'{"a": 1}', 0), (b"[1, 2", 5), (b"[1, 2] x", 7), (b"[1 2]", 3), (b'[1, "\xff"]', 4)],
+)
+def test_iter_json_array_rejects_damage_with_offset(tmp_path: Path, content: bytes, offset: int) -> None:
+    (tmp_path / "d.json").write_bytes(content)
+    with pytest.raises(CorruptFileError) as caught:
+        list(iter_json_array(tmp_path / "d.json", chunk_size=2))
+    assert offset == caught.value.offset
+
+
+def test_iter_json_array_yields_elements_before_the_damage(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_bytes(b'[{"a": 1}, {"a": 2}, {"a"')
+    got: list[Any] = []
+    with pytest.raises(CorruptFileError):
+        got.extend(iter_json_array(tmp_path / "d.json", chunk_size=4))
+    assert [{"a": 1}, {"a": 2}] == got
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=st.lists(JSON_VALUES, max_size=8), chunk=st.integers(min_value=1, max_value=64))
+def test_iter_json_array_equals_read_json_for_any_chunk_size(
+    tmp_path_factory: pytest.TempPathFactory, items: list[Any], chunk: int
+) -> None:
+    path = tmp_path_factory.getbasetemp() / "stream.json"
+    write_json(items, path, durable=False, backups=0)
+    assert read_json(path) == list(iter_json_array(path, chunk_size=chunk))

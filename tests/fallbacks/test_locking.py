@@ -1,0 +1,161 @@
+"""Cross-process and cross-thread locking through ``<path>.lock``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from stalwart.fallbacks import LockTimeoutError, get_performance_stats, read_json, write_json
+from stalwart.fallbacks._locking import file_lock
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX processes and signals")
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from stalwart.fallbacks import write_json
+    path, writer, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    for seq in range(count):
+        rows = [{"writer": writer, "seq": seq, "i": i, "text": "}, \\"x\\" ]"} for i in range(50)]
+        write_json({"writer": writer, "seq": seq, "rows": rows}, path, backups=2)
+    print("done", flush=True)
+    """
+)
+
+_READER = textwrap.dedent(
+    """
+    import os, sys
+    from stalwart.fallbacks import read_json
+    path, stop = sys.argv[1], sys.argv[2]
+    reads = 0
+    while not os.path.exists(stop):
+        data = read_json(path)  # raises on any torn or partial file
+        assert len(data["rows"]) == 50 and all(r["seq"] == data["seq"] for r in data["rows"]), data
+        reads += 1
+    print(reads, flush=True)
+    """
+)
+
+
+@posix_only
+@pytest.mark.slow
+def test_two_processes_times_200_writes_with_concurrent_readers_never_tear(tmp_path: Path) -> None:
+    path = tmp_path / "shared.json"
+    stop = tmp_path / "stop"
+    write_json({"writer": -1, "seq": -1, "rows": [{"seq": -1}] * 50}, path)
+    readers = [
+        subprocess.Popen([sys.executable, "-c", _READER, str(path), str(stop)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), str(n), "200"], stdout=subprocess.PIPE, text=True
+        )
+        for n in range(2)
+    ]
+    try:
+        for writer in writers:
+            out, _ = writer.communicate(timeout=120)
+            assert 0 == writer.returncode
+            assert "done" in out
+    finally:
+        stop.touch()
+    read_counts = []
+    for reader in readers:
+        out, _ = reader.communicate(timeout=60)
+        assert 0 == reader.returncode
+        read_counts.append(int(out))
+    final = read_json(path)
+    assert 199 == final["seq"]
+    assert all(count > 0 for count in read_counts)
+    for backup in (f"{path}.1", f"{path}.2"):
+        assert 50 == len(read_json(backup)["rows"])
+    assert [] == [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from stalwart.fallbacks._locking import file_lock
+    with file_lock(sys.argv[1]):
+        print("locked", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+@posix_only
+def test_a_killed_lock_holder_does_not_block_other_writers(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert "locked" == holder.stdout.readline().strip()
+    with pytest.raises(LockTimeoutError), file_lock(str(path), timeout=0.2):
+        pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    holder.stdout.close()
+    write_json([1], path, lock_timeout=30)
+    assert [1] == read_json(path)
+
+
+def test_the_lock_lives_beside_the_target_never_on_it(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json([1], path)
+    assert (tmp_path / "data.json.lock").exists()
+    assert [1] == read_json(path)
+
+
+def test_threads_writing_one_file_through_a_symlink_and_directly_serialize(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    write_json({"n": -1}, real)
+    link.symlink_to(real)
+    errors: list[BaseException] = []
+    waits_before = get_performance_stats()["lock_waits"]
+
+    def work(worker: int) -> None:
+        try:
+            for n in range(40):
+                write_json({"worker": worker, "n": n, "pad": ["x"] * 200}, link if worker % 2 else real, durable=False)
+                assert "n" in read_json(real)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [] == errors
+    assert 39 == read_json(real)["n"]
+    assert link.is_symlink()
+    assert get_performance_stats()["lock_waits"] >= waits_before
+
+
+def test_lock_timeout_between_threads(tmp_path: Path) -> None:
+    path = str(tmp_path / "data.json")
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with file_lock(path):
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(30)
+    try:
+        with pytest.raises(LockTimeoutError), file_lock(path, timeout=0.1):
+            pass
+    finally:
+        release.set()
+        thread.join(30)

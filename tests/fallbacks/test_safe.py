@@ -1,0 +1,123 @@
+"""The safe_* layer: honest True/False, causes logged, JSON Lines salvage; async variants."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stalwart.fallbacks import (
+    async_read_json,
+    async_safe_read_csv,
+    async_safe_read_json,
+    async_safe_write_csv,
+    async_safe_write_json,
+    async_write_json,
+    iter_jsonl,
+    read_json,
+    safe_read_csv,
+    safe_read_json,
+    safe_write_csv,
+    safe_write_json,
+)
+
+
+def test_safe_write_json_returns_true_when_written(tmp_path: Path) -> None:
+    assert safe_write_json([{"a": 1}], tmp_path / "d.json") is True
+    assert [{"a": 1}] == read_json(tmp_path / "d.json")
+
+
+def test_failed_write_returns_false_and_salvages_records_to_jsonl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "d.json"
+    real_replace = os.replace
+
+    def no_space(source: Any, destination: Any) -> None:
+        if str(destination) == str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        assert safe_write_json([{"a": 1}, {"b": b"x"}], path) is False
+    assert not path.exists()
+    assert [{"a": 1}, {"b": b"x"}] == list(iter_jsonl(f"{path}.jsonl"))
+    assert "No space left" in caplog.text
+    assert "appended 2 of 2 records" in caplog.text
+
+
+def test_unencodable_records_are_left_out_of_the_salvage_and_said_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "d.json"
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        assert safe_write_json([{"a": 1}, {"bad": object()}], path) is False
+    assert [{"a": 1}] == list(iter_jsonl(f"{path}.jsonl"))
+    assert "$[1]['bad']" in caplog.text
+    assert "appended 1 of 2 records" in caplog.text
+
+
+def test_safe_read_json_returns_default_and_logs_when_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        assert "fallback" == safe_read_json(tmp_path / "none.json", default="fallback")
+    assert "none.json" in caplog.text
+
+
+def test_safe_read_json_returns_salvaged_data(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_bytes(b'[{"a": 1}, {"a": 2')
+    assert [{"a": 1}] == safe_read_json(tmp_path / "d.json")
+
+
+def test_safe_csv_pair(tmp_path: Path) -> None:
+    assert safe_write_csv([{"a": {"b": "1"}}], tmp_path / "d.csv") is True
+    assert [{"a": {"b": "1"}}] == safe_read_csv(tmp_path / "d.csv")
+    (tmp_path / "bad.csv").write_bytes(b"a\r\n1,2\r\n")
+    assert safe_read_csv(tmp_path / "bad.csv") is None
+    assert safe_write_csv([{"a": object()}], tmp_path / "x.csv") is False
+
+
+def test_async_variants_run_off_the_event_loop_thread(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    loop_thread: list[int] = []
+    ticks: list[int] = []
+
+    async def ticker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            ticks.append(1)
+            await asyncio.sleep(0)
+
+    async def main() -> Any:
+        loop_thread.append(threading.get_ident())
+        stop = asyncio.Event()
+        tick_task = asyncio.create_task(ticker(stop))
+        assert await async_safe_write_json([{"n": n} for n in range(20_000)], path) is True
+        data = await async_safe_read_json(path)
+        await async_write_json({"x": 1}, path)
+        strict = await async_read_json(path)
+        assert await async_safe_write_csv([{"a": "1"}], tmp_path / "d.csv") is True
+        rows = await async_safe_read_csv(tmp_path / "d.csv")
+        stop.set()
+        await tick_task
+        return data, strict, rows
+
+    data, strict, rows = asyncio.run(main())
+    assert 20_000 == len(data)
+    assert {"x": 1} == strict
+    assert [{"a": "1"}] == rows
+    assert len(ticks) > 1  # the loop kept running while files were written
+
+
+def test_safe_write_does_not_swallow_programming_errors(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        safe_write_json([1], tmp_path / "d.json", bogus_option=True)
+    with pytest.raises(ValueError, match="nan must be"):
+        safe_write_json([1], tmp_path / "d.json", nan="zero")
