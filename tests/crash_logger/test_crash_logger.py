@@ -202,3 +202,34 @@ def test_hang_watchdog_dumps_every_threads_traceback(tmp_path: Path, run_script:
     # The crash line reports the last heartbeat, not "none received".
     end_line = next(line for line in text.splitlines() if "ended without shutdown" in line)
     assert "last heartbeat at none" not in end_line
+
+
+ATEXIT = """
+import logging, sys
+from stalwart.crash_logger import setup_logging
+
+log, _ = setup_logging("exit", log_dir=sys.argv[1], heartbeat_interval=0, log_system_info=False)
+log.info("about to end by %s", sys.argv[2])
+if sys.argv[2] == "uncaught":
+    raise RuntimeError("nobody caught me")
+"""
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "expected"),
+    [
+        ("falling-off", 0, "normal interpreter exit (atexit), exit code 0 unless sys.exit()"),
+        ("uncaught", 1, "normal interpreter exit (atexit), exit code 1"),
+    ],
+)
+def test_atexit_logs_the_exit_without_an_explicit_cleanup(
+    how: str, code: int, expected: str, tmp_path: Path, run_script: Callable[..., Child]
+) -> None:
+    child = run_script(ATEXIT, str(tmp_path), how)
+    assert code == child.wait()[0]
+    text = only_log_file(tmp_path).read_text()
+    assert f"about to end by {how}" in text
+    assert expected in text
+    if how == "uncaught":
+        assert "Uncaught exception in main thread: RuntimeError: nobody caught me" in text
+    assert process_gone(writer_pid_of(text))

@@ -204,7 +204,10 @@ class CrashLogger:
     def _at_exit(self) -> None:
         if active_crash_logger() is not self:
             return
-        code = "not known to the logger" if self._exit_code is None else str(self._exit_code)
+        if self._exit_code is None:
+            code = "0 unless sys.exit() was given another (not visible to atexit)"
+        else:
+            code = str(self._exit_code)
         self.cleanup(f"normal interpreter exit (atexit), exit code {code}")
 
     def _after_fork_in_child(self) -> None:

@@ -39,10 +39,10 @@ class PipeHandler(logging.Handler):
         self._fd: int | None = fd
         self._direct_fd: int | None = None
         self._seq = itertools.count()
-        # A signal handler may log while this thread is inside a partial pipe write; its frame
-        # then waits here so frames never interleave.
+        # Set while this thread is inside a pipe write. A signal handler that logs in the middle
+        # of one (a frame larger than PIPE_BUF, or a full pipe) must not interleave its frame, and
+        # must not wait either: the default action may end the process right after it logs.
         self._writing = False
-        self._pending: list[tuple[bytes, Record]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         """Convert ``record`` to a core ``Record`` and write it to the pipe (or the file)."""
@@ -63,13 +63,12 @@ class PipeHandler(logging.Handler):
 
     def _send(self, frame: bytes, record: Record) -> None:
         if self._writing:
-            self._pending.append((frame, record))
+            # Re-entered from a signal handler: append this line to the file directly.
+            self._write_direct(record)
             return
         self._writing = True
         try:
             self._write_one(frame, record)
-            while self._pending:
-                self._write_one(*self._pending.pop(0))
         finally:
             self._writing = False
 
@@ -91,9 +90,8 @@ class PipeHandler(logging.Handler):
         self._write_direct(record)
 
     def _write_direct(self, record: Record) -> None:
-        if self._direct_fd is None:
-            self._direct_fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-        _write_all(self._direct_fd, format_record(record).encode("utf-8", "backslashreplace"))
+        # O_APPEND: each line lands whole at the end, even while the writer appends too.
+        _write_all(self.open_direct(), format_record(record).encode("utf-8", "backslashreplace"))
 
     def detach_pipe(self) -> int | None:
         """Stop using the pipe (forked child, or shutdown); return its descriptor, not closed."""
@@ -107,9 +105,8 @@ class PipeHandler(logging.Handler):
         return self._direct_fd
 
     def reset_after_fork(self) -> None:
-        """Forget the parent's pending frames and in-progress write state (child side of fork)."""
+        """Forget an in-progress write another thread of the parent was making (child side of fork)."""
         self._writing = False
-        self._pending = []
 
     def close(self) -> None:
         """Close the direct-append descriptor if one was opened; the pipe belongs to the owner."""

@@ -51,7 +51,8 @@ def create_log_file(log_dir: str | os.PathLike[str], prefix: str, now: dt.dateti
         CrashLoggerError: If ``prefix`` is not usable in a file name.
     """
     validate_prefix(prefix)
-    day_dir = Path(log_dir) / now.strftime("%Y-%m-%d")
+    # Absolute, so a later chdir cannot send the direct-write fallback elsewhere.
+    day_dir = Path(os.path.abspath(log_dir)) / now.strftime("%Y-%m-%d")
     try:
         day_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
