@@ -83,7 +83,6 @@ class StoreConnection:
         self.timeout = timeout
         self.lock = threading.RLock()
         self._durable = durable
-        self._requested_codec = codec
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
