@@ -51,6 +51,23 @@ def writer_pid_of(text: str) -> int:
     return int(match.group(1))
 
 
+def read_until(fd: int, expected: bytes, who: str) -> bytes:
+    """Read ``fd`` until ``expected`` appears; return all read. Fails on timeout or end of file."""
+    buffer = b""
+    deadline = time.monotonic() + TIMEOUT
+    while expected not in buffer:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(f"{who} never printed {expected!r}; got {buffer[-2000:]!r}")
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                pytest.fail(f"{who} closed its output before printing {expected!r}; got {buffer[-2000:]!r}")
+            buffer += chunk
+    return buffer
+
+
 class Child:
     """A Python script running in its own process, with its stdout readable line by line."""
 
@@ -64,20 +81,7 @@ class Child:
     def wait_line(self, expected: str) -> None:
         """Block until the child prints ``expected`` on a line of its own."""
         assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        buffer = b""
-        deadline = time.monotonic() + TIMEOUT
-        while expected.encode() + b"\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"child never printed {expected!r}; stdout so far {buffer!r}")
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if readable:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    _, err = self.process.communicate(timeout=TIMEOUT)
-                    pytest.fail(f"child exited before printing {expected!r}: {err.decode()[-3000:]}")
-                buffer += chunk
+        read_until(self.process.stdout.fileno(), expected.encode() + b"\n", "the child")
 
     def wait(self) -> tuple[int, str]:
         """Wait for the child to end; return its exit code and stderr."""

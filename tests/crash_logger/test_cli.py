@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from click.testing import CliRunner
 
 from stalwart.crash_logger._cli import logs
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, read_until
 
 LIFE = "stalwart.crash_logger"
 TODAY = dt.date.today()
@@ -66,22 +63,6 @@ def test_tail_prints_the_last_lines_of_the_latest_file(log_dir: Path) -> None:
     assert ["n=28", "n=29"] == [line.rsplit(" | ", 1)[1] for line in result.output.splitlines()]
 
 
-def _read_until(fd: int, expected: bytes) -> bytes:
-    buffer = b""
-    deadline = time.monotonic() + TIMEOUT
-    while expected not in buffer:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            pytest.fail(f"tail -f never printed {expected!r}; got {buffer[-500:]!r}")
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if readable:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                pytest.fail(f"tail -f exited before printing {expected!r}")
-            buffer += chunk
-    return buffer
-
-
 def test_tail_follow_prints_lines_appended_later(log_dir: Path) -> None:
     file = log_dir / f"{TODAY:%Y-%m-%d}" / "b_09-00-00.log"
     code = "from stalwart.crash_logger._cli import logs; logs()"
@@ -92,10 +73,10 @@ def test_tail_follow_prints_lines_appended_later(log_dir: Path) -> None:
     try:
         assert process.stdout is not None
         fd = process.stdout.fileno()
-        _read_until(fd, b"n=29\n")
+        read_until(fd, b"n=29\n", "tail -f")
         with file.open("a") as stream:
             stream.write(_line("09:00:01", "INFO", "app", "appended later"))
-        assert b"appended later" in _read_until(fd, b"appended later\n")
+        assert b"appended later" in read_until(fd, b"appended later\n", "tail -f")
     finally:
         process.kill()
         process.communicate(timeout=TIMEOUT)

@@ -9,6 +9,7 @@ import os
 import reprlib
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from stalwart.crash_logger._crash_logger import CrashLogger, active_crash_logger, setup_logging
@@ -53,16 +54,39 @@ class _Run:
             log(logging.INFO, "Function %s called sys.exit(%r) after %.3f s", self.name, exc.code, elapsed)
         elif isinstance(exc, KeyboardInterrupt):
             self.crash_logger.note_exit_code(130)
-            log(logging.CRITICAL, "Function %s interrupted by KeyboardInterrupt after %.3f s",
-                self.name, elapsed, exc_info=exc)
+            log(
+                logging.CRITICAL,
+                "Function %s interrupted by KeyboardInterrupt after %.3f s",
+                self.name,
+                elapsed,
+                exc_info=exc,
+            )
         else:
             self.crash_logger.note_exit_code(1)
-            log(logging.CRITICAL, "%s %s after %.3f s: %s: %s",
-                EXCEPTION, self.name, elapsed, type(exc).__name__, exc, exc_info=exc)
+            log(
+                logging.CRITICAL,
+                "%s %s after %.3f s: %s: %s",
+                EXCEPTION,
+                self.name,
+                elapsed,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
 
-    def finish(self) -> None:
-        if self.owns:
-            self.crash_logger.cleanup(f"{self.name} finished")
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Returning None lets the exception propagate: the decorator logs, it never swallows.
+        try:
+            if exc is not None:
+                self.raised(exc)
+        finally:
+            if self.owns:
+                self.crash_logger.cleanup(f"{self.name} finished")
 
 
 @overload
@@ -129,33 +153,19 @@ def crash_safe_log(
 
             @functools.wraps(func)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                run = _Run(name, settings)
-                try:
+                with _Run(name, settings) as run:
                     result = await coroutine(*args, **kwargs)
-                except BaseException as exc:
-                    run.raised(exc)
-                    raise
-                else:
                     run.returned(result)
-                    return result
-                finally:
-                    run.finish()
+                return result
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            run = _Run(name, settings)
-            try:
+            with _Run(name, settings) as run:
                 result = func(*args, **kwargs)
-            except BaseException as exc:
-                run.raised(exc)
-                raise
-            else:
                 run.returned(result)
-                return result
-            finally:
-                run.finish()
+            return result
 
         return wrapper
 
