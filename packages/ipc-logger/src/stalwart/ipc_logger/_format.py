@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stalwart.core import Record, level_name
@@ -17,30 +17,27 @@ __all__ = ["RecordFormatter"]
 
 _KEY = re.compile(r"%\((\w+)\)")
 
-
-def _filename(record: Record) -> str:
-    return os.path.basename(record.path) if record.path else ""
-
-
-# Each getter reads what a stdlib LogRecord attribute of that name would hold.
-_GETTERS: dict[str, Callable[[Record], Any]] = {
-    "name": lambda r: r.logger,
-    "levelno": lambda r: r.level,
-    "message": lambda r: r.message,
-    "created": lambda r: r.ts_ns / 1e9,
-    "msecs": lambda r: float((r.ts_ns % 1_000_000_000) // 1_000_000),
-    "process": lambda r: r.pid,
-    "processName": lambda r: r.process,
-    "thread": lambda r: r.thread,
-    "threadName": lambda r: r.thread_name,
-    "module": lambda r: r.module or "",
-    "funcName": lambda r: r.func,
-    "lineno": lambda r: r.line or 0,
-    "pathname": lambda r: r.path or "",
-    "filename": _filename,
-    "host": lambda r: r.host,
-    "seq": lambda r: r.seq,
-    "correlation_id": lambda r: r.correlation_id,
+# What each stdlib LogRecord attribute is, as an expression over a Record ``r``.
+_EXPRESSIONS: dict[str, str] = {
+    "name": "r.logger",
+    "levelno": "r.level",
+    "message": "r.message",
+    "created": "r.ts_ns / 1e9",
+    "msecs": "float((r.ts_ns % 1_000_000_000) // 1_000_000)",
+    "process": "r.pid",
+    "processName": "r.process",
+    "thread": "r.thread",
+    "threadName": "r.thread_name",
+    "module": "(r.module or '')",
+    "funcName": "r.func",
+    "lineno": "(r.line or 0)",
+    "pathname": "(r.path or '')",
+    "filename": "_basename(r.path or '')",
+    "host": "r.host",
+    "seq": "r.seq",
+    "correlation_id": "r.correlation_id",
+    "asctime": "_asctime(r.ts_ns)",
+    "levelname": "_levelname(r.level)",
 }
 
 
@@ -69,15 +66,50 @@ class RecordFormatter:
         except ValueError as exc:
             raise ConfigError("str_format", fmt, str(exc)) from exc
         self._fmt = fmt
-        keys = set(_KEY.findall(fmt))
-        self._fast = keys <= {*_GETTERS, "asctime", "levelname"}
-        self._getters = [(key, _GETTERS[key]) for key in sorted(keys) if key in _GETTERS]
-        self._asctime = "asctime" in keys
-        self._levelname = "levelname" in keys
         self._fallback = logging.Formatter(fmt)
         self._level_names: dict[int, str] = {}
         self._second = -1
         self._second_text = ""
+        self._millis = -1
+        self._millis_text = ""
+        compiled = self._compile(fmt)
+        self._render = compiled[0] if compiled else None
+        self._render_batch = compiled[1] if compiled else None
+
+    def _compile(self, fmt: str) -> tuple[Callable[[Record], str], Callable[[Sequence[Record]], str]] | None:
+        """Build ``positional_fmt % (expr, ...)`` renderers (one record, and a whole batch).
+
+        Only expressions from :data:`_EXPRESSIONS` are compiled (the user's text
+        is passed as a value, never as code), so this is safe for any ``fmt``.
+        A ``%(name)`` followed by a conversion spec keeps its spec.
+        """
+        keys = _KEY.findall(fmt)
+        if "%%" in fmt or not set(keys) <= _EXPRESSIONS.keys():
+            return None
+        values = ", ".join(_EXPRESSIONS[key] for key in keys)
+        line = f"fmt % ({values}{',' if keys else ''})"
+        source = (
+            f"def render(r):\n    return {line}\n"
+            # One comprehension per batch: no per-record call of format().
+            f"def render_batch(rs):\n"
+            f"    return ''.join([{line} + '\\n' if r.exc is None and r.stack is None"
+            f" else _full(r) + '\\n' for r in rs])\n"
+        )
+        namespace: dict[str, Any] = {
+            "_full": self.format,
+            "fmt": _KEY.sub("%", fmt),
+            "_basename": os.path.basename,
+            "_asctime": self._time_text,
+            "_levelname": self._level_name,
+        }
+        exec(compile(source, "<RecordFormatter>", "exec"), namespace)  # noqa: S102 - fixed expressions only
+        return namespace["render"], namespace["render_batch"]
+
+    def _level_name(self, level: int) -> str:
+        name = self._level_names.get(level)
+        if name is None:
+            name = self._level_names[level] = level_name(level)
+        return name
 
     @property
     def fmt(self) -> str:
@@ -85,27 +117,32 @@ class RecordFormatter:
         return self._fmt
 
     def _time_text(self, ts_ns: int) -> str:
-        second, rest = divmod(ts_ns, 1_000_000_000)
+        millis = ts_ns // 1_000_000
+        if millis == self._millis:
+            return self._millis_text  # records of one batch mostly share their millisecond
+        second, rest = divmod(millis, 1000)
         if second != self._second:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._second_text},{rest // 1_000_000:03d}"
+        self._millis = millis
+        self._millis_text = text = f"{self._second_text},{rest:03d}"
+        return text
 
     def format(self, record: Record) -> str:
         """Return ``record`` rendered as one text entry (no trailing newline)."""
-        if not self._fast:
+        render = self._render
+        if render is None:
             return self._fallback.format(record.to_logging())
-        values = {key: get(record) for key, get in self._getters}
-        if self._asctime:
-            values["asctime"] = self._time_text(record.ts_ns)
-        if self._levelname:
-            name = self._level_names.get(record.level)
-            if name is None:
-                name = self._level_names[record.level] = level_name(record.level)
-            values["levelname"] = name
-        text = self._fmt % values
+        text = render(record)
         if record.exc:
             text = f"{text}\n{record.exc}"
         if record.stack:
             text = f"{text}\n{record.stack}"
         return text
+
+    def format_batch(self, records: Sequence[Record]) -> str:
+        """Return every record rendered, each followed by a newline (the fast path for handlers)."""
+        render_batch = self._render_batch
+        if render_batch is None:
+            return "".join([f"{self.format(record)}\n" for record in records])
+        return render_batch(records)

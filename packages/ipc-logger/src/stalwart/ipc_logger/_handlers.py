@@ -11,6 +11,7 @@ from typing import BinaryIO, TextIO
 
 from stalwart.core import Record, encode_jsonl
 
+from stalwart.ipc_logger._config import DEFAULT_FORMAT
 from stalwart.ipc_logger._errors import HandlerError
 from stalwart.ipc_logger._format import RecordFormatter
 
@@ -40,12 +41,19 @@ class LogHandler(abc.ABC):
         """Use ``formatter`` to render text."""
         self.formatter = formatter
 
-    def format(self, record: Record) -> str:
-        """Render one record as text with this handler's formatter."""
+    def _formatter(self) -> RecordFormatter:
         formatter = self.formatter
         if formatter is None:
-            formatter = self.formatter = RecordFormatter("%(asctime)s [%(levelname)s] %(name)s - %(message)s")
-        return formatter.format(record)
+            formatter = self.formatter = RecordFormatter(DEFAULT_FORMAT)
+        return formatter
+
+    def format(self, record: Record) -> str:
+        """Render one record as text with this handler's formatter."""
+        return self._formatter().format(record)
+
+    def format_batch(self, records: Sequence[Record]) -> str:
+        """Render records as text, each followed by a newline."""
+        return self._formatter().format_batch(records)
 
     @abc.abstractmethod
     def push(self, records: Sequence[Record]) -> None:
@@ -104,8 +112,7 @@ class FileLogHandler(LogHandler):
         if self._json_lines:
             data = encode_jsonl(records)
         else:
-            fmt = self.format
-            data = "".join([f"{fmt(record)}\n" for record in records]).encode("utf-8", "backslashreplace")
+            data = self.format_batch(records).encode("utf-8", "backslashreplace")
         self._file.write(data)
         self._file.flush()
 
@@ -140,8 +147,7 @@ class StreamLogHandler(LogHandler):
     def push(self, records: Sequence[Record]) -> None:
         """Write the batch, one entry per line, and flush."""
         stream = self._stream if self._stream is not None else sys.stderr
-        fmt = self.format
-        stream.write("".join([f"{fmt(record)}\n" for record in records]))
+        stream.write(self.format_batch(records))
         stream.flush()
 
 
