@@ -79,6 +79,8 @@ class CrashLogger:
         self._fault_fd = fault_fd
         self._started = time.monotonic()
         self._closed = False
+        # Set once the handler is closed: late lines (a straggling thread) are not written.
+        self._finished = False
         self._exit_code: int | None = None
         self._lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
         self._signals = SignalLogger(lambda message: self.log_event(logging.CRITICAL, message))
@@ -110,6 +112,8 @@ class CrashLogger:
             exc_info: Exception to attach, with its traceback.
             kind: The core record kind (``"event"`` or ``"heartbeat"``).
         """
+        if self._finished:
+            return
         if isinstance(exc_info, BaseException):
             exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
         record = self._lifecycle.makeRecord(
@@ -260,6 +264,7 @@ class CrashLogger:
                 # The writer already died; the handler switched to direct writes and said so.
                 pass
             _close_fd(pipe)
+        self._finished = True
         self._handler.close()
         if owner:
             self._stop_writer()
@@ -495,13 +500,18 @@ def setup_logging(
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _fork_hook_registered = True
         _active = crash_logger
-    crash_logger._start(
-        log_level=log_level,
-        heartbeat_interval=heartbeat_interval,
-        hang_timeout=hang_timeout,
-        handle_signals=handle_signals,
-        native_tracebacks=native_tracebacks,
-        log_system_info=log_system_info,
-        fsync_every=fsync_every,
-    )
+    try:
+        crash_logger._start(
+            log_level=log_level,
+            heartbeat_interval=heartbeat_interval,
+            hang_timeout=hang_timeout,
+            handle_signals=handle_signals,
+            native_tracebacks=native_tracebacks,
+            log_system_info=log_system_info,
+            fsync_every=fsync_every,
+        )
+    except BaseException as exc:
+        # Never leave a writer process or half-installed hooks behind a failed setup.
+        crash_logger.cleanup(f"setup failed: {type(exc).__name__}: {exc}")
+        raise
     return logging.getLogger(log_file_prefix), crash_logger

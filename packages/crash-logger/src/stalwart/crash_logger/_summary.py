@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -98,15 +99,19 @@ def summarize_log_file(path: str | os.PathLike[str]) -> RunSummary:
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8", errors="replace")
+        with file.open(encoding="utf-8", errors="replace") as stream:
+            return _summarize_lines(file, stream)
     except OSError as exc:
         raise CrashLoggerError(f"cannot read log file {str(file)!r}: {exc.strerror or exc}") from exc
+
+
+def _summarize_lines(file: Path, lines: Iterable[str]) -> RunSummary:
     start = end = None
     records = errors = 0
     pid: int | None = None
     signal_name = exception = native = ""
     clean = crashed = in_native = False
-    for line in text.splitlines():
+    for line in lines:
         head = parse_head(line)
         if head is None:
             fatal = _FATAL.match(line) if in_native else None
