@@ -77,6 +77,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self.stdout_text = ""
 
     def wait_line(self, expected: str) -> None:
         """Block until the child prints ``expected`` on a line of its own."""
@@ -84,8 +85,9 @@ class Child:
         read_until(self.process.stdout.fileno(), expected.encode() + b"\n", "the child")
 
     def wait(self) -> tuple[int, str]:
-        """Wait for the child to end; return its exit code and stderr."""
-        _, err = self.process.communicate(timeout=TIMEOUT)
+        """Wait for the child to end; return its exit code and stderr (stdout: ``stdout_text``)."""
+        out, err = self.process.communicate(timeout=TIMEOUT)
+        self.stdout_text = out.decode(errors="replace")
         return self.process.returncode, err.decode(errors="replace")
 
 

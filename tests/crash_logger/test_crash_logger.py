@@ -233,3 +233,55 @@ def test_atexit_logs_the_exit_without_an_explicit_cleanup(
     if how == "uncaught":
         assert "Uncaught exception in main thread: RuntimeError: nobody caught me" in text
     assert process_gone(writer_pid_of(text))
+
+
+SUBPROCESS_OUTLIVES = """
+import os, subprocess, sys
+from stalwart.crash_logger import setup_logging
+
+log, _ = setup_logging("exec", log_dir=sys.argv[1], heartbeat_interval=0, log_system_info=False)
+sleeper = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(60)"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False,
+)
+print(sleeper.pid, flush=True)
+log.info("started a long-lived subprocess")
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_subprocess_outliving_the_program_does_not_keep_the_writer_alive(
+    tmp_path: Path, run_script: Callable[..., Child]
+) -> None:
+    child = run_script(SUBPROCESS_OUTLIVES, str(tmp_path))
+    code, stderr = child.wait()
+    sleeper_pid = int(child.stdout_text.split()[0])
+    try:
+        assert -signal.SIGKILL == code, stderr
+        wait_for(lambda: "ended without shutdown" in only_log_file(tmp_path).read_text(), "end line")
+        text = only_log_file(tmp_path).read_text()
+        assert "started a long-lived subprocess" in text
+        wait_for(lambda: process_gone(writer_pid_of(text)), "writer exit")
+        assert not process_gone(sleeper_pid)
+    finally:
+        os.kill(sleeper_pid, signal.SIGKILL)
+
+
+def test_failed_setup_leaves_no_writer_and_no_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faulthandler
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("faulthandler refused")
+
+    root = logging.getLogger()
+    handlers_before = list(root.handlers)
+    faulthandler_before = faulthandler.is_enabled()
+    monkeypatch.setattr(faulthandler, "enable", refuse)
+    with pytest.raises(OSError, match="faulthandler refused"):
+        setup_logging("broken", log_dir=tmp_path, heartbeat_interval=0, log_system_info=False)
+    assert handlers_before == root.handlers
+    assert faulthandler_before == faulthandler.is_enabled()
+    assert active_crash_logger() is None
+    text = only_log_file(tmp_path).read_text()
+    assert "Clean shutdown: setup failed: OSError: faulthandler refused" in text
+    assert process_gone(writer_pid_of(text))

@@ -87,6 +87,7 @@ class CrashLogger:
         self._threads: list[Heartbeat | HangWatchdog] = []
         self._root_level: tuple[int, int] | None = None
         self._faulthandler_was_enabled = False
+        self._faulthandler_installed = False
         self._previous_excepthook = sys.excepthook
         self._previous_thread_excepthook = threading.excepthook
 
@@ -138,6 +139,18 @@ class CrashLogger:
         log_system_info: bool,
         fsync_every: int | None,
     ) -> None:
+        # The first line names the writer, so even a setup that fails below leaves a usable trace.
+        self.log_event(
+            logging.INFO,
+            "%s: pid %d, log file %s, writer pid %d, heartbeat every %s s, hang_timeout %s, fsync_every %s",
+            STARTED,
+            self.pid,
+            self.log_file,
+            self.writer_pid,
+            heartbeat_interval or "off",
+            hang_timeout,
+            fsync_every,
+        )
         root = logging.getLogger()
         self._handler.setLevel(log_level)
         root.addHandler(self._handler)
@@ -147,21 +160,14 @@ class CrashLogger:
         if native_tracebacks and self._fault_fd is not None:
             self._faulthandler_was_enabled = faulthandler.is_enabled()
             faulthandler.enable(file=self._fault_fd, all_threads=True)
+            self._faulthandler_installed = True
         sys.excepthook = self._excepthook
         threading.excepthook = self._thread_excepthook
         atexit.register(self._at_exit)
         self.log_event(
             logging.INFO,
-            "%s: pid %d, log file %s, writer pid %d, heartbeat every %s s, hang_timeout %s, "
-            "fsync_every %s, signals %s, native tracebacks %s",
-            STARTED,
-            self.pid,
-            self.log_file,
-            self.writer_pid,
-            heartbeat_interval or "off",
-            hang_timeout,
-            fsync_every,
-            ", ".join(watched) or "not watched",
+            "Watching: signals %s; native tracebacks %s; uncaught exceptions; interpreter exit",
+            ", ".join(watched) or "none",
             "on" if native_tracebacks else "off",
         )
         if log_system_info:
@@ -224,7 +230,7 @@ class CrashLogger:
                 _close_fd(fd)
         self._fault_fd = None
         self._threads = []
-        if faulthandler.is_enabled():
+        if self._faulthandler_installed:
             try:
                 faulthandler.enable(file=self._handler.open_direct(), all_threads=True)
             except OSError:
@@ -281,8 +287,9 @@ class CrashLogger:
         if threading.excepthook == self._thread_excepthook:
             threading.excepthook = self._previous_thread_excepthook
         atexit.unregister(self._at_exit)
-        if self._fault_fd is not None:
+        if self._faulthandler_installed:
             _restore_faulthandler(self._faulthandler_was_enabled)
+        if self._fault_fd is not None:
             _close_fd(self._fault_fd)
             self._fault_fd = None
 
