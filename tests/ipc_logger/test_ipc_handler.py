@@ -44,3 +44,12 @@ def test_close_without_a_master_warns_instead_of_raising(ipc_path: str) -> None:
     handler.handle(logging.LogRecord("x", logging.ERROR, __file__, 1, "lost?", None, None))
     with pytest.warns(RuntimeWarning, match="did not acknowledge"):
         handler.close()
+
+
+def test_emit_leaves_the_record_intact_for_the_next_handler(ipc_path: str) -> None:
+    handler = IPCHandler(LoggerConfig(path=ipc_path), "copy", shutdown_timeout_s=0.3)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "n=%d", (5,), None)
+    handler.handle(record)
+    assert ("n=%d", (5,)) == (record.msg, record.args)
+    with pytest.warns(RuntimeWarning):
+        handler.close()

@@ -14,7 +14,7 @@ import errno
 import os
 import socket
 
-from stalwart.ipc_logger._errors import AddressInUseError
+from stalwart.ipc_logger._errors import AddressInUseError, IPCLoggerError
 
 __all__ = ["PathClaim"]
 
@@ -29,6 +29,7 @@ class PathClaim:
     Raises:
         AddressInUseError: If another master holds the claim or a live
             process listens on ``file``.
+        IPCLoggerError: If the socket's directory cannot be created.
     """
 
     def __init__(self, path: str, file: str) -> None:
@@ -39,7 +40,7 @@ class PathClaim:
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
         except OSError as exc:
-            raise AddressInUseError(path, f"cannot create directory {directory}: {exc}") from exc
+            raise IPCLoggerError(f"cannot bind master to {path}: cannot create directory {directory}: {exc}") from exc
         while True:
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:

@@ -51,7 +51,7 @@ class ShutdownTimeoutError(IPCLoggerError, TimeoutError):
     Attributes:
         path: The master's endpoint.
         last_seq: The worker's last sequence number that was not acknowledged.
-        unsent: Records still in the worker's buffer when it gave up.
+        unsent: Records that were never handed to the transport.
     """
 
     def __init__(self, path: str, last_seq: int, unsent: int, timeout_s: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 
@@ -38,6 +39,8 @@ class IPCHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Freeze the record's message and traceback text and queue it for the master."""
         try:
+            # Copied as QueueHandler.prepare does: handlers after this one must see the original.
+            record = copy.copy(record)
             message = record.getMessage()
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)

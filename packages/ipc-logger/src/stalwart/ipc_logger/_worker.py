@@ -440,9 +440,7 @@ class WorkerLogger:
         if self._failure is not None:
             raise IPCLoggerError(f"worker {self._name!r} sender failed: {self._failure!r}") from self._failure
         if not self._handshake_ok:
-            with self._lock:
-                unsent = len(self._buf)
-            raise ShutdownTimeoutError(self._config.path, self._seq, unsent, timeout_s)
+            raise ShutdownTimeoutError(self._config.path, self._seq, self._seq - self._sent, timeout_s)
         if self._acked_seq != self._sent_seq:
             raise IPCLoggerError(
                 f"master at {self._config.path} acknowledged seq {self._acked_seq} but worker "
