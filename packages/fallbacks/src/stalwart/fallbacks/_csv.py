@@ -28,7 +28,6 @@ from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
 from stalwart.fallbacks._tagged import NanPolicy, encode_types
-from stalwart.fallbacks._validate import find_problem
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -79,23 +78,26 @@ def flatten_row(row: Mapping[str, Any], nan: NanPolicy = "raise") -> dict[str, s
         UnsupportedTypeError: A key is not a ``str`` or a value cannot be encoded.
     """
     flat: dict[str, str] = {}
-
-    def walk(mapping: Mapping[Any, Any], prefix: str) -> None:
-        for key, value in mapping.items():
-            if type(key) is not str:
-                raise UnsupportedTypeError(type(key).__name__, "CSV column keys must be str", f"$[{key!r}]")
-            column = prefix + escape_key(key)
-            try:
-                if isinstance(value, dict) and value:
-                    walk(value, column + ".")
-                else:
-                    flat[column] = _cell(value, nan)
-            except UnsupportedTypeError as exc:
-                exc.add_parent(f"[{key!r}]")
-                raise
-
-    walk(row, "")
+    _flatten_into(flat, row, "", nan)
     return flat
+
+
+def _flatten_into(flat: dict[str, str], mapping: Mapping[Any, Any], prefix: str, nan: NanPolicy) -> None:
+    for key, value in mapping.items():
+        if type(key) is not str:
+            raise UnsupportedTypeError(type(key).__name__, "CSV column keys must be str", f"$[{key!r}]")
+        column = prefix + (escape_key(key) if "." in key or "\\" in key else key)
+        if type(value) is str:
+            flat[column] = value
+            continue
+        try:
+            if isinstance(value, dict) and value:
+                _flatten_into(flat, value, column + ".", nan)
+            else:
+                flat[column] = _cell(value, nan)
+        except UnsupportedTypeError as exc:
+            exc.add_parent(f"[{key!r}]")
+            raise
 
 
 def unflatten_row(flat: Mapping[str, Any], *, line: int | None = None, path: str = "<csv>") -> dict[str, Any]:
@@ -104,9 +106,12 @@ def unflatten_row(flat: Mapping[str, Any], *, line: int | None = None, path: str
     Raises:
         CorruptFileError: Two non-empty cells claim the same key as a value and as a dict.
     """
+    return _nest([(split_column(column), value) for column, value in flat.items()], line, path)
+
+
+def _nest(cells: Iterable[tuple[list[str], Any]], line: int | None, path: str) -> dict[str, Any]:
     row: dict[str, Any] = {}
-    for column, value in flat.items():
-        keys = split_column(column)
+    for keys, value in cells:
         target = row
         conflict = False
         for key in keys[:-1]:
@@ -121,7 +126,7 @@ def unflatten_row(flat: Mapping[str, Any], *, line: int | None = None, path: str
         if conflict or isinstance(target.get(leaf), dict):
             if value == "":
                 continue
-            raise CorruptFileError(path, f"column {column!r} clashes with a nested column", line=line)
+            raise CorruptFileError(path, f"column {'.'.join(keys)!r} clashes with a nested column", line=line)
         target[leaf] = value
     return row
 
@@ -165,10 +170,16 @@ def write_csv(
             exc.add_parent(f"[{index}]")
             raise
     columns = list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
+    if fieldnames is not None:
+        known = set(columns)
+        for row in flat_rows:
+            extra = [column for column in row if column not in known]
+            if extra:
+                raise ValueError(f"row has columns not in fieldnames: {extra}")
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=delimiter, extrasaction="raise")
-    writer.writeheader()
-    writer.writerows(flat_rows)
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(columns)
+    writer.writerows([row.get(column, "") for column in columns] for row in flat_rows)
     payload = buffer.getvalue().encode("utf-8")
     return atomic_write(
         path, (payload,), fmt="csv", durable=durable, backups=backups, lock_timeout=lock_timeout
@@ -199,18 +210,22 @@ def read_csv(
             or a ``convert`` function rejected a cell.
     """
     raw = read_bytes(path)
-    problem = find_problem(raw, "csv") if delimiter == "," else None
-    if problem is not None:
-        raise CorruptFileError(path, problem.reason, offset=problem.offset, line=problem.line)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CorruptFileError(path, f"invalid UTF-8: {exc.reason}", offset=exc.start) from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    where = os.fspath(path)
     try:
         header = next(reader, None)
         if header is None:
             return []
+        # Split the column names once, not once per row.
+        key_paths = [split_column(column) for column in header]
+        nested = unflatten and any(len(keys) > 1 for keys in key_paths)
+        converters = [
+            (index, column, convert[column]) for index, column in enumerate(header) if convert and column in convert
+        ]
         rows: list[dict[str, Any]] = []
         for cells in reader:
             if not cells:
@@ -219,17 +234,19 @@ def read_csv(
                 raise CorruptFileError(
                     path, f"ragged row: {len(cells)} fields, header has {len(header)}", line=reader.line_num
                 )
-            flat: dict[str, Any] = dict(zip(header, cells))
-            if convert:
-                for column, function in convert.items():
-                    if flat.get(column, ""):
-                        try:
-                            flat[column] = function(flat[column])
-                        except (TypeError, ValueError, ArithmeticError) as exc:
-                            raise CorruptFileError(
-                                path, f"column {column!r}: {exc}", line=reader.line_num
-                            ) from exc
-            rows.append(unflatten_row(flat, line=reader.line_num, path=os.fspath(path)) if unflatten else flat)
+            values: list[Any] = cells
+            for index, column, function in converters:
+                if cells[index]:
+                    try:
+                        cells[index] = function(cells[index])
+                    except (TypeError, ValueError, ArithmeticError) as exc:
+                        raise CorruptFileError(path, f"column {column!r}: {exc}", line=reader.line_num) from exc
+            if nested:
+                rows.append(_nest(zip(key_paths, values), reader.line_num, where))
+            elif unflatten:
+                rows.append({keys[0]: value for keys, value in zip(key_paths, values)})
+            else:
+                rows.append(dict(zip(header, values)))
     except csv.Error as exc:
         raise CorruptFileError(path, f"bad quoting: {exc}", line=reader.line_num) from exc
     _stats.count("reads")

@@ -279,7 +279,7 @@ def decode_types(value: Any) -> Any:
 
 def _untag(tagged: dict[str, Any]) -> Any:  # noqa: PLR0911 - one branch per tag
     tag = tagged[MARKER]
-    payload = tagged.get("v")
+    payload: Any = tagged.get("v")
     extra = set(tagged) - {MARKER, "v", "zone"}
     if "v" not in tagged or extra:
         raise TagError(f"malformed tagged value {tagged!r}")
