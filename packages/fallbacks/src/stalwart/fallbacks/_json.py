@@ -16,7 +16,7 @@ from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import atomic_write, fsync_directory, resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError, UnsupportedTypeError, WriteError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
-from stalwart.fallbacks._readfile import decode_json_bytes, read_bytes
+from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
 from stalwart.fallbacks._tagged import MARKER_BYTES, NanPolicy, TagError, decode_types, encode_types
 
 __all__ = ["append_jsonl", "encode_json", "iter_json_array", "iter_jsonl", "read_json", "write_json"]
@@ -207,12 +207,7 @@ def iter_jsonl(
         ReadError: The file cannot be opened.
         CorruptFileError: A line is not valid JSON (``line`` and ``offset`` say which).
     """
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
-    except OSError as exc:
-        _stats.count("read_failures")
-        raise ReadError(path, exc.strerror or str(exc)) from exc
-    with handle:
+    with open_for_reading(path) as handle:
         offset = 0
         for number, line in enumerate(handle, start=1):
             start = offset
@@ -262,12 +257,7 @@ def iter_json_array(
         CorruptFileError: The file is not an array, or is damaged at ``offset``
             (elements before the damage have been yielded already).
     """
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
-    except OSError as exc:
-        _stats.count("read_failures")
-        raise ReadError(path, exc.strerror or str(exc)) from exc
-    with handle:
+    with open_for_reading(path) as handle:
         yield from _ArrayStream(handle, path, chunk_size, restore_types)
     _stats.count("reads")
 

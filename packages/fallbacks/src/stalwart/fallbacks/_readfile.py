@@ -6,7 +6,7 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -15,9 +15,22 @@ from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._tagged import MARKER_BYTES, TagError, decode_types
 from stalwart.fallbacks._validate import json_error_offset
 
-__all__ = ["decode_json_bytes", "gc_paused", "read_bytes"]
+__all__ = ["decode_json_bytes", "gc_paused", "open_for_reading", "read_bytes"]
 
 _DECODER = msgspec.json.Decoder()
+
+
+def open_for_reading(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` for binary reading.
+
+    Raises:
+        ReadError: The file is missing or unreadable (counted as a read failure).
+    """
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        _stats.count("read_failures")
+        raise ReadError(path, exc.strerror or str(exc)) from exc
 
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
@@ -26,12 +39,12 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     Raises:
         ReadError: The file is missing or unreadable.
     """
-    try:
-        with open(path, "rb") as handle:
+    with open_for_reading(path) as handle:
+        try:
             raw = handle.read()
-    except OSError as exc:
-        _stats.count("read_failures")
-        raise ReadError(path, exc.strerror or str(exc)) from exc
+        except OSError as exc:
+            _stats.count("read_failures")
+            raise ReadError(path, exc.strerror or str(exc)) from exc
     _stats.count("bytes_read", len(raw))
     return raw
 

@@ -33,6 +33,7 @@ import datetime as _dt
 import decimal
 import pathlib
 import uuid
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from stalwart.fallbacks._errors import UnsupportedTypeError
@@ -89,72 +90,50 @@ def _encode(value: Any, nan: NanPolicy) -> Any:
     return _encode_other(value, nan)
 
 
+_is_str = str.__instancecheck__
+
+
+def _is_plain(values: Iterable[Any]) -> bool:
+    """Return True if every value (recursively) is JSON-native and needs no tag.
+
+    The hot loop of every write: it only looks, never allocates, and gives up at
+    the first value that needs work, leaving error paths to the rebuild.
+    """
+    for item in values:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if item - item == 0.0:  # finite; NaN and +/-inf give NaN
+                continue
+            return False
+        if kind is dict:
+            if MARKER not in item and all(map(_is_str, item)) and _is_plain(item.values()):
+                continue
+            return False
+        if kind is list and _is_plain(item):
+            continue
+        return False
+    return True
+
+
 def _encode_list(items: list[Any], nan: NanPolicy) -> list[Any]:
-    # Fast scan: most data is already JSON-native, so only look, and rebuild on the first change.
-    item: Any = None
-    try:
-        for item in items:
-            kind = type(item)
-            if kind is str or kind is int or kind is bool or item is None:
-                continue
-            if kind is float:
-                if item - item == 0.0:
-                    continue
-            elif kind is dict:
-                if _encode_dict(item, nan) is item:
-                    continue
-            elif kind is list and _encode_list(item, nan) is item:
-                continue
-            break
-        else:
-            return items
-    except UnsupportedTypeError as exc:
-        exc.add_parent(f"[{_index_of(items, item)}]")
-        raise
-    return _rebuild_sequence(items, nan)
+    return items if _is_plain(items) else _rebuild_sequence(items, nan)
 
 
 def _encode_dict(mapping: dict[Any, Any], nan: NanPolicy) -> Any:
-    key: Any = None
-    try:
-        for key, item in mapping.items():
-            if type(key) is not str or key == MARKER:
-                return _tag_dict_items(mapping, nan)
-            kind = type(item)
-            if kind is str or kind is int or kind is bool or item is None:
-                continue
-            if kind is float:
-                if item - item == 0.0:
-                    continue
-            elif kind is dict:
-                if _encode_dict(item, nan) is item:
-                    continue
-            elif kind is list and _encode_list(item, nan) is item:
-                continue
-            break
-        else:
+    if MARKER not in mapping and all(map(_is_str, mapping)):
+        if _is_plain(mapping.values()):
             return mapping
-    except UnsupportedTypeError as exc:
-        exc.add_parent(f"[{key!r}]")
-        raise
-    if MARKER in mapping or any(type(key) is not str for key in mapping):
-        return _tag_dict_items(mapping, nan)
-    out: dict[str, Any] = {}
-    for key, item in mapping.items():
-        try:
-            out[key] = _encode(item, nan)
-        except UnsupportedTypeError as exc:
-            exc.add_parent(f"[{key!r}]")
-            raise
-    return out
-
-
-def _index_of(items: list[Any], item: Any) -> int:
-    # Error path only: find the failing item's index by identity instead of paying for enumerate().
-    for index, candidate in enumerate(items):
-        if candidate is item:
-            return index
-    return -1
+        out: dict[str, Any] = {}
+        for key, item in mapping.items():
+            try:
+                out[key] = _encode(item, nan)
+            except UnsupportedTypeError as exc:
+                exc.add_parent(f"[{key!r}]")
+                raise
+        return out
+    return _tag_dict_items(mapping, nan)
 
 
 def _rebuild_sequence(items: Any, nan: NanPolicy) -> list[Any]:
