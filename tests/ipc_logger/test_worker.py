@@ -167,6 +167,7 @@ def test_levels_below_base_level_are_skipped_and_extra_and_msg_bytes_travel(
             worker.warning("w")
             worker.error("e", msg_bytes=b"\x00\xff")
             worker.critical("c")
+    assert 4 == worker.stats().acked_seq  # the master acknowledged the last seq at shutdown
     records = [r for r in read_jsonl(out) if r.logger == "lv"]
     assert ["i", "w", "e", "c"] == [r.message for r in records]
     assert [20, 30, 40, 50] == [r.level for r in records]

@@ -151,17 +151,18 @@ class _Retryable(Exception):
 class WebhookHandler(LogHandler):
     """Base class: post formatted records to an HTTP JSON endpoint from a background thread.
 
-    Subclasses say where (``url``), what (:meth:`payload`) and how much
-    (``max_chars``). Retries on 429, 5xx and connection errors with
+    Subclasses say where (``webhook_url``), what (:meth:`payload`), and their
+    service's limits (:attr:`default_max_chars`, :attr:`default_rate_limit`). Retries on 429, 5xx and connection errors with
     exponential backoff (``backoff_s`` doubling up to ``max_backoff_s``),
     honouring ``Retry-After`` (header, or ``retry_after`` in the JSON body as
     Discord and Telegram send it). Other HTTP errors are not retried.
 
     Args:
-        url: The endpoint (``http://`` or ``https://``).
-        max_chars: The service's maximum message length.
+        webhook_url: The endpoint (``http://`` or ``https://``); a secret,
+            never shown in reprs or logs.
+        max_chars: Maximum message length (default: the service's).
         level: Minimum level (default WARNING: chat is for what needs eyes).
-        rate_limit: ``(requests, per_seconds)``.
+        rate_limit: ``(requests, per_seconds)`` (default: the service's).
         max_retries: Attempts after the first before a message is given up.
         backoff_s: First retry delay.
         max_backoff_s: Cap on the retry delay.
@@ -173,13 +174,18 @@ class WebhookHandler(LogHandler):
         WebhookError: If the URL or a limit is invalid.
     """
 
+    #: The service's maximum message length, in characters.
+    default_max_chars = 2000
+    #: The service's rate limit as ``(requests, per_seconds)``.
+    default_rate_limit: tuple[int, float] = (1, 1.0)
+
     def __init__(
         self,
-        url: str,
+        webhook_url: str,
         *,
-        max_chars: int,
+        max_chars: int | None = None,
         level: int = Level.WARNING,
-        rate_limit: tuple[int, float] = (1, 1.0),
+        rate_limit: tuple[int, float] | None = None,
         max_retries: int = 5,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
@@ -188,15 +194,17 @@ class WebhookHandler(LogHandler):
         formatter: RecordFormatter | None = None,
     ) -> None:
         super().__init__(level=level, formatter=formatter)
-        parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+        max_chars = self.default_max_chars if max_chars is None else max_chars
+        rate_limit = self.default_rate_limit if rate_limit is None else rate_limit
+        parsed = urllib.parse.urlsplit(webhook_url) if isinstance(webhook_url, str) else None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise WebhookError(self._redact(url), "URL must be http(s)://host/...")
+            raise WebhookError(self._redact(webhook_url), "URL must be http(s)://host/...")
         if max_chars < 1 or max_retries < 0 or queue_limit < 1 or backoff_s < 0:
             raise WebhookError(
                 (max_chars, max_retries, queue_limit, backoff_s),
                 "max_chars and queue_limit must be >= 1, max_retries and backoff_s >= 0",
             )
-        self._url = url
+        self._url = webhook_url
         self._max_chars = max_chars
         self._limit = RateLimit(*rate_limit)
         self._max_retries = max_retries
@@ -399,17 +407,13 @@ class DiscordLogHandler(WebhookHandler):
     """Post records to a Discord webhook (``{"content": text}``, 2000 characters per message).
 
     Default rate limit: 5 messages per 10 s (Discord allows 30 per minute per
-    channel); a 429 is retried after the ``retry_after`` Discord sends.
-
-    Args:
-        webhook_url: The webhook URL (a secret: never shown in logs).
-        **options: See :class:`WebhookHandler` (``level``, ``rate_limit``, retries, ...).
+    channel); a 429 is retried after the ``retry_after`` Discord sends. The
+    URL is a secret: it never appears in reprs or logs. Options: see
+    :class:`WebhookHandler`.
     """
 
-    def __init__(self, webhook_url: str, **options: Any) -> None:
-        options.setdefault("rate_limit", (5, 10.0))
-        options.setdefault("max_chars", 2000)
-        super().__init__(webhook_url, **options)
+    default_max_chars = 2000
+    default_rate_limit = (5, 10.0)
 
     def payload(self, text: str) -> dict[str, Any]:
         """Discord's webhook body."""
@@ -419,17 +423,13 @@ class DiscordLogHandler(WebhookHandler):
 class SlackLogHandler(WebhookHandler):
     """Post records to a Slack incoming webhook (``{"text": text}``, 4000 characters per message).
 
-    Default rate limit: 1 message per second (Slack's incoming-webhook limit).
-
-    Args:
-        webhook_url: The webhook URL (a secret: never shown in logs).
-        **options: See :class:`WebhookHandler`.
+    Default rate limit: 1 message per second (Slack's incoming-webhook
+    limit). The URL is a secret: it never appears in reprs or logs. Options:
+    see :class:`WebhookHandler`.
     """
 
-    def __init__(self, webhook_url: str, **options: Any) -> None:
-        options.setdefault("rate_limit", (1, 1.0))
-        options.setdefault("max_chars", 4000)
-        super().__init__(webhook_url, **options)
+    default_max_chars = 4000
+    default_rate_limit = (1, 1.0)
 
     def payload(self, text: str) -> dict[str, Any]:
         """Slack's webhook body."""
@@ -448,13 +448,14 @@ class TelegramLogHandler(WebhookHandler):
         **options: See :class:`WebhookHandler`.
     """
 
+    default_max_chars = 4096
+    default_rate_limit = (1, 1.0)
+
     def __init__(
         self, bot_token: str, chat_id: int | str, api_base: str = "https://api.telegram.org", **options: Any
     ) -> None:
         if not isinstance(bot_token, str) or not bot_token or "/" in bot_token:
             raise WebhookError("<bot_token>", "bot token must be a non-empty string without '/'")
-        options.setdefault("rate_limit", (1, 1.0))
-        options.setdefault("max_chars", 4096)
         self.chat_id = chat_id
         super().__init__(f"{api_base.rstrip('/')}/bot{bot_token}/sendMessage", **options)
 
