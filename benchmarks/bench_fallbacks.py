@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-
 from stalwart.fallbacks import read_csv, read_json, write_csv, write_json
 
 #: What the seed document claims (records per second); never measured here.
@@ -134,7 +133,9 @@ def main() -> None:
         ours_json, std_json, raw_json = base / "ours.json", base / "std.json", base / "raw.json"
         ours_csv, std_csv = base / "ours.csv", base / "std.csv"
         rates = {
-            "json write  stalwart write_json (backups=1)": best_rate(count, repeat, lambda: write_json(records, ours_json)),
+            "json write  stalwart write_json (backups=1)": best_rate(
+                count, repeat, lambda: write_json(records, ours_json)
+            ),
             "json write  stalwart write_json (backups=0)": best_rate(
                 count, repeat, lambda: write_json(records, ours_json, backups=0)
             ),
@@ -144,17 +145,25 @@ def main() -> None:
             "json write  msgspec, no type check (context)": best_rate(
                 count, repeat, lambda: msgspec_write_unchecked(records, raw_json)
             ),
-            "json read   stalwart read_json": best_rate(count, repeat, lambda: read_json(ours_json)),
-            "json read   stdlib json.load": best_rate(count, repeat, lambda: stdlib_json_read(std_json)),
+            "json read   stalwart read_json": best_rate(
+                count, repeat, lambda: read_json(ours_json)
+            ),
+            "json read   stdlib json.load": best_rate(
+                count, repeat, lambda: stdlib_json_read(std_json)
+            ),
             "json read   stdlib json.load, GC paused (context)": best_rate(
                 count, repeat, lambda: stdlib_json_read_gc_off(std_json)
             ),
-            "csv  write  stalwart write_csv": best_rate(count, repeat, lambda: write_csv(records, ours_csv)),
+            "csv  write  stalwart write_csv": best_rate(
+                count, repeat, lambda: write_csv(records, ours_csv)
+            ),
             "csv  write  stdlib csv + same durable steps": best_rate(
                 count, repeat, lambda: stdlib_csv_write(records, std_csv)
             ),
             "csv  read   stalwart read_csv": best_rate(count, repeat, lambda: read_csv(ours_csv)),
-            "csv  read   stdlib csv.DictReader": best_rate(count, repeat, lambda: stdlib_csv_read(std_csv)),
+            "csv  read   stdlib csv.DictReader": best_rate(
+                count, repeat, lambda: stdlib_csv_read(std_csv)
+            ),
         }
         assert read_json(ours_json) == records
     print(f"{count:,} records, best of {repeat} (records/s)")
@@ -174,13 +183,22 @@ def main() -> None:
         ("json read  vs seed claim 78k", read / SEED_CLAIMED_READ, TARGET_VS_SEED_CLAIM),
         (
             "csv  write vs stdlib csv",
-            rates["csv  write  stalwart write_csv"] / rates["csv  write  stdlib csv + same durable steps"],
+            rates["csv  write  stalwart write_csv"]
+            / rates["csv  write  stdlib csv + same durable steps"],
             None,
         ),
-        ("csv  read  vs stdlib csv", rates["csv  read   stalwart read_csv"] / rates["csv  read   stdlib csv.DictReader"], None),
+        (
+            "csv  read  vs stdlib csv",
+            rates["csv  read   stalwart read_csv"] / rates["csv  read   stdlib csv.DictReader"],
+            None,
+        ),
     ]
     for name, ratio, target in checks:
-        verdict = "" if target is None else (f"[>= {target}x] " + ("met" if ratio >= target else "MISSED"))
+        verdict = (
+            ""
+            if target is None
+            else (f"[>= {target}x] " + ("met" if ratio >= target else "MISSED"))
+        )
         print(f"  {name:<30} {ratio:6.2f}x  {verdict}")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from stalwart.fallbacks import read_json, write_json
 from stalwart.fallbacks._cli import files
 
@@ -23,7 +22,9 @@ def test_check_valid_and_corrupt_files(tmp_path: Path) -> None:
 
 def test_recover_writes_the_salvage(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_bytes(b'[{"a": 1}, {"a": 2}, {"a"')
-    result = CliRunner().invoke(files, ["recover", str(tmp_path / "bad.json"), "-o", str(tmp_path / "out.json")])
+    result = CliRunner().invoke(
+        files, ["recover", str(tmp_path / "bad.json"), "-o", str(tmp_path / "out.json")]
+    )
     assert 0 == result.exit_code, result.output
     assert [{"a": 1}, {"a": 2}] == read_json(tmp_path / "out.json")
 
@@ -42,15 +43,29 @@ def test_convert_json_to_csv_to_jsonl_and_back(tmp_path: Path) -> None:
     records = [{"id": "1", "nested": {"a": "x"}}, {"id": "2", "nested": {"a": "y"}}]
     write_json(records, tmp_path / "in.json")
     runner = CliRunner()
-    assert 0 == runner.invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "mid.csv")]).exit_code
-    assert 0 == runner.invoke(files, ["convert", str(tmp_path / "mid.csv"), str(tmp_path / "mid.jsonl")]).exit_code
-    result = runner.invoke(files, ["convert", str(tmp_path / "mid.jsonl"), str(tmp_path / "out.json")])
+    assert (
+        0
+        == runner.invoke(
+            files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "mid.csv")]
+        ).exit_code
+    )
+    assert (
+        0
+        == runner.invoke(
+            files, ["convert", str(tmp_path / "mid.csv"), str(tmp_path / "mid.jsonl")]
+        ).exit_code
+    )
+    result = runner.invoke(
+        files, ["convert", str(tmp_path / "mid.jsonl"), str(tmp_path / "out.json")]
+    )
     assert 0 == result.exit_code, result.output
     assert records == read_json(tmp_path / "out.json")
 
 
 def test_convert_of_a_damaged_source_fails_without_writing(tmp_path: Path) -> None:
     (tmp_path / "in.json").write_bytes(b"[1,")
-    result = CliRunner().invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv")])
+    result = CliRunner().invoke(
+        files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv")]
+    )
     assert 1 == result.exit_code
     assert not (tmp_path / "out.csv").exists()

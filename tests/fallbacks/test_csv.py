@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from stalwart.fallbacks import CorruptFileError, UnsupportedTypeError, read_csv, write_csv
 from stalwart.fallbacks._csv import escape_key, flatten_row, split_column, unflatten_row
 
 
 def test_nested_dicts_are_flattened_and_restored(tmp_path: Path) -> None:
-    rows = [{"id": "1", "nested": {"a": "x", "b": {"c": "y"}}}, {"id": "2", "nested": {"a": "z", "b": {"c": ""}}}]
+    rows = [
+        {"id": "1", "nested": {"a": "x", "b": {"c": "y"}}},
+        {"id": "2", "nested": {"a": "z", "b": {"c": ""}}},
+    ]
     write_csv(rows, tmp_path / "d.csv")
     assert "id,nested.a,nested.b.c" == (tmp_path / "d.csv").read_text().splitlines()[0]
     assert rows == read_csv(tmp_path / "d.csv")
@@ -32,7 +34,9 @@ def test_escaped_columns_split_back_into_the_same_keys(keys: list[str]) -> None:
 
 
 def test_cells_are_text_and_convert_restores_types(tmp_path: Path) -> None:
-    write_csv([{"id": 7, "ok": True, "score": 1.5, "none": None, "tags": ["a", "b"]}], tmp_path / "d.csv")
+    write_csv(
+        [{"id": 7, "ok": True, "score": 1.5, "none": None, "tags": ["a", "b"]}], tmp_path / "d.csv"
+    )
     (row,) = read_csv(tmp_path / "d.csv", convert={"id": int, "score": float})
     assert {"id": 7, "ok": "true", "score": 1.5, "none": "", "tags": '["a","b"]'} == row
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_json
 
 
@@ -25,7 +24,9 @@ from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_j
         ("a.csv", b"a,b\r\n1,\xfe\r\n", True),
     ],
 )
-def test_detect_corruption_by_parsing(tmp_path: Path, name: str, content: bytes, corrupt: bool) -> None:
+def test_detect_corruption_by_parsing(
+    tmp_path: Path, name: str, content: bytes, corrupt: bool
+) -> None:
     (tmp_path / name).write_bytes(content)
     assert corrupt is CorruptionDetector.detect_corruption(tmp_path / name)
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stalwart.core import Record
 from stalwart.fallbacks import (
     CorruptFileError,
@@ -81,7 +80,9 @@ def test_invalid_utf8_offset_is_the_bad_byte(tmp_path: Path) -> None:
     assert 8 == caught.value.offset
 
 
-def test_read_with_recover_returns_salvage_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_read_with_recover_returns_salvage_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "d.json"
     path.write_bytes(b'[{"a": 1}, {"a": 2}, {"a"')
     with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
@@ -91,7 +92,9 @@ def test_read_with_recover_returns_salvage_and_warns(tmp_path: Path, caplog: pyt
 
 def test_restore_types_false_leaves_tags_visible(tmp_path: Path) -> None:
     write_json([b"x"], tmp_path / "d.json")
-    assert [{"$stalwart": "bytes", "v": "eA=="}] == read_json(tmp_path / "d.json", restore_types=False)
+    assert [{"$stalwart": "bytes", "v": "eA=="}] == read_json(
+        tmp_path / "d.json", restore_types=False
+    )
 
 
 def test_append_jsonl_and_iter_jsonl_round_trip_with_types(tmp_path: Path) -> None:
@@ -145,7 +148,9 @@ def test_iter_json_array_of_empty_array(tmp_path: Path) -> None:
     ("content", "offset"),
     [(b'{"a": 1}', 0), (b"[1, 2", 5), (b"[1, 2] x", 7), (b"[1 2]", 3), (b'[1, "\xff"]', 4)],
 )
-def test_iter_json_array_rejects_damage_with_offset(tmp_path: Path, content: bytes, offset: int) -> None:
+def test_iter_json_array_rejects_damage_with_offset(
+    tmp_path: Path, content: bytes, offset: int
+) -> None:
     (tmp_path / "d.json").write_bytes(content)
     with pytest.raises(CorruptFileError) as caught:
         list(iter_json_array(tmp_path / "d.json", chunk_size=2))
@@ -161,8 +166,14 @@ def test_iter_json_array_yields_elements_before_the_damage(tmp_path: Path) -> No
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 

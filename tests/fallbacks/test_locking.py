@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from stalwart.fallbacks import LockTimeoutError, get_performance_stats, read_json, write_json
 from stalwart.fallbacks._locking import file_lock
 
@@ -51,12 +50,16 @@ def test_two_processes_times_200_writes_with_concurrent_readers_never_tear(tmp_p
     stop = tmp_path / "stop"
     write_json({"writer": -1, "seq": -1, "rows": [{"seq": -1}] * 50}, path)
     readers = [
-        subprocess.Popen([sys.executable, "-c", _READER, str(path), str(stop)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _READER, str(path), str(stop)], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), str(n), "200"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", _WRITER, str(path), str(n), "200"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for n in range(2)
     ]
@@ -94,7 +97,9 @@ _HOLDER = textwrap.dedent(
 @posix_only
 def test_a_killed_lock_holder_does_not_block_other_writers(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout is not None
     assert "locked" == holder.stdout.readline().strip()
     with pytest.raises(LockTimeoutError), file_lock(str(path), timeout=0.2):
@@ -124,7 +129,11 @@ def test_threads_writing_one_file_through_a_symlink_and_directly_serialize(tmp_p
     def work(worker: int) -> None:
         try:
             for n in range(40):
-                write_json({"worker": worker, "n": n, "pad": ["x"] * 200}, link if worker % 2 else real, durable=False)
+                write_json(
+                    {"worker": worker, "n": n, "pad": ["x"] * 200},
+                    link if worker % 2 else real,
+                    durable=False,
+                )
                 assert "n" in read_json(real)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             errors.append(exc)

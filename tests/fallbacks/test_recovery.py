@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from stalwart.fallbacks import CorruptFileError, ReadError, get_performance_stats, recover_json, write_json
+from stalwart.fallbacks import (
+    CorruptFileError,
+    ReadError,
+    get_performance_stats,
+    recover_json,
+    write_json,
+)
 from stalwart.fallbacks._json import encode_json
 
 TRICKY_TEXT = st.text(alphabet='ab}{][,":\\ \n\u00e9\u2603', max_size=12)
@@ -19,7 +24,9 @@ RECORDS = st.lists(
             "id": st.integers(min_value=-1000, max_value=10**6),
             "name": TRICKY_TEXT,
             "tags": st.lists(TRICKY_TEXT, max_size=2),
-            "extra": st.one_of(st.none(), st.binary(max_size=4), st.tuples(st.integers(), TRICKY_TEXT)),
+            "extra": st.one_of(
+                st.none(), st.binary(max_size=4), st.tuples(st.integers(), TRICKY_TEXT)
+            ),
         }
     ),
     min_size=1,
@@ -45,7 +52,7 @@ def test_truncation_at_every_offset_recovers_exactly_the_complete_elements(
     for cut in range(1, len(whole) + 1):
         path.write_bytes(whole[:cut])
         report = recover_json(path)
-        expected = [record for record, end in zip(records, ends) if end <= cut]
+        expected = [record for record, end in zip(records, ends, strict=True) if end <= cut]
         assert expected == report.data, f"cut at byte {cut} of {whole!r}"
         assert len(expected) == report.recovered
         assert ("intact" if cut >= len(whole) - 1 else "array") == report.method

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from stalwart.fallbacks import (
     async_read_json,
     async_safe_read_csv,

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stalwart.fallbacks import MARKER, UnsupportedTypeError, read_json, write_json
 from stalwart.fallbacks._tagged import TagError, decode_types, encode_types
 
@@ -24,7 +23,11 @@ SCALARS = st.one_of(
     st.text(),
     st.binary(max_size=20),
     st.complex_numbers(allow_nan=False, allow_infinity=False),
-    st.datetimes(timezones=st.none() | st.just(dt.timezone.utc) | st.just(dt.timezone(dt.timedelta(hours=-5)))),
+    st.datetimes(
+        timezones=st.none()
+        | st.just(dt.timezone.utc)
+        | st.just(dt.timezone(dt.timedelta(hours=-5)))
+    ),
     st.dates(),
     st.decimals(allow_nan=False),
     st.uuids(),
@@ -50,7 +53,9 @@ def _same(left: Any, right: Any) -> bool:
     if type(left) is not type(right):
         return False
     if isinstance(left, (list, tuple)):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
+        return len(left) == len(right) and all(
+            _same(a, b) for a, b in zip(left, right, strict=True)
+        )
     if isinstance(left, dict):
         return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
     if isinstance(left, float) and math.isnan(left):
@@ -60,7 +65,9 @@ def _same(left: Any, right: Any) -> bool:
 
 @settings(max_examples=60, deadline=None)
 @given(value=VALUES)
-def test_every_supported_type_round_trips_exactly_through_a_file(tmp_path_factory: Any, value: Any) -> None:
+def test_every_supported_type_round_trips_exactly_through_a_file(
+    tmp_path_factory: Any, value: Any
+) -> None:
     path = tmp_path_factory.getbasetemp() / "round-trip.json"
     write_json(value, path, durable=False, backups=0)
     assert _same(value, read_json(path))

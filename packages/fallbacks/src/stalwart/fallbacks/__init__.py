@@ -1,12 +1,13 @@
-"""stalwart-fallbacks: atomic, durable JSON/CSV files that recover from damage.
+r"""stalwart-fallbacks: atomic, durable JSON/CSV files that recover from damage.
 
 Example:
     >>> import tempfile, pathlib
     >>> from stalwart.fallbacks import read_json, write_json
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "users.json"
-    >>> _ = write_json([{"id": 1, "tags": {"a", "b"}, "raw": b"\\x00"}], path)
-    >>> read_json(path) == [{"id": 1, "tags": {"a", "b"}, "raw": b"\\x00"}]
+    >>> _ = write_json([{"id": 1, "tags": {"a", "b"}, "raw": b"\x00"}], path)
+    >>> read_json(path) == [{"id": 1, "tags": {"a", "b"}, "raw": b"\x00"}]
     True
+
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from stalwart.fallbacks._errors import (
     UnsupportedTypeError,
     WriteError,
 )
-from stalwart.fallbacks._json import append_jsonl, iter_json_array, iter_jsonl, read_json, write_json
+from stalwart.fallbacks._json import (
+    append_jsonl,
+    iter_json_array,
+    iter_jsonl,
+    read_json,
+    write_json,
+)
 from stalwart.fallbacks._performance import clear_all_caches, get_performance_stats
 from stalwart.fallbacks._recovery import RecoveryReport, recover_json
 from stalwart.fallbacks._safe import (

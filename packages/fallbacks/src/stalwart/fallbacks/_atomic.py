@@ -117,7 +117,9 @@ def is_valid_file(real_path: str, fmt: Format) -> bool:
 
 def _link_or_copy(source: str, destination: str) -> None:
     directory = os.path.dirname(destination)
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.", suffix=".tmp", dir=directory)
+    fd, temp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(destination)}.", suffix=".tmp", dir=directory
+    )
     os.close(fd)
     try:
         os.unlink(temp)
@@ -145,7 +147,7 @@ def _rotate_backups(real_path: str, generations: int, fmt: Format) -> None:
         )
         return
     paths = backup_paths(real_path, generations)
-    for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1])):
+    for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1]), strict=True):
         if os.path.exists(newer):
             os.replace(newer, older)
     _link_or_copy(real_path, paths[0])
@@ -177,7 +179,9 @@ def atomic_write(
         The number of bytes written.
 
     Raises:
-        WriteError: Anything went wrong; the old content of ``path`` is intact and no temp file is left.
+        WriteError: Anything went wrong; the old content of ``path`` is intact and no
+            temp file is left.
+
     """
     if backups < 0:
         raise ValueError(f"backups must be >= 0, not {backups}")
@@ -189,7 +193,9 @@ def atomic_write(
             try:
                 fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
             except OSError as exc:
-                raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
+                raise WriteError(
+                    real_path, f"cannot create a temp file in {directory}: {exc}"
+                ) from exc
             try:
                 try:
                     written = _write_all(fd, chunks)

@@ -1,8 +1,8 @@
-"""The strict CSV API: write_csv and read_csv, with nested dicts flattened to dotted columns.
+r"""The strict CSV API: write_csv and read_csv, with nested dicts flattened to dotted columns.
 
 Key scheme: a nested dict ``{"nested": {"a": 1}}`` becomes the column
-``nested.a``; inside one key, ``\\`` is written ``\\\\`` and ``.`` is written
-``\\.`` so any key survives (``{"a.b": 1}`` -> column ``a\\.b``). ``read_csv``
+``nested.a``; inside one key, ``\`` is written ``\\`` and ``.`` is written
+``\.`` so any key survives (``{"a.b": 1}`` -> column ``a\.b``). ``read_csv``
 splits on unescaped dots and rebuilds the nesting.
 
 Cells: ``str`` as is; ``int`` / ``float`` as their repr; ``bool`` as
@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
-
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import atomic_write
 from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
@@ -76,16 +75,21 @@ def flatten_row(row: Mapping[str, Any], nan: NanPolicy = "raise") -> dict[str, s
 
     Raises:
         UnsupportedTypeError: A key is not a ``str`` or a value cannot be encoded.
+
     """
     flat: dict[str, str] = {}
     _flatten_into(flat, row, "", nan)
     return flat
 
 
-def _flatten_into(flat: dict[str, str], mapping: Mapping[Any, Any], prefix: str, nan: NanPolicy) -> None:
+def _flatten_into(
+    flat: dict[str, str], mapping: Mapping[Any, Any], prefix: str, nan: NanPolicy
+) -> None:
     for key, value in mapping.items():
         if type(key) is not str:
-            raise UnsupportedTypeError(type(key).__name__, "CSV column keys must be str", f"$[{key!r}]")
+            raise UnsupportedTypeError(
+                type(key).__name__, "CSV column keys must be str", f"$[{key!r}]"
+            )
         column = prefix + (escape_key(key) if "." in key or "\\" in key else key)
         if type(value) is str:
             flat[column] = value
@@ -100,11 +104,14 @@ def _flatten_into(flat: dict[str, str], mapping: Mapping[Any, Any], prefix: str,
             raise
 
 
-def unflatten_row(flat: Mapping[str, Any], *, line: int | None = None, path: str = "<csv>") -> dict[str, Any]:
+def unflatten_row(
+    flat: Mapping[str, Any], *, line: int | None = None, path: str = "<csv>"
+) -> dict[str, Any]:
     """Rebuild nested dicts from dotted columns (empty cells never override a nested value).
 
     Raises:
         CorruptFileError: Two non-empty cells claim the same key as a value and as a dict.
+
     """
     return _nest([(split_column(column), value) for column, value in flat.items()], line, path)
 
@@ -126,7 +133,9 @@ def _nest(cells: Iterable[tuple[list[str], Any]], line: int | None, path: str) -
         if conflict or isinstance(target.get(leaf), dict):
             if value == "":
                 continue
-            raise CorruptFileError(path, f"column {'.'.join(keys)!r} clashes with a nested column", line=line)
+            raise CorruptFileError(
+                path, f"column {'.'.join(keys)!r} clashes with a nested column", line=line
+            )
         target[leaf] = value
     return row
 
@@ -161,6 +170,7 @@ def write_csv(
         UnsupportedTypeError: A value cannot be encoded (nothing written).
         ValueError: A row has a column missing from ``fieldnames``.
         WriteError: The file could not be written; the old content is intact.
+
     """
     flat_rows = []
     for index, row in enumerate(rows):
@@ -169,7 +179,11 @@ def write_csv(
         except UnsupportedTypeError as exc:
             exc.add_parent(f"[{index}]")
             raise
-    columns = list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
+    columns = (
+        list(fieldnames)
+        if fieldnames is not None
+        else list(dict.fromkeys(c for r in flat_rows for c in r))
+    )
     if fieldnames is not None:
         known = set(columns)
         for row in flat_rows:
@@ -199,15 +213,18 @@ def read_csv(
         path: The file.
         delimiter: Field separator.
         unflatten: Rebuild nested dicts from dotted columns.
-        convert: Per-column (dotted name) functions applied to non-empty cells, e.g. ``{"id": int}``.
+        convert: Per-column (dotted name) functions applied to non-empty cells,
+            e.g. ``{"id": int}``.
 
     Returns:
         One dict per row.
 
     Raises:
         ReadError: The file is missing or unreadable.
-        CorruptFileError: Undecodable bytes, bad quoting or a ragged row (``line``/``offset`` say where),
+        CorruptFileError: Undecodable bytes, bad quoting or a ragged row
+            (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
+
     """
     raw = read_bytes(path)
     try:
@@ -224,7 +241,9 @@ def read_csv(
         key_paths = [split_column(column) for column in header]
         nested = unflatten and any(len(keys) > 1 for keys in key_paths)
         converters = [
-            (index, column, convert[column]) for index, column in enumerate(header) if convert and column in convert
+            (index, column, convert[column])
+            for index, column in enumerate(header)
+            if convert and column in convert
         ]
         rows: list[dict[str, Any]] = []
         for cells in reader:
@@ -232,7 +251,9 @@ def read_csv(
                 continue
             if len(cells) != len(header):
                 raise CorruptFileError(
-                    path, f"ragged row: {len(cells)} fields, header has {len(header)}", line=reader.line_num
+                    path,
+                    f"ragged row: {len(cells)} fields, header has {len(header)}",
+                    line=reader.line_num,
                 )
             values: list[Any] = cells
             for index, column, function in converters:
@@ -240,13 +261,15 @@ def read_csv(
                     try:
                         cells[index] = function(cells[index])
                     except (TypeError, ValueError, ArithmeticError) as exc:
-                        raise CorruptFileError(path, f"column {column!r}: {exc}", line=reader.line_num) from exc
+                        raise CorruptFileError(
+                            path, f"column {column!r}: {exc}", line=reader.line_num
+                        ) from exc
             if nested:
-                rows.append(_nest(zip(key_paths, values), reader.line_num, where))
+                rows.append(_nest(zip(key_paths, values, strict=True), reader.line_num, where))
             elif unflatten:
-                rows.append({keys[0]: value for keys, value in zip(key_paths, values)})
+                rows.append({keys[0]: value for keys, value in zip(key_paths, values, strict=True)})
             else:
-                rows.append(dict(zip(header, values)))
+                rows.append(dict(zip(header, values, strict=True)))
     except csv.Error as exc:
         raise CorruptFileError(path, f"bad quoting: {exc}", line=reader.line_num) from exc
     _stats.count("reads")

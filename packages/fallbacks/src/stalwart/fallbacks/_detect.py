@@ -22,6 +22,7 @@ class CorruptionReport:
         reason: The parser's complaint (empty when not corrupt).
         offset: Byte offset of the problem, when known.
         line: 1-based line of the problem (JSON Lines, CSV), when known.
+
     """
 
     path: str
@@ -33,7 +34,7 @@ class CorruptionReport:
 
 
 def guess_format(path: str | os.PathLike[str]) -> Format:
-    """Return the format implied by the file name's suffix (``.jsonl``/``.ndjson``, ``.csv``, else JSON)."""
+    """Return the format a file name implies: ``.jsonl``/``.ndjson``, ``.csv``, else JSON."""
     name = os.fspath(path).lower()
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
@@ -46,7 +47,9 @@ class CorruptionDetector:
     """Parses a file to tell whether it is damaged (nothing is guessed from sizes or suffixes)."""
 
     @staticmethod
-    def inspect(path: str | os.PathLike[str], file_format: Format | None = None) -> CorruptionReport:
+    def inspect(
+        path: str | os.PathLike[str], file_format: Format | None = None
+    ) -> CorruptionReport:
         """Parse ``path`` and report its first problem.
 
         JSON: syntax, truncation, trailing data, invalid UTF-8. JSON Lines: every
@@ -62,6 +65,7 @@ class CorruptionDetector:
         Raises:
             ReadError: The file is missing or unreadable.
             ValueError: Unknown format.
+
         """
         fmt = guess_format(path) if file_format is None else file_format
         if fmt not in FORMATS:
@@ -69,7 +73,9 @@ class CorruptionDetector:
         problem = find_problem(read_bytes(path), fmt)
         if problem is None:
             return CorruptionReport(os.fspath(path), fmt, False)
-        return CorruptionReport(os.fspath(path), fmt, True, problem.reason, problem.offset, problem.line)
+        return CorruptionReport(
+            os.fspath(path), fmt, True, problem.reason, problem.offset, problem.line
+        )
 
     @staticmethod
     def detect_corruption(path: str | os.PathLike[str], file_format: Format | None = None) -> bool:
@@ -78,5 +84,6 @@ class CorruptionDetector:
         Raises:
             ReadError: The file is missing or unreadable (that is not "corrupt").
             ValueError: Unknown format.
+
         """
         return CorruptionDetector.inspect(path, file_format).corrupt

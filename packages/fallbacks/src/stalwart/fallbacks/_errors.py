@@ -26,6 +26,7 @@ class WriteError(FallbacksError, OSError):
     Attributes:
         path: The file that was being written.
         reason: What went wrong, e.g. the ``OSError`` text.
+
     """
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
@@ -43,6 +44,7 @@ class ReadError(FallbacksError, OSError):
     Attributes:
         path: The file that was being read.
         reason: What went wrong.
+
     """
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
@@ -62,6 +64,7 @@ class CorruptFileError(ReadError, ValueError):
         offset: Byte offset of the first problem, when known.
         line: 1-based line number of the problem (JSON Lines, CSV), when known.
         reason: What the parser said.
+
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class UnsupportedTypeError(FallbacksError, TypeError):
         value_path: Where the value sits in the data, e.g. ``$[3]['tags'][1]``.
         type_name: The offending value's type.
         reason: Why it cannot be written.
+
     """
 
     def __init__(self, type_name: str, reason: str, value_path: str = "$") -> None:

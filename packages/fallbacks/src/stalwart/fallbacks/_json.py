@@ -1,4 +1,4 @@
-"""The strict JSON and JSON Lines API: write_json, read_json, append_jsonl, iter_jsonl, iter_json_array."""
+"""The strict JSON / JSON Lines API: write/read_json, append/iter_jsonl, iter_json_array."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import atomic_write, fsync_directory, resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError, UnsupportedTypeError, WriteError
@@ -19,7 +18,14 @@ from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
 from stalwart.fallbacks._tagged import MARKER_BYTES, NanPolicy, TagError, decode_types, encode_types
 
-__all__ = ["append_jsonl", "encode_json", "iter_json_array", "iter_jsonl", "read_json", "write_json"]
+__all__ = [
+    "append_jsonl",
+    "encode_json",
+    "iter_json_array",
+    "iter_jsonl",
+    "read_json",
+    "write_json",
+]
 
 _log = logging.getLogger("stalwart.fallbacks")
 _ENCODER = msgspec.json.Encoder()
@@ -31,6 +37,7 @@ def encode_json(data: Any, *, indent: int | None = None, nan: NanPolicy = "raise
 
     Raises:
         UnsupportedTypeError: A value has no lossless encoding.
+
     """
     payload = _ENCODER.encode(encode_types(data, nan))
     if indent is not None:
@@ -66,10 +73,16 @@ def write_json(
     Raises:
         UnsupportedTypeError: A value cannot be encoded losslessly (nothing written).
         WriteError: The file could not be written; the old content is intact.
+
     """
     payload = encode_json(data, indent=indent, nan=nan)
     return atomic_write(
-        path, (payload, b"\n"), fmt="json", durable=durable, backups=backups, lock_timeout=lock_timeout
+        path,
+        (payload, b"\n"),
+        fmt="json",
+        durable=durable,
+        backups=backups,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -90,6 +103,7 @@ def read_json(
     Raises:
         ReadError: The file is missing or unreadable (and, with ``recover``, no backup helps).
         CorruptFileError: The content is damaged; ``offset`` points at the fault.
+
     """
     try:
         raw = read_bytes(path)
@@ -97,7 +111,7 @@ def read_json(
     except ReadError as exc:
         if not recover:
             raise
-        from stalwart.fallbacks._recovery import recover_json  # noqa: PLC0415 - avoids an import cycle
+        from stalwart.fallbacks._recovery import recover_json
 
         report = recover_json(path, restore_types=restore_types)
         _log.warning("read %s with recovery after %s: %s", path, exc, report.summary())
@@ -114,10 +128,11 @@ def _encode_line(record: Any, nan: NanPolicy) -> bytes:
 
 
 def encode_jsonl_lines(records: Iterable[Any], nan: NanPolicy = "raise") -> list[bytes]:
-    """Encode each record as one JSON line (with ``\\n``).
+    r"""Encode each record as one JSON line (with ``\n``).
 
     Raises:
         UnsupportedTypeError: ``value_path`` starts with the record's index.
+
     """
     lines = []
     for index, record in enumerate(records):
@@ -156,6 +171,7 @@ def append_jsonl(
     Raises:
         UnsupportedTypeError: A record cannot be encoded (nothing appended).
         WriteError: The append failed (the lines before it are intact).
+
     """
     lines = encode_jsonl_lines(records, nan)
     if not lines:
@@ -164,7 +180,9 @@ def append_jsonl(
     try:
         with file_lock(real_path, lock_timeout):
             created = not os.path.exists(real_path)
-            fd = os.open(real_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fd = os.open(
+                real_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666
+            )
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -206,6 +224,7 @@ def iter_jsonl(
     Raises:
         ReadError: The file cannot be opened.
         CorruptFileError: A line is not valid JSON (``line`` and ``offset`` say which).
+
     """
     with open_for_reading(path) as handle:
         offset = 0
@@ -220,9 +239,13 @@ def iter_jsonl(
                     value = decode_types(value)
             except (msgspec.DecodeError, UnicodeDecodeError, TagError) as exc:
                 if not skip_invalid:
-                    raise CorruptFileError(path, f"invalid JSON line: {exc}", offset=start, line=number) from exc
+                    raise CorruptFileError(
+                        path, f"invalid JSON line: {exc}", offset=start, line=number
+                    ) from exc
                 _stats.count("invalid_lines_skipped")
-                _log.warning("skipping invalid line %d of %s (byte %d): %s", number, path, start, exc)
+                _log.warning(
+                    "skipping invalid line %d of %s (byte %d): %s", number, path, start, exc
+                )
                 continue
             yield value
         _stats.count("reads")
@@ -256,6 +279,7 @@ def iter_json_array(
         ReadError: The file cannot be opened.
         CorruptFileError: The file is not an array, or is damaged at ``offset``
             (elements before the damage have been yielded already).
+
     """
     with open_for_reading(path) as handle:
         yield from _ArrayStream(handle, path, chunk_size, restore_types)
@@ -265,7 +289,9 @@ def iter_json_array(
 class _ArrayStream:
     """Incremental parser behind :func:`iter_json_array` (string-aware via ``raw_decode``)."""
 
-    def __init__(self, handle: Any, path: str | os.PathLike[str], chunk_size: int, restore_types: bool) -> None:
+    def __init__(
+        self, handle: Any, path: str | os.PathLike[str], chunk_size: int, restore_types: bool
+    ) -> None:
         self._handle = handle
         self._path = path
         self._chunk_size = chunk_size
@@ -326,8 +352,11 @@ class _ArrayStream:
                     raise self._fail(f"damaged element: {exc.msg}", exc.pos) from exc
                 position = self._fill(position)
                 continue
-            if not self._eof and (end == len(self._buffer) or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))):
-                # A number may continue in the next chunk ("-0" + ".5"): parse it again with more text.
+            if not self._eof and (
+                end == len(self._buffer)
+                or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))
+            ):
+                # A number may go on in the next chunk ("-0" + ".5"): parse it again with more text.
                 position = self._fill(position)
                 continue
             if self._restore and type(value) in (dict, list):

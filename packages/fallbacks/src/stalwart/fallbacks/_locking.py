@@ -34,7 +34,7 @@ _fork_hook_registered = [False]
 
 
 def _reset_after_fork() -> None:
-    global _registry_guard  # noqa: PLW0603 - a forked child needs new, unheld locks
+    global _registry_guard
     _registry_guard = threading.Lock()
     _thread_locks.clear()
     _stats.reset_after_fork()
@@ -113,6 +113,7 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
     Raises:
         LockTimeoutError: The lock was not acquired in time.
         WriteError: The lock file cannot be created or opened.
+
     """
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout

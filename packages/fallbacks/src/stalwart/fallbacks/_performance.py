@@ -18,6 +18,7 @@ def get_performance_stats() -> dict[str, int | float]:
 
     Returns:
         A fresh dict; changing it changes nothing.
+
     """
     stats = _stats.snapshot()
     stats["file_locks_count"] = _locking.lock_count()
@@ -33,5 +34,9 @@ def clear_all_caches() -> dict[str, int]:
 
     Returns:
         ``{"validity_cache": entries dropped, "file_locks": locks dropped}``.
+
     """
-    return {"validity_cache": _stats.validity_cache_clear(), "file_locks": _locking.prune_idle_locks()}
+    return {
+        "validity_cache": _stats.validity_cache_clear(),
+        "file_locks": _locking.prune_idle_locks(),
+    }

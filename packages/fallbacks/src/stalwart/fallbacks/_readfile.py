@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import msgspec
-
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._tagged import MARKER_BYTES, TagError, decode_types
@@ -25,9 +24,10 @@ def open_for_reading(path: str | os.PathLike[str]) -> BinaryIO:
 
     Raises:
         ReadError: The file is missing or unreadable (counted as a read failure).
+
     """
     try:
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb")
     except OSError as exc:
         _stats.count("read_failures")
         raise ReadError(path, exc.strerror or str(exc)) from exc
@@ -38,6 +38,7 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
 
     Raises:
         ReadError: The file is missing or unreadable.
+
     """
     with open_for_reading(path) as handle:
         try:
@@ -67,11 +68,15 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def decode_json_bytes(raw: bytes, path: str | os.PathLike[str], *, restore_types: bool = True) -> Any:
+def decode_json_bytes(
+    raw: bytes, path: str | os.PathLike[str], *, restore_types: bool = True
+) -> Any:
     """Decode one JSON document read from ``path``.
 
     Raises:
-        CorruptFileError: Not valid JSON (``offset`` points at the fault) or a malformed tagged value.
+        CorruptFileError: Not valid JSON (``offset`` points at the fault) or a malformed
+            tagged value.
+
     """
     try:
         with gc_paused():
@@ -83,7 +88,9 @@ def decode_json_bytes(raw: bytes, path: str | os.PathLike[str], *, restore_types
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as located:
-            raise CorruptFileError(path, f"invalid UTF-8: {located.reason}", offset=located.start) from exc
+            raise CorruptFileError(
+                path, f"invalid UTF-8: {located.reason}", offset=located.start
+            ) from exc
         raise CorruptFileError(path, f"invalid UTF-8: {exc.reason}") from exc
     if restore_types and MARKER_BYTES in raw:
         try:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
-
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
@@ -33,13 +32,15 @@ class RecoveryReport:
     """What :func:`recover_json` salvaged, and from where.
 
     Attributes:
-        data: The salvaged data (a list, unless the file was intact or a backup held something else).
+        data: The salvaged data (a list, unless the file was intact or a backup held
+            something else).
         recovered: Elements (or lines) salvaged; 1 for an intact non-list document.
         lost: Damaged elements or lines that could not be salvaged (a cut-off tail
             counts as one); for ``"backup"``, 1: the damaged current version.
         source: The file the data came from (the path itself, or a backup).
         method: ``"intact"``, ``"array"``, ``"jsonl"`` or ``"backup"``.
         problems: What was wrong, in order of discovery.
+
     """
 
     data: Any
@@ -72,8 +73,10 @@ def _is_clean(text: str, start: int, end: int) -> bool:
     return True
 
 
-def _complete_element(text: str, decoder: json.JSONDecoder, position: int) -> tuple[Any, int] | None:
-    """Decode the element at ``position`` if it is complete; return it and where the next one may start.
+def _complete_element(
+    text: str, decoder: json.JSONDecoder, position: int
+) -> tuple[Any, int] | None:
+    """Decode the element at ``position`` if complete; return it and where the next may start.
 
     Complete means followed by ``,`` or ``]``; at the very end of the text only a
     non-number counts (``12`` may be the first digits of ``123``).
@@ -118,7 +121,9 @@ def _array_is_closed(text: str, start: int) -> bool:
     for token in _STRUCTURE.finditer(text, start):
         char = token.group()
         if char[0] == '"':
-            if token.end() == len(text) and (len(char) == 1 or not char.endswith('"') or char.endswith('\\"')):
+            if token.end() == len(text) and (
+                len(char) == 1 or not char.endswith('"') or char.endswith('\\"')
+            ):
                 return False  # a string cut off by the end of the text
             continue
         depth += 1 if char in "[{" else -1
@@ -205,6 +210,7 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
     Raises:
         CorruptFileError: Nothing could be salvaged and no backup is valid.
         ReadError: The file is missing and no backup is valid.
+
     """
     real_path = resolve_target(path)
     problems: list[str] = []
@@ -262,9 +268,13 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
         report = RecoveryReport(items, 0, lost, real_path, method, tuple(problems))
         _log.warning("recovered nothing from %s: %s", path, report.summary())
         return report
-    assert first_error is not None  # noqa: S101 - a clean decode returned above
+    assert first_error is not None
     if isinstance(first_error, CorruptFileError):
         raise CorruptFileError(
-            path, f"nothing recoverable and no valid backup ({'; '.join(problems)})", offset=first_error.offset
+            path,
+            f"nothing recoverable and no valid backup ({'; '.join(problems)})",
+            offset=first_error.offset,
         ) from first_error
-    raise ReadError(path, f"nothing recoverable and no valid backup ({'; '.join(problems)})") from first_error
+    raise ReadError(
+        path, f"nothing recoverable and no valid backup ({'; '.join(problems)})"
+    ) from first_error

@@ -77,10 +77,12 @@ def safe_write_json(data: Any, path: str | os.PathLike[str], **options: Any) -> 
     Args:
         data: The data.
         path: Target file.
-        **options: Passed to :func:`write_json` (``durable``, ``backups``, ``indent``, ``nan``, ...).
+        **options: Passed to :func:`write_json` (``durable``, ``backups``, ``indent``,
+            ``nan``, ...).
 
     Returns:
         True if ``path`` now holds ``data``; False otherwise (cause logged).
+
     """
     try:
         write_json(data, path, **options)
@@ -101,6 +103,7 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
 
     Returns:
         The data, the salvaged data (recovery logged as a warning), or ``default``.
+
     """
     try:
         return read_json(path)
@@ -115,7 +118,9 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     return report.data
 
 
-def safe_write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], **options: Any) -> bool:
+def safe_write_csv(
+    rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], **options: Any
+) -> bool:
     """Write like :func:`write_csv`, returning False (cause logged) instead of raising."""
     try:
         write_csv(rows, path, **options)
@@ -161,6 +166,8 @@ async def async_safe_write_csv(
     return await asyncio.to_thread(safe_write_csv, rows, path, **options)
 
 
-async def async_safe_read_csv(path: str | os.PathLike[str], **options: Any) -> list[dict[str, Any]] | None:
+async def async_safe_read_csv(
+    path: str | os.PathLike[str], **options: Any
+) -> list[dict[str, Any]] | None:
     """:func:`safe_read_csv` in a worker thread."""
     return await asyncio.to_thread(safe_read_csv, path, **options)

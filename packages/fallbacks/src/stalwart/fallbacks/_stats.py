@@ -107,5 +107,5 @@ def snapshot() -> dict[str, int | float]:
 
 def reset_after_fork() -> None:
     """Give a forked child a fresh lock (the parent's may have been held by another thread)."""
-    global _lock  # noqa: PLW0603 - the lock object itself must be replaced after fork
+    global _lock
     _lock = threading.Lock()

@@ -71,6 +71,7 @@ def encode_types(value: Any, nan: NanPolicy = "raise") -> Any:
     Raises:
         UnsupportedTypeError: A value has no lossless encoding; ``value_path`` says where.
         ValueError: ``nan`` is not one of ``"raise"``, ``"tag"``, ``"null"``.
+
     """
     if nan not in _NAN_POLICIES:
         raise ValueError(f"nan must be one of {_NAN_POLICIES}, not {nan!r}")
@@ -176,7 +177,7 @@ def _sorted_if_possible(items: set[Any] | frozenset[Any]) -> list[Any]:
         return list(items)
 
 
-def _encode_other(value: Any, nan: NanPolicy) -> Any:  # noqa: PLR0911 - one branch per tag
+def _encode_other(value: Any, nan: NanPolicy) -> Any:
     if isinstance(value, dict):
         return _encode_dict(dict(value), nan)
     if isinstance(value, list):
@@ -236,6 +237,7 @@ def decode_types(value: Any) -> Any:
 
     Raises:
         TagError: A tagged object is malformed.
+
     """
     kind = type(value)
     if kind is dict:
@@ -256,7 +258,7 @@ def decode_types(value: Any) -> Any:
     return value
 
 
-def _untag(tagged: dict[str, Any]) -> Any:  # noqa: PLR0911 - one branch per tag
+def _untag(tagged: dict[str, Any]) -> Any:
     tag = tagged[MARKER]
     payload: Any = tagged.get("v")
     extra = set(tagged) - {MARKER, "v", "zone"}
@@ -279,7 +281,7 @@ def _untag(tagged: dict[str, Any]) -> Any:  # noqa: PLR0911 - one branch per tag
             moment = _dt.datetime.fromisoformat(payload)
             zone = tagged.get("zone")
             if zone is not None:
-                from zoneinfo import ZoneInfo  # noqa: PLC0415 - only files with zones need it
+                from zoneinfo import ZoneInfo
 
                 moment = moment.astimezone(ZoneInfo(zone))
             return moment

@@ -27,6 +27,7 @@ class Problem:
         reason: What the parser said.
         offset: Byte offset of the problem, when known.
         line: 1-based line number, for line-based formats.
+
     """
 
     reason: str
@@ -125,6 +126,7 @@ def find_problem(raw: bytes, fmt: Format) -> Problem | None:
 
     Raises:
         ValueError: ``fmt`` is not a known format.
+
     """
     if fmt == "json":
         if not raw.strip():
