@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stalwart.ipc_logger import LoggerConfig, MasterLogger
 from stalwart.ipc_logger._cli import ipc
 
@@ -26,7 +25,9 @@ def _wait_for_file_text(path: Path, text: str) -> str:
     raise AssertionError(f"{text!r} never appeared in {path}")
 
 
-def test_master_send_status_round_trip_and_ctrl_c_stops_the_master(ipc_path: str, sock_dir: Path) -> None:
+def test_master_send_status_round_trip_and_ctrl_c_stops_the_master(
+    ipc_path: str, sock_dir: Path
+) -> None:
     out = sock_dir / "cli.log"
     master = subprocess.Popen(
         [sys.executable, "-c", _RUN_CLI, "master", "--path", ipc_path, "--file", str(out)],
@@ -37,7 +38,9 @@ def test_master_send_status_round_trip_and_ctrl_c_stops_the_master(ipc_path: str
         assert master.stderr is not None
         assert "listening on" in master.stderr.readline()
         runner = CliRunner()
-        sent = runner.invoke(ipc, ["send", "--path", ipc_path, "--level", "warning", "--name", "tool", "hello cli"])
+        sent = runner.invoke(
+            ipc, ["send", "--path", ipc_path, "--level", "warning", "--name", "tool", "hello cli"]
+        )
         assert 0 == sent.exit_code, sent.output
         assert "acknowledged" in sent.output
         content = _wait_for_file_text(out, "hello cli")
@@ -45,9 +48,14 @@ def test_master_send_status_round_trip_and_ctrl_c_stops_the_master(ipc_path: str
         status = runner.invoke(ipc, ["status", "--path", ipc_path, "--json"])
         assert 0 == status.exit_code, status.output
         stats = json.loads(status.output)
-        assert (1, "tool", "closed") == (stats["received"], stats["workers"][0]["name"], stats["workers"][0]["state"])
+        assert (1, "tool", "closed") == (
+            stats["received"],
+            stats["workers"][0]["name"],
+            stats["workers"][0]["state"],
+        )
         table = runner.invoke(ipc, ["status", "--path", ipc_path])
-        assert "tool" in table.output and "closed" in table.output
+        assert "tool" in table.output
+        assert "closed" in table.output
     finally:
         master.send_signal(signal.SIGINT)
         _, err = master.communicate(timeout=60)

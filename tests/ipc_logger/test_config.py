@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from stalwart.core import Level
 from stalwart.ipc_logger import ConfigError, LoggerConfig, default_path
 from stalwart.ipc_logger._config import parse_path
@@ -20,7 +19,9 @@ def test_defaults_follow_the_issue() -> None:
     assert "%(asctime)s [%(levelname)s] %(name)s - %(message)s" == config.str_format
 
 
-def test_default_path_is_ipc_in_a_per_user_runtime_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
+def test_default_path_is_ipc_in_a_per_user_runtime_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert f"ipc://{tmp_path}/stalwart.sock" == default_path()
     monkeypatch.delenv("XDG_RUNTIME_DIR")
@@ -29,7 +30,16 @@ def test_default_path_is_ipc_in_a_per_user_runtime_dir(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize(
     "path",
-    ["/tmp/x.sock", "http://host:1", "ipc://", "ipc:///dir/", "tcp://host", "tcp://host:99999", "tcp://:5", "ipc://@abstract"],
+    [
+        "/tmp/x.sock",
+        "http://host:1",
+        "ipc://",
+        "ipc:///dir/",
+        "tcp://host",
+        "tcp://host:99999",
+        "tcp://:5",
+        "ipc://@abstract",
+    ],
 )
 def test_bad_path_raises_config_error_naming_it(path: str) -> None:
     with pytest.raises(ConfigError, match="path") as info:

@@ -5,13 +5,12 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from stalwart.core import Record
 from stalwart.ipc_logger import ConfigError, RecordFormatter
 
 _FORMATS = [
     "%(asctime)s [%(levelname)s] %(name)s - %(message)s",
-    "%(created)f %(msecs)d %(levelno)s %(process)d %(processName)s %(thread)d %(threadName)s %(message)s",
+    "%(created)f %(msecs)d %(levelno)s %(process)d %(processName)s %(thread)d %(threadName)s",
     "%(module)s:%(funcName)s:%(lineno)d %(pathname)s %(filename)s %(message)s",
 ]
 
@@ -26,14 +25,26 @@ _FORMATS = [
 )
 def test_fast_path_matches_stdlib_formatter(fmt: str, ts_ns: int, level: int, message: str) -> None:
     record = Record(
-        ts_ns=ts_ns, level=level, logger="a.b", message=message, pid=7, process="P", thread=9,
-        thread_name="T", module="mod", func="fn", line=3, path="/x/mod.py",
+        ts_ns=ts_ns,
+        level=level,
+        logger="a.b",
+        message=message,
+        pid=7,
+        process="P",
+        thread=9,
+        thread_name="T",
+        module="mod",
+        func="fn",
+        line=3,
+        path="/x/mod.py",
     )
     assert logging.Formatter(fmt).format(record.to_logging()) == RecordFormatter(fmt).format(record)
 
 
 def test_traceback_follows_the_message_like_stdlib() -> None:
-    record = Record(ts_ns=0, level=40, logger="a", message="boom", exc="Traceback...\nValueError: x")
+    record = Record(
+        ts_ns=0, level=40, logger="a", message="boom", exc="Traceback...\nValueError: x"
+    )
     fmt = "%(levelname)s %(message)s"
     assert logging.Formatter(fmt).format(record.to_logging()) == RecordFormatter(fmt).format(record)
 

@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from stalwart.core import Record, iter_jsonl
 from stalwart.ipc_logger import (
     FileLogHandler,
@@ -21,13 +20,17 @@ _TS = 1_700_000_000_123_000_000
 def _records() -> list[Record]:
     return [
         Record(ts_ns=_TS, level=20, logger="app", message="first"),
-        Record(ts_ns=_TS, level=40, logger="app.db", message="second\nline", extra={"table": "users"}),
+        Record(
+            ts_ns=_TS, level=40, logger="app.db", message="second\nline", extra={"table": "users"}
+        ),
     ]
 
 
 def test_file_handler_writes_formatted_lines_with_any_suffix(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "dir" / "out.weird-suffix"
-    handler = FileLogHandler(path, create=True, formatter=RecordFormatter("%(levelname)s %(name)s %(message)s"))
+    handler = FileLogHandler(
+        path, create=True, formatter=RecordFormatter("%(levelname)s %(name)s %(message)s")
+    )
     handler.push(_records())
     handler.close()
     assert "INFO app first\nERROR app.db second\nline\n" == path.read_text()

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from stalwart.core import Record
 from stalwart.ipc_logger import FileLogHandler, IPCHandler, LoggerConfig, MasterLogger
 
@@ -36,7 +35,8 @@ def test_stdlib_logger_calls_reach_the_master_with_location_extra_and_traceback(
     first, second = records
     assert ("r-1", "test_ipc_handler", 1) == (first.extra["request_id"], first.module, first.seq)
     assert "test_stdlib_logger_calls_reach_the_master" in (first.func or "")
-    assert second.exc is not None and "ValueError: bad value" in second.exc
+    assert second.exc is not None
+    assert "ValueError: bad value" in second.exc
 
 
 def test_close_without_a_master_warns_instead_of_raising(ipc_path: str) -> None:

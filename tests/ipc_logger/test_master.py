@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import zmq
-
 from stalwart.core import Record, encode_batch
 from stalwart.ipc_logger import (
     MASTER_LOGGER_NAME,
@@ -78,7 +77,9 @@ def test_sigkilled_worker_is_reported_dead_after_interval_plus_grace_and_others_
         assert doomed.pid is not None
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.join(_TIMEOUT_S)
-        _wait_for(lambda: getattr(_worker_named(master, "doomed"), "state", "") == "dead", "dead report")
+        _wait_for(
+            lambda: getattr(_worker_named(master, "doomed"), "state", "") == "dead", "dead report"
+        )
         stop.set()
         survivor.join(_TIMEOUT_S)
     assert 0 == survivor.exitcode
@@ -98,9 +99,11 @@ def test_second_master_on_the_same_ipc_path_fails_with_a_clear_error(ipc_path: s
 
 
 def test_second_master_on_the_same_tcp_port_fails_with_a_clear_error() -> None:
-    with MasterLogger(LoggerConfig(path="tcp://127.0.0.1:0"), []) as first:
-        with pytest.raises(AddressInUseError, match="in use"):
-            MasterLogger(LoggerConfig(path=first.endpoint), [])
+    with (
+        MasterLogger(LoggerConfig(path="tcp://127.0.0.1:0"), []) as first,
+        pytest.raises(AddressInUseError, match="in use"),
+    ):
+        MasterLogger(LoggerConfig(path=first.endpoint), [])
 
 
 def test_a_stale_socket_file_is_taken_over_but_a_live_listener_is_not(sock_dir: Path) -> None:
@@ -127,9 +130,13 @@ def _child_over_tcp(config: LoggerConfig) -> None:
             worker.info(f"r {index}", extra={"i": index})
 
 
-def test_tcp_transport_on_localhost_delivers_everything(sock_dir: Path, read_jsonl: ReadJsonl) -> None:
+def test_tcp_transport_on_localhost_delivers_everything(
+    sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
     out = sock_dir / "tcp.jsonl"
-    with MasterLogger(LoggerConfig(path="tcp://127.0.0.1:0"), [FileLogHandler(out, json_lines=True)]) as master:
+    with MasterLogger(
+        LoggerConfig(path="tcp://127.0.0.1:0"), [FileLogHandler(out, json_lines=True)]
+    ) as master:
         assert master.endpoint.startswith("tcp://127.0.0.1:")
         child = _fork.Process(target=_child_over_tcp, args=(LoggerConfig(path=master.endpoint),))
         child.start()
@@ -162,10 +169,15 @@ def test_a_raising_handler_is_isolated_and_the_others_receive_everything(
 ) -> None:
     config = LoggerConfig(path=ipc_path, max_batch=10)
     exploding, collecting = _Exploding(), _Collecting()
-    with MasterLogger(config, [exploding, collecting]) as master, WorkerLogger(config, "w") as worker:
+    with (
+        MasterLogger(config, [exploding, collecting]) as master,
+        WorkerLogger(config, "w") as worker,
+    ):
         for index in range(100):
             worker.info(f"m{index}")
-    assert [f"m{i}" for i in range(100)] == [r.message for r in collecting.records if r.logger == "w"]
+    assert [f"m{i}" for i in range(100)] == [
+        r.message for r in collecting.records if r.logger == "w"
+    ]
     assert exploding.calls == master.stats().handler_errors["_Exploding()"]
     assert exploding.calls >= 10
     logged = [r for r in caplog.records if "disk on fire" in r.getMessage()]
@@ -175,10 +187,13 @@ def test_a_raising_handler_is_isolated_and_the_others_receive_everything(
 def test_base_level_and_handler_level_filter_records(ipc_path: str) -> None:
     master_config = LoggerConfig(path=ipc_path, base_level=30)
     everything, errors_only = _Collecting(), _Collecting(level=40)
-    with MasterLogger(master_config, [everything, errors_only]) as master:
-        with WorkerLogger(LoggerConfig(path=ipc_path, base_level=0), "w") as worker:
-            for level in (10, 20, 30, 40, 50):
-                worker.log(level, f"at {level}")
+    worker_config = LoggerConfig(path=ipc_path, base_level=0)
+    with (
+        MasterLogger(master_config, [everything, errors_only]) as master,
+        WorkerLogger(worker_config, "w") as worker,
+    ):
+        for level in (10, 20, 30, 40, 50):
+            worker.log(level, f"at {level}")
     assert ["at 30", "at 40", "at 50"] == [r.message for r in everything.records if r.logger == "w"]
     assert ["at 40", "at 50"] == [r.message for r in errors_only.records]
     assert (5, 3, 2) == (master.stats().received, master.stats().delivered, master.stats().filtered)
@@ -197,7 +212,9 @@ def _header(last_seq: int) -> bytes:
 
 
 def _batch(seqs: range) -> bytes:
-    return encode_batch([Record(ts_ns=1, level=20, logger="raw", message=f"s{s}", seq=s) for s in seqs])
+    return encode_batch(
+        [Record(ts_ns=1, level=20, logger="raw", message=f"s{s}", seq=s) for s in seqs]
+    )
 
 
 def test_malformed_and_foreign_frames_are_counted_and_skipped(
@@ -234,7 +251,9 @@ def test_seq_gap_gives_a_warning_with_the_number_lost(ipc_path: str) -> None:
         context.term()
     assert proto.ACK == kind
     assert proto.Ack(last_seq=10, lost=5) == proto.decode_ack(ack)
-    notices = [r.message for r in collecting.records if r.logger == MASTER_LOGGER_NAME and r.level == 30]
+    notices = [
+        r.message for r in collecting.records if r.logger == MASTER_LOGGER_NAME and r.level == 30
+    ]
     assert [
         "worker raw (pid 4242 on h): 3 records lost (seq 4..6 missing, noticed at batch)",
         "worker raw (pid 4242 on h): 2 records lost (seq 9..10 missing, noticed at check-in)",
@@ -252,7 +271,8 @@ def test_workers_table_shows_name_pid_host_state_and_counts(ipc_path: str) -> No
         alive = _worker_named(master, "table")
         worker.shutdown()
         closed = _worker_named(master, "table")
-    assert alive is not None and closed is not None
+    assert alive is not None
+    assert closed is not None
     assert ("table", os.getpid(), "alive") == (alive.name, alive.pid, alive.state)
     assert alive.next_checkin == pytest.approx(alive.last_seen + 30.0)
     assert ("closed", 1, 1) == (closed.state, closed.received, closed.last_seq)

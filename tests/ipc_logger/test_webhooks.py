@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from stalwart.core import Record
 from stalwart.ipc_logger import (
     DiscordLogHandler,
@@ -48,12 +47,14 @@ def server() -> Iterator[_Server]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             state.release.wait(60)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 state.requests.append((self.path, body))
-                status, headers, payload = state.answers.pop(0) if state.answers else (200, {}, b"{}")
+                status, headers, payload = (
+                    state.answers.pop(0) if state.answers else (200, {}, b"{}")
+                )
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -61,7 +62,7 @@ def server() -> Iterator[_Server]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the test server
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -75,7 +76,10 @@ def server() -> Iterator[_Server]:
 
 
 def _records(count: int, size: int = 10, level: int = 40) -> list[Record]:
-    return [Record(ts_ns=0, level=level, logger="app", message=f"{i:05d}" + "x" * (size - 5)) for i in range(count)]
+    return [
+        Record(ts_ns=0, level=level, logger="app", message=f"{i:05d}" + "x" * (size - 5))
+        for i in range(count)
+    ]
 
 
 def test_discord_posts_content_to_the_webhook_url(server: _Server) -> None:
@@ -131,7 +135,9 @@ def test_429_is_retried_after_retry_after_and_500_with_backoff(server: _Server) 
     assert (1, 3, 0) == (handler.stats().posted, handler.stats().retries, handler.stats().failed)
 
 
-def test_client_errors_are_not_retried_and_count_as_failed(server: _Server, caplog: pytest.LogCaptureFixture) -> None:
+def test_client_errors_are_not_retried_and_count_as_failed(
+    server: _Server, caplog: pytest.LogCaptureFixture
+) -> None:
     server.answers = [(400, {}, b'{"message": "bad"}')]
     handler = SlackLogHandler(server.url, formatter=_PLAIN)
     handler.push(_records(3))
@@ -143,7 +149,9 @@ def test_client_errors_are_not_retried_and_count_as_failed(server: _Server, capl
 
 def test_retries_give_up_after_max_retries(server: _Server) -> None:
     server.answers = [(503, {}, b"")] * 3
-    handler = SlackLogHandler(server.url, formatter=_PLAIN, max_retries=2, backoff_s=0.01, rate_limit=(100, 1.0))
+    handler = SlackLogHandler(
+        server.url, formatter=_PLAIN, max_retries=2, backoff_s=0.01, rate_limit=(100, 1.0)
+    )
     handler.push(_records(2))
     handler.close()
     assert 3 == len(server.requests)
@@ -183,7 +191,9 @@ class _Collecting(LogHandler):
             self.got_all.set()
 
 
-def test_a_stuck_webhook_never_blocks_the_master_or_other_handlers(server: _Server, ipc_path: str) -> None:
+def test_a_stuck_webhook_never_blocks_the_master_or_other_handlers(
+    server: _Server, ipc_path: str
+) -> None:
     server.release.clear()  # the service hangs until we let it answer
     config = LoggerConfig(path=ipc_path, max_batch=2)
     webhook = SlackLogHandler(server.url, level=20, rate_limit=(100, 1.0))
@@ -194,7 +204,9 @@ def test_a_stuck_webhook_never_blocks_the_master_or_other_handlers(server: _Serv
         assert collecting.got_all.wait(60)
         server.release.set()
     posted = "\n".join(body["text"] for body in server.bodies()).split("\n")
-    assert [f"m{i}" for i in range(20)] == [line.rsplit(" - ", 1)[1] for line in posted if "[INFO] w - " in line]
+    assert [f"m{i}" for i in range(20)] == [
+        line.rsplit(" - ", 1)[1] for line in posted if "[INFO] w - " in line
+    ]
     assert 0 == webhook.stats().failed
 
 

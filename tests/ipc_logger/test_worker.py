@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from stalwart.core import Record
 from stalwart.ipc_logger import (
+    MASTER_LOGGER_NAME,
     FileLogHandler,
     IPCLoggerError,
-    MASTER_LOGGER_NAME,
     LoggerConfig,
     MasterLogger,
     ShutdownTimeoutError,
@@ -37,7 +36,9 @@ def _log_n(config: LoggerConfig, name: str, count: int) -> None:
         os._exit(3)
 
 
-def _run_children(target: Callable[..., None], args_list: list[tuple[object, ...]]) -> list[int | None]:
+def _run_children(
+    target: Callable[..., None], args_list: list[tuple[object, ...]]
+) -> list[int | None]:
     procs = [_fork.Process(target=target, args=args) for args in args_list]
     for proc in procs:
         proc.start()
@@ -80,7 +81,9 @@ def test_shutdown_right_after_the_last_log_loses_nothing_20_times(
     assert {f"w{r}": list(range(250)) for r in range(20)} == _by_worker(read_jsonl(out))
 
 
-def _log_until_blocked(config: LoggerConfig, name: str, count: int, started: multiprocessing.synchronize.Event) -> None:
+def _log_until_blocked(
+    config: LoggerConfig, name: str, count: int, started: multiprocessing.synchronize.Event
+) -> None:
     worker = WorkerLogger(config, name)
     for index in range(count):
         if index == 100:
@@ -95,11 +98,12 @@ def _log_until_blocked(config: LoggerConfig, name: str, count: int, started: mul
 def test_master_started_after_the_workers_loses_nothing_with_overflow_block(
     ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
 ) -> None:
-    # Far more records than the buffer (500) plus ZeroMQ's queue hold: the workers must block, not drop.
+    # Far more records than the buffer (500) plus ZeroMQ's queue hold: workers block, not drop.
     config = LoggerConfig(path=ipc_path, queue_limit=500, max_batch=50, overflow="block")
     events = [_fork.Event() for _ in range(2)]
     procs = [
-        _fork.Process(target=_log_until_blocked, args=(config, f"w{i}", 5_000, events[i])) for i in range(2)
+        _fork.Process(target=_log_until_blocked, args=(config, f"w{i}", 5_000, events[i]))
+        for i in range(2)
     ]
     for proc in procs:
         proc.start()
@@ -131,7 +135,11 @@ def test_drop_newest_counts_drops_and_reports_them_to_the_master(
     assert stats.logged == len(_by_worker(records)["w0"])
     assert stats.dropped == master.stats().dropped
     # Batches queued before the overflow carry older counts, so the report may come in steps.
-    reported = [r.extra["dropped"] for r in records if r.logger == MASTER_LOGGER_NAME and "dropped" in r.extra]
+    reported = [
+        r.extra["dropped"]
+        for r in records
+        if r.logger == MASTER_LOGGER_NAME and "dropped" in r.extra
+    ]
     assert stats.dropped == sum(reported)
 
 
@@ -159,14 +167,16 @@ def test_levels_below_base_level_are_skipped_and_extra_and_msg_bytes_travel(
 ) -> None:
     config = LoggerConfig(path=ipc_path, base_level=20)
     out = sock_dir / "levels.jsonl"
-    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]):
-        with WorkerLogger(config, "lv") as worker:
-            worker.trace("t")
-            worker.debug("d")
-            worker.info("i", extra={"user": "ada", "obj": object})
-            worker.warning("w")
-            worker.error("e", msg_bytes=b"\x00\xff")
-            worker.critical("c")
+    with (
+        MasterLogger(config, [FileLogHandler(out, json_lines=True)]),
+        WorkerLogger(config, "lv") as worker,
+    ):
+        worker.trace("t")
+        worker.debug("d")
+        worker.info("i", extra={"user": "ada", "obj": object})
+        worker.warning("w")
+        worker.error("e", msg_bytes=b"\x00\xff")
+        worker.critical("c")
     assert 4 == worker.stats().acked_seq  # the master acknowledged the last seq at shutdown
     records = [r for r in read_jsonl(out) if r.logger == "lv"]
     assert ["i", "w", "e", "c"] == [r.message for r in records]
@@ -197,7 +207,9 @@ def test_forked_child_gets_its_own_socket_thread_and_sequence(
         worker.shutdown()
     assert 0 == child.exitcode
     records = [r for r in read_jsonl(out) if r.logger == "shared"]
-    assert [("child", child.pid, 1)] == [(r.message, r.pid, r.seq) for r in records if r.pid != os.getpid()]
+    assert [("child", child.pid, 1)] == [
+        (r.message, r.pid, r.seq) for r in records if r.pid != os.getpid()
+    ]
     parent = [(r.message, r.seq) for r in records if r.pid == os.getpid()]
     assert [("parent before fork", 1), ("parent after fork", 2)] == parent
     assert 0 == master.stats().lost

@@ -12,6 +12,7 @@ Example:
     ...     worker = WorkerLogger(config, "fetcher")  # usually in another process
     ...     worker.info("hello")
     ...     worker.shutdown()
+
 """
 
 from __future__ import annotations
@@ -29,9 +30,20 @@ from stalwart.ipc_logger._errors import (
     WebhookError,
 )
 from stalwart.ipc_logger._format import RecordFormatter
-from stalwart.ipc_logger._handlers import FileLogHandler, LoggingHandlerAdapter, LogHandler, StreamLogHandler
+from stalwart.ipc_logger._handlers import (
+    FileLogHandler,
+    LoggingHandlerAdapter,
+    LogHandler,
+    StreamLogHandler,
+)
 from stalwart.ipc_logger._ipc_handler import IPCHandler
-from stalwart.ipc_logger._master import MASTER_LOGGER_NAME, MasterLogger, MasterStats, WorkerInfo, WorkerState
+from stalwart.ipc_logger._master import (
+    MASTER_LOGGER_NAME,
+    MasterLogger,
+    MasterStats,
+    WorkerInfo,
+    WorkerState,
+)
 from stalwart.ipc_logger._webhooks import (
     DiscordLogHandler,
     RateLimit,

@@ -10,6 +10,7 @@ path is taken.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -30,26 +31,27 @@ class PathClaim:
         AddressInUseError: If another master holds the claim or a live
             process listens on ``file``.
         IPCLoggerError: If the socket's directory cannot be created.
+
     """
 
     def __init__(self, path: str, file: str) -> None:
-        import fcntl  # noqa: PLC0415 - POSIX only, like ipc:// itself
+        import fcntl
 
         self._lock_path = f"{file}.lock"
         directory = os.path.dirname(os.path.abspath(file))
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
         except OSError as exc:
-            raise IPCLoggerError(f"cannot bind master to {path}: cannot create directory {directory}: {exc}") from exc
+            raise IPCLoggerError(
+                f"cannot bind master to {path}: cannot create directory {directory}: {exc}"
+            ) from exc
         while True:
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise AddressInUseError(
-                    path, f"another master holds {self._lock_path}"
-                ) from None
+                raise AddressInUseError(path, f"another master holds {self._lock_path}") from None
             # The previous holder may have unlinked the lock file between our open and flock.
             try:
                 same = os.stat(self._lock_path).st_ino == os.fstat(fd).st_ino
@@ -67,10 +69,8 @@ class PathClaim:
         """Give the claim up (unlinking the lock file first, so no one locks a dead inode)."""
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._lock_path)
-        except FileNotFoundError:
-            pass
         os.close(self._fd)
         self._fd = None
 

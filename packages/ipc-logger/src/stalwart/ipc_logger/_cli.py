@@ -11,9 +11,7 @@ from types import FrameType
 
 import click
 import msgspec
-
 from stalwart.core import Level
-
 from stalwart.ipc_logger._config import DEFAULT_FORMAT, LoggerConfig, default_path
 from stalwart.ipc_logger._control import request_status
 from stalwart.ipc_logger._errors import IPCLoggerError
@@ -24,7 +22,9 @@ from stalwart.ipc_logger._worker import WorkerLogger
 __all__ = ["ipc"]
 
 _LEVELS = click.Choice([level.name for level in Level], case_sensitive=False)
-_PATH_HELP = "Endpoint: ipc://FILE or tcp://HOST:PORT (default: ipc:// in the per-user runtime dir)."
+_PATH_HELP = (
+    "Endpoint: ipc://FILE or tcp://HOST:PORT (default: ipc:// in the per-user runtime dir)."
+)
 
 
 @click.group("ipc")
@@ -34,11 +34,17 @@ def ipc() -> None:
 
 @ipc.command("master")
 @click.option("--path", default=default_path, show_default="per-user runtime dir", help=_PATH_HELP)
-@click.option("--file", "file", type=click.Path(dir_okay=False), help="Append records here (else stdout).")
+@click.option(
+    "--file", "file", type=click.Path(dir_okay=False), help="Append records here (else stdout)."
+)
 @click.option("--json-lines", is_flag=True, help="Write the file as JSON Lines instead of text.")
 @click.option("--level", type=_LEVELS, default="INFO", show_default=True, help="base_level.")
-@click.option("--format", "str_format", default=DEFAULT_FORMAT, show_default=True, help="Text format.")
-def master_command(path: str, file: str | None, json_lines: bool, level: str, str_format: str) -> None:
+@click.option(
+    "--format", "str_format", default=DEFAULT_FORMAT, show_default=True, help="Text format."
+)
+def master_command(
+    path: str, file: str | None, json_lines: bool, level: str, str_format: str
+) -> None:
     """Run a master until Ctrl+C (or SIGTERM), then drain and print its stats."""
     try:
         config = LoggerConfig(path=path, base_level=Level[level.upper()], str_format=str_format)
@@ -77,7 +83,9 @@ def master_command(path: str, file: str | None, json_lines: bool, level: str, st
 @click.option("--path", default=default_path, show_default="per-user runtime dir", help=_PATH_HELP)
 @click.option("--level", type=_LEVELS, default="INFO", show_default=True)
 @click.option("--name", default="cli", show_default=True, help="Worker name shown by the master.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the ack.")
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the ack."
+)
 @click.argument("message")
 def send_command(path: str, level: str, name: str, timeout: float, message: str) -> None:
     """Send MESSAGE as one record and wait until the master acknowledges it."""
@@ -97,14 +105,18 @@ def _when(seconds: float) -> str:
 def _print_stats(stats: MasterStats) -> None:
     click.echo(
         f"received {stats.received}  delivered {stats.delivered}  filtered {stats.filtered}  "
-        f"dropped {stats.dropped}  lost {stats.lost} ({stats.gaps} gaps)  bad frames {stats.bad_frames}"
+        f"dropped {stats.dropped}  lost {stats.lost} ({stats.gaps} gaps)  "
+        f"bad frames {stats.bad_frames}"
     )
     for handler, count in stats.handler_errors.items():
         click.echo(f"handler errors: {handler}: {count}")
     if not stats.workers:
         click.echo("no workers seen yet")
         return
-    click.echo(f"{'WORKER':<24} {'PID':>7} {'HOST':<16} {'STATE':<7} {'RECEIVED':>9} {'LOST':>5} {'DROPPED':>7}  LAST SEEN")
+    click.echo(
+        f"{'WORKER':<24} {'PID':>7} {'HOST':<16} {'STATE':<7} {'RECEIVED':>9} "
+        f"{'LOST':>5} {'DROPPED':>7}  LAST SEEN"
+    )
     for w in stats.workers:
         click.echo(
             f"{w.name[:24]:<24} {w.pid:>7} {w.host[:16]:<16} {w.state:<7} {w.received:>9} "

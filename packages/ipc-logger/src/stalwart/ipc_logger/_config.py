@@ -9,7 +9,6 @@ import tempfile
 from typing import Literal, NamedTuple
 
 from stalwart.core import Level
-
 from stalwart.ipc_logger._errors import ConfigError
 
 __all__ = ["DEFAULT_FORMAT", "Endpoint", "LoggerConfig", "Overflow", "default_path", "parse_path"]
@@ -32,6 +31,7 @@ class Endpoint(NamedTuple):
         file: The socket file (``ipc`` only, else ``""``).
         host: The host (``tcp`` only, else ``""``).
         port: The port (``tcp`` only; ``0`` asks the master for a free port).
+
     """
 
     scheme: Literal["ipc", "tcp"]
@@ -69,19 +69,26 @@ def parse_path(path: str) -> Endpoint:
     Raises:
         ConfigError: If the scheme is unknown, the file name is empty or too
             long for a Unix socket, or the port is not 0..65535.
+
     """
     if not isinstance(path, str):
-        raise ConfigError("path", path, "must be a string like ipc:///run/x.sock or tcp://host:port")
+        raise ConfigError(
+            "path", path, "must be a string like ipc:///run/x.sock or tcp://host:port"
+        )
     if path.startswith("ipc://"):
         file = path[len("ipc://") :]
         if not file or file.endswith("/"):
             raise ConfigError("path", path, "ipc:// needs a socket file name")
         if file.startswith("@"):
-            raise ConfigError("path", path, "abstract-namespace sockets are not supported; use a file")
+            raise ConfigError(
+                "path", path, "abstract-namespace sockets are not supported; use a file"
+            )
         size = len(os.fsencode(file))
         if size > _UNIX_PATH_MAX:
             raise ConfigError(
-                "path", path, f"socket file name is {size} bytes; Unix sockets allow {_UNIX_PATH_MAX}"
+                "path",
+                path,
+                f"socket file name is {size} bytes; Unix sockets allow {_UNIX_PATH_MAX}",
             )
         return Endpoint("ipc", file, "", 0)
     if path.startswith("tcp://"):
@@ -114,6 +121,7 @@ class LoggerConfig:
 
     Raises:
         ConfigError: On construction, if any value is out of range.
+
     """
 
     base_level: int = Level.INFO

@@ -6,7 +6,6 @@ import uuid
 
 import msgspec
 import zmq
-
 from stalwart.ipc_logger import _protocol as proto
 from stalwart.ipc_logger._config import parse_path
 from stalwart.ipc_logger._errors import IPCLoggerError, MasterUnreachableError
@@ -33,6 +32,7 @@ def request_status(path: str, timeout_s: float = 5.0) -> MasterStats:
         ConfigError: If ``path`` is malformed.
         MasterUnreachableError: If no master answered in time.
         IPCLoggerError: If the answer was not a stats message.
+
     """
     parse_path(path)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -49,7 +49,9 @@ def request_status(path: str, timeout_s: float = 5.0) -> MasterStats:
         sock.close(linger=0)
         context.term()
     if len(frames) != 2 or frames[0] != proto.STATUS_REPLY:
-        raise IPCLoggerError(f"master at {path} sent an unexpected status reply ({len(frames)} frames)")
+        raise IPCLoggerError(
+            f"master at {path} sent an unexpected status reply ({len(frames)} frames)"
+        )
     try:
         return msgspec.msgpack.decode(frames[1], type=MasterStats)
     except msgspec.DecodeError as exc:

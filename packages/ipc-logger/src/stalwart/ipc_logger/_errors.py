@@ -25,6 +25,7 @@ class ConfigError(IPCLoggerError, ValueError):
     Attributes:
         key: The option at fault.
         value: The rejected value.
+
     """
 
     def __init__(self, key: str, value: object, reason: str) -> None:
@@ -38,6 +39,7 @@ class AddressInUseError(IPCLoggerError, OSError):
 
     Attributes:
         path: The endpoint that could not be bound.
+
     """
 
     def __init__(self, path: str, reason: str) -> None:
@@ -52,6 +54,7 @@ class ShutdownTimeoutError(IPCLoggerError, TimeoutError):
         path: The master's endpoint.
         last_seq: The worker's last sequence number that was not acknowledged.
         unsent: Records that were never handed to the transport.
+
     """
 
     def __init__(self, path: str, last_seq: int, unsent: int, timeout_s: float) -> None:
@@ -70,6 +73,7 @@ class HandlerError(IPCLoggerError):
 
     Attributes:
         target: The file, URL or object at fault.
+
     """
 
     def __init__(self, target: object, reason: str) -> None:
@@ -82,6 +86,7 @@ class MasterUnreachableError(IPCLoggerError, TimeoutError):
 
     Attributes:
         path: The endpoint that was asked.
+
     """
 
     def __init__(self, path: str, timeout_s: float) -> None:
@@ -94,6 +99,7 @@ class WebhookError(IPCLoggerError):
 
     Attributes:
         value: The rejected value.
+
     """
 
     def __init__(self, value: object, reason: str) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stalwart.core import Record, level_name
-
 from stalwart.ipc_logger._errors import ConfigError
 
 __all__ = ["RecordFormatter"]
@@ -58,6 +57,7 @@ class RecordFormatter:
 
     Raises:
         ConfigError: If ``fmt`` is not a valid ``%``-style logging format.
+
     """
 
     def __init__(self, fmt: str) -> None:
@@ -76,7 +76,9 @@ class RecordFormatter:
         self._render = compiled[0] if compiled else None
         self._render_batch = compiled[1] if compiled else None
 
-    def _compile(self, fmt: str) -> tuple[Callable[[Record], str], Callable[[Sequence[Record]], str]] | None:
+    def _compile(
+        self, fmt: str
+    ) -> tuple[Callable[[Record], str], Callable[[Sequence[Record]], str]] | None:
         """Build ``positional_fmt % (expr, ...)`` renderers (one record, and a whole batch).
 
         Only expressions from :data:`_EXPRESSIONS` are compiled (the user's text
@@ -102,7 +104,7 @@ class RecordFormatter:
             "_asctime": self._time_text,
             "_levelname": self._level_name,
         }
-        exec(compile(source, "<RecordFormatter>", "exec"), namespace)  # noqa: S102 - fixed expressions only
+        exec(compile(source, "<RecordFormatter>", "exec"), namespace)
         return namespace["render"], namespace["render_batch"]
 
     def _level_name(self, level: int) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
 from stalwart.core import Record, encode_jsonl
-
 from stalwart.ipc_logger._config import DEFAULT_FORMAT
 from stalwart.ipc_logger._errors import HandlerError
 from stalwart.ipc_logger._format import RecordFormatter
@@ -31,9 +30,12 @@ class LogHandler(abc.ABC):
         level: Records below this level are not pushed to this handler.
         formatter: How to render text; ``None`` means the master's
             ``config.str_format``.
+
     """
 
-    def __init__(self, *, level: int = logging.NOTSET, formatter: RecordFormatter | None = None) -> None:
+    def __init__(
+        self, *, level: int = logging.NOTSET, formatter: RecordFormatter | None = None
+    ) -> None:
         self.level = int(level)
         self.formatter = formatter
 
@@ -83,6 +85,7 @@ class FileLogHandler(LogHandler):
 
     Raises:
         HandlerError: If the file cannot be opened for appending.
+
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class StreamLogHandler(LogHandler):
         stream: The stream; ``None`` means the current ``sys.stderr`` at each write.
         level: Minimum level for this handler.
         formatter: Text formatter (``None``: the master's ``str_format``).
+
     """
 
     def __init__(
@@ -152,7 +156,7 @@ class StreamLogHandler(LogHandler):
 
 
 class LoggingHandlerAdapter(LogHandler):
-    """Feed records to any stdlib :class:`logging.Handler` (a database handler, a rotating file, ...).
+    """Feed records to any stdlib :class:`logging.Handler` (database, rotating file, ...).
 
     Each record becomes a ``LogRecord`` via :meth:`Record.to_logging` (extra
     fields become attributes) and goes through the handler's own level,
@@ -161,6 +165,7 @@ class LoggingHandlerAdapter(LogHandler):
     Args:
         handler: The stdlib handler.
         level: Minimum level for this adapter (the handler's own level applies too).
+
     """
 
     def __init__(self, handler: logging.Handler, *, level: int = logging.NOTSET) -> None:

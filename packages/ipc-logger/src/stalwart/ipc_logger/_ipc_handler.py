@@ -27,10 +27,16 @@ class IPCHandler(logging.Handler):
         name: The worker's name in the master's worker table.
         level: The handler's own level.
         shutdown_timeout_s: How long :meth:`close` waits for the master's acknowledgement.
+
     """
 
     def __init__(
-        self, config: LoggerConfig, name: str, level: int = logging.NOTSET, *, shutdown_timeout_s: float = 10.0
+        self,
+        config: LoggerConfig,
+        name: str,
+        level: int = logging.NOTSET,
+        *,
+        shutdown_timeout_s: float = 10.0,
     ) -> None:
         super().__init__(level)
         self.worker = WorkerLogger(config, name)

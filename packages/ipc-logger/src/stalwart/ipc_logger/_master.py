@@ -11,9 +11,7 @@ from typing import Literal
 
 import msgspec
 import zmq
-
 from stalwart.core import Level, Record, RecordDecodeError, decode_batch
-
 from stalwart.ipc_logger import _protocol as proto
 from stalwart.ipc_logger._claim import PathClaim
 from stalwart.ipc_logger._config import LoggerConfig
@@ -33,7 +31,9 @@ _log = logging.getLogger(MASTER_LOGGER_NAME)
 
 _POLL_MS = 50
 _MAX_MESSAGES_PER_WAKE = 256
-_REPORT_INTERVAL_S = 10.0  # a recurring fault (bad frames, a failing handler) is logged at most this often
+_REPORT_INTERVAL_S = (
+    10.0  # a recurring fault (bad frames, a failing handler) is logged at most this often
+)
 _DRAIN_QUIET_S = 0.2
 _DEFAULT_DRAIN_TIMEOUT_S = 10.0
 
@@ -54,6 +54,7 @@ class WorkerInfo(msgspec.Struct, frozen=True):
         last_seq: The highest ``seq`` received from it.
         dropped: Records it reported dropping (``drop_newest``).
         lost: Records missing from its ``seq`` sequence.
+
     """
 
     name: str
@@ -82,6 +83,7 @@ class MasterStats(msgspec.Struct, frozen=True):
         bad_frames: Malformed or foreign messages skipped.
         handler_errors: Failed pushes per handler (by ``repr``).
         workers: Every worker ever seen.
+
     """
 
     received: int
@@ -175,6 +177,7 @@ class MasterLogger:
     Raises:
         AddressInUseError: If another master serves the same path (or port).
         IPCLoggerError: If the endpoint cannot be bound for another reason.
+
     """
 
     def __init__(self, config: LoggerConfig, handlers: Sequence[LogHandler]) -> None:
@@ -216,7 +219,9 @@ class MasterLogger:
             self._claim = PathClaim(path, endpoint.file)
         sock = self._context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
-        sock.setsockopt(zmq.RCVHWM, 0)  # workers bound their own memory; never push back on a sender here
+        sock.setsockopt(
+            zmq.RCVHWM, 0
+        )  # workers bound their own memory; never push back on a sender here
         address = path if endpoint.scheme == "ipc" or endpoint.port else f"tcp://{endpoint.host}:*"
         try:
             sock.bind(address)
@@ -226,7 +231,9 @@ class MasterLogger:
             if self._claim is not None:
                 self._claim.release()
             if exc.errno == zmq.EADDRINUSE:
-                raise AddressInUseError(path, "the address is already in use (another master?)") from exc
+                raise AddressInUseError(
+                    path, "the address is already in use (another master?)"
+                ) from exc
             raise IPCLoggerError(f"cannot bind master to {path}: {exc}") from exc
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return sock
@@ -251,7 +258,7 @@ class MasterLogger:
                     self._receive_some(sock)
                 self._check_heartbeats()
             self._drain(sock)
-        except BaseException:  # noqa: BLE001 - last resort: say why the master stopped
+        except BaseException:
             _log.exception("ipc master receive thread stopped unexpectedly")
             raise
         finally:
@@ -286,7 +293,9 @@ class MasterLogger:
             return
         identity, kind = frames[0], frames[1]
         if kind == proto.STATUS:
-            sock.send_multipart([identity, proto.STATUS_REPLY, msgspec.msgpack.encode(self.stats())])
+            sock.send_multipart(
+                [identity, proto.STATUS_REPLY, msgspec.msgpack.encode(self.stats())]
+            )
             return
         if kind not in proto.KINDS_FROM_WORKER or len(frames) < 3:
             self._bad_frame(f"unknown message kind {kind[:16]!r} with {len(frames) - 1} frame(s)")
@@ -317,11 +326,15 @@ class MasterLogger:
 
     # -- worker bookkeeping (under self._lock) -----------------------------------------------------
 
-    def _track(self, identity: bytes, kind: bytes, header: proto.Header, records: list[Record]) -> _Worker:
+    def _track(
+        self, identity: bytes, kind: bytes, header: proto.Header, records: list[Record]
+    ) -> _Worker:
         now_mono = time.monotonic()
         worker = self._workers.get(identity)
         if worker is None:
-            worker = _Worker(name=header.name, pid=header.pid, host=header.host, process=header.process)
+            worker = _Worker(
+                name=header.name, pid=header.pid, host=header.host, process=header.process
+            )
             self._workers[identity] = worker
             if kind != proto.HELLO and records:
                 # We missed its start (e.g. this master restarted): count gaps from here on.
@@ -350,7 +363,8 @@ class MasterLogger:
             self._dropped += delta
             self._notice(
                 Level.WARNING,
-                f"worker {worker.label()} dropped {delta} records (buffer full, overflow=drop_newest)",
+                f"worker {worker.label()} dropped {delta} records "
+                "(buffer full, overflow=drop_newest)",
                 worker,
                 dropped=delta,
             )
@@ -394,12 +408,17 @@ class MasterLogger:
         self._flush_notices()
 
     def _notice(self, level: int, message: str, worker: _Worker, **extra: int) -> None:
-        """Queue a record about a worker for the handlers (sent right after the lock is released)."""
+        """Queue a record about a worker for the handlers (pushed once the lock is released)."""
         record = Record.create(
             level,
             MASTER_LOGGER_NAME,
             message,
-            extra={"worker": worker.name, "worker_pid": worker.pid, "worker_host": worker.host, **extra},
+            extra={
+                "worker": worker.name,
+                "worker_pid": worker.pid,
+                "worker_host": worker.host,
+                **extra,
+            },
         )
         # Handlers run on the receive thread, outside the lock: _flush_notices pushes these.
         self._pending_notices.append(record)
@@ -453,7 +472,12 @@ class MasterLogger:
             self._bad_frames += 1
             count = self._bad_frames
         if self._throttle.ready("bad-frame"):
-            _log.warning("ipc master at %s skipped a malformed message (%d so far): %s", self._endpoint, count, reason)
+            _log.warning(
+                "ipc master at %s skipped a malformed message (%d so far): %s",
+                self._endpoint,
+                count,
+                reason,
+            )
 
     def _close_handlers(self) -> None:
         for handler in self._handlers:
@@ -491,6 +515,7 @@ class MasterLogger:
         Args:
             timeout_s: Upper bound on the drain; it ends earlier once the
                 socket has been quiet for 0.2 s.
+
         """
         if self._closed:
             return

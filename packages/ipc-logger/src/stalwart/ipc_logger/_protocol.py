@@ -50,6 +50,7 @@ class Header(msgspec.Struct, frozen=True, array_like=True):
             within this time plus the grace).
         last_seq: The last sequence number this worker has sent so far.
         dropped: Total records the worker dropped by policy so far.
+
     """
 
     name: str
@@ -67,6 +68,7 @@ class Ack(msgspec.Struct, frozen=True, array_like=True):
     Attributes:
         last_seq: The highest sequence number received from that worker.
         lost: Records the master counted as lost from that worker.
+
     """
 
     last_seq: int
@@ -88,6 +90,7 @@ def decode_header(data: bytes) -> Header:
 
     Raises:
         msgspec.DecodeError: If the frame is not a valid header.
+
     """
     return _HEADER_DECODER.decode(data)
 
@@ -97,5 +100,6 @@ def decode_ack(data: bytes) -> Ack:
 
     Raises:
         msgspec.DecodeError: If the frame is not a valid ack.
+
     """
     return _ACK_DECODER.decode(data)

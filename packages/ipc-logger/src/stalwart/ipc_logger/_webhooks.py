@@ -22,9 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
-
 from stalwart.core import Level, Record
-
 from stalwart.ipc_logger._errors import WebhookError
 from stalwart.ipc_logger._format import RecordFormatter
 from stalwart.ipc_logger._handlers import LogHandler
@@ -53,9 +51,12 @@ class RateLimit:
 
     Raises:
         WebhookError: If ``requests`` < 1 or ``per_s`` <= 0.
+
     """
 
-    def __init__(self, requests: int, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, requests: int, per_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if requests < 1 or per_s <= 0:
             raise WebhookError((requests, per_s), "rate limit needs requests >= 1 and per_s > 0")
         self._capacity = float(requests)
@@ -97,6 +98,7 @@ def split_message(text: str, limit: int) -> list[str]:
     Returns:
         The pieces, in order; joined with newlines they give back ``text``
         (lines longer than ``limit`` are cut into several pieces).
+
     """
     pieces: list[str] = []
     current: list[str] = []
@@ -132,6 +134,7 @@ class WebhookStats(msgspec.Struct, frozen=True):
         dropped: Records dropped because the handler's queue was full.
         retries: Requests repeated after a 429, a 5xx or a connection error.
         throttled: Times a message waited for the rate limit.
+
     """
 
     posted: int
@@ -152,9 +155,10 @@ class WebhookHandler(LogHandler):
     """Base class: post formatted records to an HTTP JSON endpoint from a background thread.
 
     Subclasses say where (``webhook_url``), what (:meth:`payload`), and their
-    service's limits (:attr:`default_max_chars`, :attr:`default_rate_limit`). Retries on 429, 5xx and connection errors with
-    exponential backoff (``backoff_s`` doubling up to ``max_backoff_s``),
-    honouring ``Retry-After`` (header, or ``retry_after`` in the JSON body as
+    service's limits (:attr:`default_max_chars`, :attr:`default_rate_limit`).
+    Retries on 429, 5xx and connection errors with exponential backoff
+    (``backoff_s`` doubling up to ``max_backoff_s``), honouring
+    ``Retry-After`` (the header, or ``retry_after`` in the JSON body as
     Discord and Telegram send it). Other HTTP errors are not retried.
 
     Args:
@@ -172,6 +176,7 @@ class WebhookHandler(LogHandler):
 
     Raises:
         WebhookError: If the URL or a limit is invalid.
+
     """
 
     #: The service's maximum message length, in characters.
@@ -217,7 +222,9 @@ class WebhookHandler(LogHandler):
         self._stop = threading.Event()
         self._deadline = float("inf")
         self._thread: threading.Thread | None = None
-        self._posted = self._records = self._failed = self._dropped = self._retries = self._throttled = 0
+        self._posted = self._records = self._failed = self._dropped = self._retries = (
+            self._throttled
+        ) = 0
         self._next_report = 0.0
 
     @staticmethod
@@ -300,7 +307,11 @@ class WebhookHandler(LogHandler):
             # Attribute records to pieces for the counters (a record may straddle two pieces).
             per_piece = max(1, len(texts) // max(1, len(pieces)))
             for index, piece in enumerate(pieces):
-                count = per_piece if index < len(pieces) - 1 else len(texts) - per_piece * (len(pieces) - 1)
+                count = (
+                    per_piece
+                    if index < len(pieces) - 1
+                    else len(texts) - per_piece * (len(pieces) - 1)
+                )
                 self._deliver(piece, max(count, 0))
 
     def _wait(self, seconds: float) -> bool:
@@ -357,7 +368,7 @@ class WebhookHandler(LogHandler):
             headers={"Content-Type": "application/json", "User-Agent": "stalwart-ipc-logger"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310 - http(s) checked
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
             if exc.code == 429 or exc.code >= 500:
@@ -373,7 +384,13 @@ class WebhookHandler(LogHandler):
         now = time.monotonic()
         if now >= self._next_report:
             self._next_report = now + _REPORT_INTERVAL_S
-            _log.error("%r: gave up on a message of %d records: %s (%d failed so far)", self, records, reason, failed)
+            _log.error(
+                "%r: gave up on a message of %d records: %s (%d failed so far)",
+                self,
+                records,
+                reason,
+                failed,
+            )
 
     def __repr__(self) -> str:
         """Show the class and the service host (never the secret path)."""
@@ -381,7 +398,7 @@ class WebhookHandler(LogHandler):
 
 
 def _retry_after(exc: urllib.error.HTTPError) -> float | None:
-    """Read the wait a service asked for: Retry-After (seconds or HTTP date) or a JSON body field."""
+    """Return the wait a service asked for: Retry-After (seconds or date) or a JSON body field."""
     header = exc.headers.get("Retry-After") if exc.headers is not None else None
     if header:
         try:
@@ -446,13 +463,18 @@ class TelegramLogHandler(WebhookHandler):
         chat_id: The chat to post to.
         api_base: The Bot API root (override for a local Bot API server or tests).
         **options: See :class:`WebhookHandler`.
+
     """
 
     default_max_chars = 4096
     default_rate_limit = (1, 1.0)
 
     def __init__(
-        self, bot_token: str, chat_id: int | str, api_base: str = "https://api.telegram.org", **options: Any
+        self,
+        bot_token: str,
+        chat_id: int | str,
+        api_base: str = "https://api.telegram.org",
+        **options: Any,
     ) -> None:
         if not isinstance(bot_token, str) or not bot_token or "/" in bot_token:
             raise WebhookError("<bot_token>", "bot token must be a non-empty string without '/'")

@@ -16,9 +16,7 @@ from typing import Any
 
 import msgspec
 import zmq
-
 from stalwart.core import Level, Record, current_host, encode_batch, to_jsonable
-
 from stalwart.ipc_logger import _protocol as proto
 from stalwart.ipc_logger._config import LoggerConfig
 from stalwart.ipc_logger._errors import ConfigError, IPCLoggerError, ShutdownTimeoutError
@@ -45,6 +43,7 @@ class WorkerStats(msgspec.Struct, frozen=True):
         dropped: Records dropped because the buffer was full (``drop_newest``).
         pending: Records still buffered in this process.
         acked_seq: The last ``seq`` the master acknowledged at shutdown (0 before).
+
     """
 
     logged: int
@@ -59,7 +58,7 @@ class _GiveUp(Exception):
 
 
 def _process_name() -> str:
-    import multiprocessing  # noqa: PLC0415 - only for the name, and only once per sender start
+    import multiprocessing
 
     return str(multiprocessing.current_process().name)
 
@@ -90,9 +89,11 @@ class WorkerLogger:
         ConfigError: If ``name`` is empty or the ``tcp://`` port is 0.
 
     Example:
-        >>> worker = WorkerLogger(LoggerConfig(path="ipc:///run/app/log.sock"), "fetcher")  # doctest: +SKIP
+        >>> config = LoggerConfig(path="ipc:///run/app/log.sock")
+        >>> worker = WorkerLogger(config, "fetcher")  # doctest: +SKIP
         >>> worker.info("fetched", extra={"url": url})  # doctest: +SKIP
         >>> worker.shutdown()  # doctest: +SKIP
+
     """
 
     def __init__(self, config: LoggerConfig, name: str) -> None:
@@ -100,7 +101,9 @@ class WorkerLogger:
             raise ConfigError("name", name, "a worker needs a non-empty name")
         endpoint = config.endpoint
         if endpoint.scheme == "tcp" and endpoint.port == 0:
-            raise ConfigError("path", config.path, "a worker must connect to the master's real port")
+            raise ConfigError(
+                "path", config.path, "a worker must connect to the master's real port"
+            )
         self._config = config
         self._name = name
         self._min_level = int(config.base_level)
@@ -153,27 +156,39 @@ class WorkerLogger:
 
     # -- the calling thread's side ---------------------------------------------------------------
 
-    def trace(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+    def trace(
+        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
         """Log ``msg`` at TRACE (5); see :meth:`log`."""
         self._log(Level.TRACE, msg, extra, msg_bytes)
 
-    def debug(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+    def debug(
+        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
         """Log ``msg`` at DEBUG; see :meth:`log`."""
         self._log(Level.DEBUG, msg, extra, msg_bytes)
 
-    def info(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+    def info(
+        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
         """Log ``msg`` at INFO; see :meth:`log`."""
         self._log(Level.INFO, msg, extra, msg_bytes)
 
-    def warning(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+    def warning(
+        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
         """Log ``msg`` at WARNING; see :meth:`log`."""
         self._log(Level.WARNING, msg, extra, msg_bytes)
 
-    def error(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+    def error(
+        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
         """Log ``msg`` at ERROR; see :meth:`log`."""
         self._log(Level.ERROR, msg, extra, msg_bytes)
 
-    def critical(self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None) -> None:
+    def critical(
+        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
         """Log ``msg`` at CRITICAL; see :meth:`log`."""
         self._log(Level.CRITICAL, msg, extra, msg_bytes)
 
@@ -198,10 +213,13 @@ class WorkerLogger:
 
         Raises:
             IPCLoggerError: If the worker was shut down.
+
         """
         self._log(int(level), msg, extra, msg_bytes)
 
-    def _log(self, level: int, msg: Any, extra: Mapping[str, Any] | None, msg_bytes: bytes | None) -> None:
+    def _log(
+        self, level: int, msg: Any, extra: Mapping[str, Any] | None, msg_bytes: bytes | None
+    ) -> None:
         if level < self._min_level:
             return
         if self._thread is None:
@@ -244,7 +262,7 @@ class WorkerLogger:
         self._overflowed((record,))
 
     def _overflowed(self, item: tuple[Any, ...]) -> None:
-        """The buffer was full: drop and count, or wait for the sender to make room."""
+        """Handle a full buffer: drop and count, or wait for the sender to make room."""
         if not self._block:
             with self._lock:
                 self._dropped += 1
@@ -424,6 +442,7 @@ class WorkerLogger:
                 never left this process.
             IPCLoggerError: If the master acknowledged fewer records than were
                 sent, or the sender thread failed.
+
         """
         if self._closed:
             return
@@ -438,9 +457,13 @@ class WorkerLogger:
         thread.join(timeout_s + 1.0)
         self._thread = None
         if self._failure is not None:
-            raise IPCLoggerError(f"worker {self._name!r} sender failed: {self._failure!r}") from self._failure
+            raise IPCLoggerError(
+                f"worker {self._name!r} sender failed: {self._failure!r}"
+            ) from self._failure
         if not self._handshake_ok:
-            raise ShutdownTimeoutError(self._config.path, self._seq, self._seq - self._sent, timeout_s)
+            raise ShutdownTimeoutError(
+                self._config.path, self._seq, self._seq - self._sent, timeout_s
+            )
         if self._acked_seq != self._sent_seq:
             raise IPCLoggerError(
                 f"master at {self._config.path} acknowledged seq {self._acked_seq} but worker "
@@ -460,7 +483,7 @@ class WorkerLogger:
         return f"WorkerLogger(name={self._name!r}, path={self._config.path!r}, pid={self._pid})"
 
 
-# -- process-wide bookkeeping: fork and exit hooks ---------------------------------------------------
+# -- process-wide bookkeeping: fork and exit hooks ----------------------------------------
 
 _live: weakref.WeakSet[WorkerLogger] = weakref.WeakSet()
 _hooks_installed = False
@@ -468,7 +491,7 @@ _hooks_lock = threading.Lock()
 
 
 def _track(worker: WorkerLogger) -> None:
-    global _hooks_installed  # noqa: PLW0603 - installed once per process, on first use
+    global _hooks_installed
     with _hooks_lock:
         _live.add(worker)
         if not _hooks_installed:
@@ -483,7 +506,7 @@ def _untrack(worker: WorkerLogger) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _hooks_lock  # noqa: PLW0603 - the parent's lock may have been held at fork time
+    global _hooks_lock
     _hooks_lock = threading.Lock()
     for worker in list(_live):
         worker._after_fork_in_child()
