@@ -221,3 +221,37 @@ def test_sigkill_during_large_writes_always_leaves_old_or_new_version(tmp_path: 
     write_json({"version": -1, "rows": []}, path)
     assert [] == _leftovers(tmp_path)
     assert len(seen) == 4
+
+
+_HALF_WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from stalwart.fallbacks import write_json
+    real_write = os.write
+    def half_then_hang(fd, data):
+        view = memoryview(data)
+        real_write(fd, view[: len(view) // 2])
+        print("half", flush=True)
+        time.sleep(600)
+    os.write = half_then_hang
+    write_json({"version": "new", "rows": ["y" * 100] * 1000}, sys.argv[1])
+    """
+)
+
+
+@posix_only
+def test_sigkill_with_the_temp_file_half_written_leaves_the_old_version(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json({"version": "old", "rows": []}, path)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HALF_WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert "half" == child.stdout.readline().strip()
+    assert 1 == len(_leftovers(tmp_path))  # the half-written temp file is there
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stdout.close()
+    assert {"version": "old", "rows": []} == read_json(path)
+    write_json({"version": "next", "rows": []}, path)
+    assert [] == _leftovers(tmp_path)
