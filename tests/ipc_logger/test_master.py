@@ -5,6 +5,7 @@ import multiprocessing.synchronize
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -287,3 +288,29 @@ def test_shutdown_is_idempotent_and_closes_handlers(ipc_path: str, sock_dir: Pat
         handler.push([Record.create(20, "x", "y")])
     # The path is free again.
     MasterLogger(LoggerConfig(path=ipc_path), []).shutdown()
+
+
+class _Stuck(_Collecting):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def push(self, records: Sequence[Record]) -> None:
+        self.release.wait(_TIMEOUT_S)
+        super().push(records)
+
+
+def test_a_slow_master_pushes_back_so_workers_drop_by_policy_and_count_it(ipc_path: str) -> None:
+    config = LoggerConfig(path=ipc_path, queue_limit=50, max_batch=10, overflow="drop_newest")
+    stuck = _Stuck()
+    with MasterLogger(config, [stuck]) as master:
+        worker = WorkerLogger(config, "w")
+        for index in range(20_000):
+            worker.info(f"m{index}")
+        stuck.release.set()
+        worker.shutdown(timeout_s=_TIMEOUT_S)
+    stats = worker.stats()
+    assert stats.dropped > 0
+    assert 20_000 == stats.logged + stats.dropped
+    assert stats.logged == len([r for r in stuck.records if r.logger == "w"])
+    assert stats.dropped == master.stats().dropped

@@ -30,6 +30,7 @@ WorkerState = Literal["alive", "dead", "closed"]
 _log = logging.getLogger(MASTER_LOGGER_NAME)
 
 _POLL_MS = 50
+_RECEIVE_HWM = 64  # batches queued per worker connection
 _MAX_MESSAGES_PER_WAKE = 256
 _REPORT_INTERVAL_S = (
     10.0  # a recurring fault (bad frames, a failing handler) is logged at most this often
@@ -219,9 +220,10 @@ class MasterLogger:
             self._claim = PathClaim(path, endpoint.file)
         sock = self._context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
-        sock.setsockopt(
-            zmq.RCVHWM, 0
-        )  # workers bound their own memory; never push back on a sender here
+        # Bounded per worker: a master slower than its workers pushes back, so their buffers
+        # fill and their overflow policy (block / drop_newest, counted) decides, instead of
+        # this process growing without limit.
+        sock.setsockopt(zmq.RCVHWM, _RECEIVE_HWM)
         address = path if endpoint.scheme == "ipc" or endpoint.port else f"tcp://{endpoint.host}:*"
         try:
             sock.bind(address)
