@@ -53,7 +53,11 @@ def main() -> int:
         python = bindir / "python"
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(core)], check=True)
         subprocess.run(
-            [str(python), "-c", "import stalwart.core as c; assert c.decode_batch(c.encode_batch([]))==[]"],
+            [
+                str(python),
+                "-c",
+                "import stalwart.core as c; assert c.decode_batch(c.encode_batch([]))==[]",
+            ],
             check=True,
         )
         listing = subprocess.run(
@@ -62,7 +66,9 @@ def main() -> int:
         if listing[0] != "stalwart-core" or len(listing) != 2:
             print(f"FAIL: core alone should list only itself, got {listing}")
             return 1
-        print(f"OK: {len(wheels)} wheels, namespace intact, stalwart-core installs alone: {listing}")
+        print(
+            f"OK: {len(wheels)} wheels, namespace intact, stalwart-core installs alone: {listing}"
+        )
     return 0
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stalwart.core import __version__
 from stalwart.core._cli import installed_distributions, main
 
@@ -32,7 +31,9 @@ def _fake_distribution(site: Path, entry_points: str) -> None:
     (site / "stalwart_fake_plugin.py").write_text(PLUGIN_MODULE)
     dist_info = site / "stalwart_fake-9.9.1.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: stalwart-fake\nVersion: 9.9.1\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: stalwart-fake\nVersion: 9.9.1\n"
+    )
     (dist_info / "entry_points.txt").write_text(entry_points)
 
 

@@ -7,7 +7,6 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stalwart.core import (
     Record,
     RecordDecodeError,
@@ -22,7 +21,9 @@ from stalwart.core import (
 _INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 _TEXT = st.text()  # any unicode, including empty strings, surrogate-free
 
-json_scalars = st.none() | st.booleans() | _INT64 | st.floats(allow_nan=False, allow_infinity=False) | _TEXT
+json_scalars = (
+    st.none() | st.booleans() | _INT64 | st.floats(allow_nan=False, allow_infinity=False) | _TEXT
+)
 json_values: st.SearchStrategy[Any] = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=5) | st.dictionaries(_TEXT, children, max_size=5),
@@ -55,7 +56,13 @@ records: st.SearchStrategy[Record] = st.builds(
 
 def _sample(n: int = 3) -> list[Record]:
     return [
-        Record.create(logging.INFO, f"app.{i}", f"message {i} \u00e9\U0001f600", seq=i, extra={"i": i, "tags": ["a", "b"]})
+        Record.create(
+            logging.INFO,
+            f"app.{i}",
+            f"message {i} \u00e9\U0001f600",
+            seq=i,
+            extra={"i": i, "tags": ["a", "b"]},
+        )
         for i in range(n)
     ]
 
@@ -121,7 +128,7 @@ def test_wrong_schema_names_the_record_and_its_byte_offset() -> None:
         decode_batch(data)
     assert 2 == info.value.index
     prefix = msgspec.msgpack.encode(good)
-    # Same array header size for 2 and 3 elements (fixarray), so the third starts right after the first two.
+    # 2 and 3 elements share a 1-byte fixarray header: the third starts right after the first two.
     assert len(prefix) == info.value.offset
     assert "message" in info.value.reason
 
@@ -133,7 +140,9 @@ def test_wrong_field_type_is_rejected() -> None:
 
 
 def test_unknown_kind_is_rejected() -> None:
-    data = msgspec.json.encode({"ts_ns": 1, "level": 20, "logger": "x", "message": "m", "kind": "gossip"})
+    data = msgspec.json.encode(
+        {"ts_ns": 1, "level": 20, "logger": "x", "message": "m", "kind": "gossip"}
+    )
     with pytest.raises(RecordDecodeError, match="kind"):
         Record.from_json(data)
 
@@ -148,7 +157,7 @@ def test_iter_jsonl_names_the_bad_line_and_skips_blank_lines() -> None:
     good = encode_jsonl(_sample(2)).splitlines()
     lines = [good[0], b"", good[1], b"{not json"]
     seen = []
-    with pytest.raises(RecordDecodeError) as info:
+    with pytest.raises(RecordDecodeError) as info:  # noqa: PT012 - the records before the bad line must arrive
         for record in iter_jsonl(lines):
             seen.append(record)
     assert 2 == len(seen)

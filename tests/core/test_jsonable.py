@@ -4,10 +4,8 @@ import math
 from typing import Any
 
 import msgspec
-
 from hypothesis import given
 from hypothesis import strategies as st
-
 from stalwart.core import to_jsonable
 from stalwart.core._jsonable import MAX_DEPTH
 
@@ -36,7 +34,12 @@ def test_cycles_and_deep_nesting_stop_at_max_depth() -> None:
     assert "[[...]]" == out
 
 
-@given(st.recursive(st.integers() | st.floats() | st.text() | st.binary(), lambda c: st.lists(c) | st.tuples(c) | st.frozensets(st.integers())))
+@given(
+    st.recursive(
+        st.integers() | st.floats() | st.text() | st.binary(),
+        lambda c: st.lists(c) | st.tuples(c) | st.frozensets(st.integers()),
+    )
+)
 def test_output_is_always_encodable(value: object) -> None:
     out = to_jsonable(value)
     assert out == msgspec.json.decode(msgspec.json.encode(out))

@@ -4,7 +4,6 @@ import logging
 import math
 
 import pytest
-
 from stalwart.core import Record, decode_batch, encode_batch
 
 FORMAT = (
@@ -137,3 +136,11 @@ def test_record_is_immutable() -> None:
     record = Record(ts_ns=0, level=20, logger="x", message="m")
     with pytest.raises(AttributeError):
         record.message = "changed"  # type: ignore[misc]
+
+
+def test_a_record_already_formatted_by_a_handler_gains_no_extras() -> None:
+    original = _capture("bridge.formatted", lambda log: log.info("plain %s", "text"))
+    logging.Formatter("%(asctime)s %(message)s").format(original)  # adds message and asctime
+    record = Record.from_logging(original)
+    assert {} == record.extra
+    assert "plain text" == record.message

@@ -8,11 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
-
-from stalwart.core import Record, decode_batch
+from stalwart.core import decode_batch
 from stalwart.crash_logger import setup_logging
-from stalwart.crash_logger._handler import PipeHandler, record_of
+from stalwart.crash_logger._handler import PipeHandler
 from stalwart.crash_logger._protocol import FrameReader
 
 
@@ -30,20 +28,6 @@ def _with_exception() -> logging.LogRecord:
         record = _log_record()
         record.exc_info = sys.exc_info()
         return record
-
-
-@pytest.mark.parametrize(
-    "record",
-    [
-        _log_record(),
-        _log_record(job=7, correlation_id="c-1"),
-        _log_record("%d items", ("many",)),
-        _with_exception(),
-    ],
-    ids=["plain", "extra", "format-error", "exception"],
-)
-def test_conversion_equals_the_core_bridge(record: logging.LogRecord) -> None:
-    assert Record.from_logging(record, kind="event", seq=4) == record_of(record, "event", 4)
 
 
 def test_each_emit_writes_one_whole_frame_before_returning(tmp_path: Path) -> None:

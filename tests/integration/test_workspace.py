@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stalwart.core._cli import main
 
 if sys.version_info >= (3, 11):

@@ -44,7 +44,9 @@ def _print_versions(ctx: click.Context, _param: click.Parameter, value: bool) ->
 @click.command("demo")
 def _placeholder_demo() -> None:
     """Run the full-stack demo (provided by the integration layer once installed)."""
-    click.echo("stalwart demo: not yet available in this version; install the full stack once it ships.")
+    click.echo(
+        "stalwart demo: not yet available in this version; install the full stack once it ships."
+    )
 
 
 class StalwartGroup(click.Group):
@@ -90,7 +92,9 @@ class StalwartGroup(click.Group):
 
 def _warn(name: str, target: str, reason: str) -> None:
     first_line = reason.strip().splitlines()[0] if reason.strip() else reason
-    click.echo(f"warning: stalwart plugin {name!r} ({target}) failed to load: {first_line}", err=True)
+    click.echo(
+        f"warning: stalwart plugin {name!r} ({target}) failed to load: {first_line}", err=True
+    )
 
 
 @click.group(cls=StalwartGroup, context_settings={"help_option_names": ["-h", "--help"]})

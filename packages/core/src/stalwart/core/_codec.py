@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import msgspec
-
 from stalwart.core._errors import RecordDecodeError, byte_offset_from_message
 from stalwart.core._record import JSON_DECODER, JSON_ENCODER, Record
 
@@ -48,7 +47,9 @@ def decode_batch(data: bytes | bytearray | memoryview) -> list[Record]:
         raise _locate_batch_error(data, exc) from exc
 
 
-def _locate_batch_error(data: bytes | bytearray | memoryview, exc: msgspec.DecodeError) -> RecordDecodeError:
+def _locate_batch_error(
+    data: bytes | bytearray | memoryview, exc: msgspec.DecodeError
+) -> RecordDecodeError:
     """Work out which record and byte a failed batch decode stumbled on (error path only)."""
     reason = str(exc)
     try:
@@ -71,7 +72,7 @@ def _locate_batch_error(data: bytes | bytearray | memoryview, exc: msgspec.Decod
 
 
 def encode_jsonl(records: Iterable[Record]) -> bytes:
-    """Encode records as JSON Lines: one compact JSON object per line, each ending in ``\\n``.
+    r"""Encode records as JSON Lines: one compact JSON object per line, each ending in ``\n``.
 
     Newlines inside messages are escaped by JSON, so one record is always one line.
     """

@@ -17,13 +17,17 @@ __all__ = ["format_message", "record_from_logging", "record_to_logging", "standa
 
 
 @functools.cache
+def _blank_attributes() -> frozenset[str]:
+    return frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", (), None)))
+
+
+@functools.cache
 def standard_attributes() -> frozenset[str]:
     """Return the attribute names every ``LogRecord`` has, plus those formatters add.
 
     Anything else on a record's ``__dict__`` came from the user's ``extra=``.
     """
-    blank = logging.LogRecord("", logging.INFO, "", 0, "", (), None)
-    return frozenset(vars(blank)) | {"message", "asctime", "taskName"}
+    return _blank_attributes() | {"message", "asctime", "taskName"}
 
 
 def format_message(record: logging.LogRecord) -> str:
@@ -53,16 +57,24 @@ def record_from_logging(
     cls: type[Record], record: logging.LogRecord, *, kind: Kind, seq: int, host: str
 ) -> Record:
     """Build a ``cls`` from a stdlib record; see :meth:`Record.from_logging`."""
-    standard = standard_attributes()
+    attributes = vars(record)
     extra: dict[str, Any] = {}
     correlation_id: str | None = None
-    for key, value in vars(record).items():
-        if key in standard or key.startswith("_"):
+    # Hot path: a record with no more attributes than a blank one has no extras,
+    # so the set difference (about a third of the conversion's cost) is skipped.
+    user_keys = (
+        attributes.keys() - standard_attributes()
+        if len(attributes) > len(_blank_attributes())
+        else ()
+    )
+    for key in user_keys:
+        if key.startswith("_"):
             continue
+        value = attributes[key]
         if key == "correlation_id":
             correlation_id = None if value is None else str(value)
-            continue
-        extra[key] = to_jsonable(value)
+        else:
+            extra[key] = to_jsonable(value)
     return cls(
         ts_ns=int(record.created * 1_000_000_000),
         level=record.levelno,

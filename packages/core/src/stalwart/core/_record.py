@@ -12,7 +12,6 @@ import time
 from typing import Any, Literal
 
 import msgspec
-
 from stalwart.core._errors import RecordDecodeError, byte_offset_from_message
 from stalwart.core._jsonable import to_jsonable
 from stalwart.core._logging_bridge import record_from_logging, record_to_logging

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
 from pathlib import Path
 
-from stalwart.core import Kind, Record, current_host
-
+from stalwart.core import Kind, Record
 from stalwart.crash_logger._events import KIND_ATTRIBUTE, LIFECYCLE_LOGGER
 from stalwart.crash_logger._format import format_record
 from stalwart.crash_logger._protocol import records_frame
 
-__all__ = ["PipeHandler", "record_of"]
+__all__ = ["PipeHandler"]
 
 
 class PipeHandler(logging.Handler):
@@ -48,7 +46,7 @@ class PipeHandler(logging.Handler):
         """Convert ``record`` to a core ``Record`` and write it to the pipe (or the file)."""
         try:
             kind: Kind = getattr(record, KIND_ATTRIBUTE, "log")
-            converted = record_of(record, kind, next(self._seq))
+            converted = Record.from_logging(record, kind=kind, seq=next(self._seq))
             self._send(records_frame([converted]), converted)
         except Exception:  # noqa: BLE001 - logging's contract: report via handleError, never raise
             self.handleError(record)
@@ -118,49 +116,6 @@ class PipeHandler(logging.Handler):
         finally:
             self.release()
         super().close()
-
-
-@functools.cache
-def _standard_attributes() -> frozenset[str]:
-    blank = logging.LogRecord("", logging.INFO, "", 0, "", (), None)
-    return frozenset(vars(blank)) | {"message", "asctime", "taskName"}
-
-
-def record_of(record: logging.LogRecord, kind: Kind, seq: int) -> Record:
-    """Return ``Record.from_logging(record, kind=kind, seq=seq)``, faster for plain records.
-
-    The logging call pays for this conversion, and the general bridge spends
-    most of its time looking for ``extra=`` fields, exceptions and formatting
-    failures that plain records do not have; those records still take it.
-    """
-    if (
-        record.exc_info
-        or record.exc_text
-        or record.stack_info
-        or record.__dict__.keys() - _standard_attributes()
-    ):
-        return Record.from_logging(record, kind=kind, seq=seq)
-    try:
-        message = record.getMessage()
-    except Exception:  # noqa: BLE001 - the bridge records the template, arguments and error
-        return Record.from_logging(record, kind=kind, seq=seq)
-    return Record(
-        ts_ns=int(record.created * 1_000_000_000),
-        level=record.levelno,
-        logger=record.name,
-        message=message,
-        kind=kind,
-        pid=record.process or 0,
-        process=record.processName or "",
-        thread=record.thread or 0,
-        thread_name=record.threadName or "",
-        host=current_host(),
-        seq=seq,
-        module=record.module,
-        func=record.funcName,
-        line=record.lineno,
-        path=record.pathname,
-    )
 
 
 def _lifecycle_record(level: int, message: str) -> Record:
