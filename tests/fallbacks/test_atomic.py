@@ -58,9 +58,7 @@ def test_disk_full_raises_keeps_old_file_and_removes_temp(
     assert [] == _leftovers(tmp_path)
 
 
-def test_permission_error_on_replace_keeps_old_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_permission_error_on_replace_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "data.json"
     write_json([1], path)
 
@@ -99,9 +97,7 @@ def test_file_size_limit_in_a_child_process_raises_and_keeps_old_file(tmp_path: 
         sys.exit(3)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert 0 == done.returncode, done.stderr
     assert "File too large" in done.stdout
     assert {"v": "old"} == read_json(path)

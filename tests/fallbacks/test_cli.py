@@ -44,28 +44,19 @@ def test_convert_json_to_csv_to_jsonl_and_back(tmp_path: Path) -> None:
     write_json(records, tmp_path / "in.json")
     runner = CliRunner()
     assert (
-        0
-        == runner.invoke(
-            files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "mid.csv")]
-        ).exit_code
+        0 == runner.invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "mid.csv")]).exit_code
     )
     assert (
         0
-        == runner.invoke(
-            files, ["convert", str(tmp_path / "mid.csv"), str(tmp_path / "mid.jsonl")]
-        ).exit_code
+        == runner.invoke(files, ["convert", str(tmp_path / "mid.csv"), str(tmp_path / "mid.jsonl")]).exit_code
     )
-    result = runner.invoke(
-        files, ["convert", str(tmp_path / "mid.jsonl"), str(tmp_path / "out.json")]
-    )
+    result = runner.invoke(files, ["convert", str(tmp_path / "mid.jsonl"), str(tmp_path / "out.json")])
     assert 0 == result.exit_code, result.output
     assert records == read_json(tmp_path / "out.json")
 
 
 def test_convert_of_a_damaged_source_fails_without_writing(tmp_path: Path) -> None:
     (tmp_path / "in.json").write_bytes(b"[1,")
-    result = CliRunner().invoke(
-        files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv")]
-    )
+    result = CliRunner().invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv")])
     assert 1 == result.exit_code
     assert not (tmp_path / "out.csv").exists()

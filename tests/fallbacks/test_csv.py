@@ -34,9 +34,7 @@ def test_escaped_columns_split_back_into_the_same_keys(keys: list[str]) -> None:
 
 
 def test_cells_are_text_and_convert_restores_types(tmp_path: Path) -> None:
-    write_csv(
-        [{"id": 7, "ok": True, "score": 1.5, "none": None, "tags": ["a", "b"]}], tmp_path / "d.csv"
-    )
+    write_csv([{"id": 7, "ok": True, "score": 1.5, "none": None, "tags": ["a", "b"]}], tmp_path / "d.csv")
     (row,) = read_csv(tmp_path / "d.csv", convert={"id": int, "score": float})
     assert {"id": 7, "ok": "true", "score": 1.5, "none": "", "tags": '["a","b"]'} == row
 

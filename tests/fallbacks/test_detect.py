@@ -24,9 +24,7 @@ from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_j
         ("a.csv", b"a,b\r\n1,\xfe\r\n", True),
     ],
 )
-def test_detect_corruption_by_parsing(
-    tmp_path: Path, name: str, content: bytes, corrupt: bool
-) -> None:
+def test_detect_corruption_by_parsing(tmp_path: Path, name: str, content: bytes, corrupt: bool) -> None:
     (tmp_path / name).write_bytes(content)
     assert corrupt is CorruptionDetector.detect_corruption(tmp_path / name)
 

@@ -92,9 +92,7 @@ def test_read_with_recover_returns_salvage_and_warns(
 
 def test_restore_types_false_leaves_tags_visible(tmp_path: Path) -> None:
     write_json([b"x"], tmp_path / "d.json")
-    assert [{"$stalwart": "bytes", "v": "eA=="}] == read_json(
-        tmp_path / "d.json", restore_types=False
-    )
+    assert [{"$stalwart": "bytes", "v": "eA=="}] == read_json(tmp_path / "d.json", restore_types=False)
 
 
 def test_append_jsonl_and_iter_jsonl_round_trip_with_types(tmp_path: Path) -> None:
@@ -148,9 +146,7 @@ def test_iter_json_array_of_empty_array(tmp_path: Path) -> None:
     ("content", "offset"),
     [(b'{"a": 1}', 0), (b"[1, 2", 5), (b"[1, 2] x", 7), (b"[1 2]", 3), (b'[1, "\xff"]', 4)],
 )
-def test_iter_json_array_rejects_damage_with_offset(
-    tmp_path: Path, content: bytes, offset: int
-) -> None:
+def test_iter_json_array_rejects_damage_with_offset(tmp_path: Path, content: bytes, offset: int) -> None:
     (tmp_path / "d.json").write_bytes(content)
     with pytest.raises(CorruptFileError) as caught:
         list(iter_json_array(tmp_path / "d.json", chunk_size=2))
@@ -166,14 +162,8 @@ def test_iter_json_array_yields_elements_before_the_damage(tmp_path: Path) -> No
 
 
 JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=10,
 )
 
@@ -186,3 +176,19 @@ def test_iter_json_array_equals_read_json_for_any_chunk_size(
     path = tmp_path_factory.getbasetemp() / "stream.json"
     write_json(items, path, durable=False, backups=0)
     assert read_json(path) == list(iter_json_array(path, chunk_size=chunk))
+
+
+def test_iter_json_array_memory_stays_bounded_on_a_large_file(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.json"
+    write_json([{"i": i, "pad": "p" * 200} for i in range(20_000)], path, durable=False)
+    assert path.stat().st_size > 4_000_000
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_json_array(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 20_000 == count
+    assert peak < 1_000_000, f"peak {peak} bytes for a {path.stat().st_size} byte file"

@@ -97,9 +97,7 @@ _HOLDER = textwrap.dedent(
 @posix_only
 def test_a_killed_lock_holder_does_not_block_other_writers(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True
-    )
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None
     assert "locked" == holder.stdout.readline().strip()
     with pytest.raises(LockTimeoutError), file_lock(str(path), timeout=0.2):
@@ -168,3 +166,33 @@ def test_lock_timeout_between_threads(tmp_path: Path) -> None:
     finally:
         release.set()
         thread.join(30)
+
+
+def _write_in_child(path: str) -> None:
+    write_json({"from": "child"}, path, lock_timeout=30)
+
+
+@posix_only
+def test_a_forked_child_does_not_inherit_a_held_thread_lock(tmp_path: Path) -> None:
+    """The per-path lock registry is re-created after fork (a copied held lock would hang)."""
+    import multiprocessing
+
+    path = str(tmp_path / "data.json")
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with file_lock(path):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(30)
+    child = multiprocessing.get_context("fork").Process(target=_write_in_child, args=(path,))
+    child.start()  # forked while another thread holds the lock of `path`
+    release.set()  # the child now waits on the OS lock only, which this releases
+    holder.join(30)
+    child.join(60)
+    assert 0 == child.exitcode
+    assert {"from": "child"} == read_json(path)

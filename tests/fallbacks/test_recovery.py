@@ -24,9 +24,7 @@ RECORDS = st.lists(
             "id": st.integers(min_value=-1000, max_value=10**6),
             "name": TRICKY_TEXT,
             "tags": st.lists(TRICKY_TEXT, max_size=2),
-            "extra": st.one_of(
-                st.none(), st.binary(max_size=4), st.tuples(st.integers(), TRICKY_TEXT)
-            ),
+            "extra": st.one_of(st.none(), st.binary(max_size=4), st.tuples(st.integers(), TRICKY_TEXT)),
         }
     ),
     min_size=1,

@@ -24,9 +24,7 @@ SCALARS = st.one_of(
     st.binary(max_size=20),
     st.complex_numbers(allow_nan=False, allow_infinity=False),
     st.datetimes(
-        timezones=st.none()
-        | st.just(dt.timezone.utc)
-        | st.just(dt.timezone(dt.timedelta(hours=-5)))
+        timezones=st.none() | st.just(dt.timezone.utc) | st.just(dt.timezone(dt.timedelta(hours=-5)))
     ),
     st.dates(),
     st.decimals(allow_nan=False),
@@ -53,9 +51,7 @@ def _same(left: Any, right: Any) -> bool:
     if type(left) is not type(right):
         return False
     if isinstance(left, (list, tuple)):
-        return len(left) == len(right) and all(
-            _same(a, b) for a, b in zip(left, right, strict=True)
-        )
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
     if isinstance(left, dict):
         return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
     if isinstance(left, float) and math.isnan(left):
@@ -65,9 +61,7 @@ def _same(left: Any, right: Any) -> bool:
 
 @settings(max_examples=60, deadline=None)
 @given(value=VALUES)
-def test_every_supported_type_round_trips_exactly_through_a_file(
-    tmp_path_factory: Any, value: Any
-) -> None:
+def test_every_supported_type_round_trips_exactly_through_a_file(tmp_path_factory: Any, value: Any) -> None:
     path = tmp_path_factory.getbasetemp() / "round-trip.json"
     write_json(value, path, durable=False, backups=0)
     assert _same(value, read_json(path))
