@@ -314,3 +314,21 @@ def test_a_slow_master_pushes_back_so_workers_drop_by_policy_and_count_it(ipc_pa
     assert 20_000 == stats.logged + stats.dropped
     assert stats.logged == len([r for r in stuck.records if r.logger == "w"])
     assert stats.dropped == master.stats().dropped
+
+
+def test_workers_reconnect_to_a_restarted_master_on_the_same_path(ipc_path: str) -> None:
+    config = LoggerConfig(path=ipc_path)
+    first, second = _Collecting(), _Collecting()
+    worker = WorkerLogger(config, "w")
+    with MasterLogger(config, [first]) as master:
+        for index in range(100):
+            worker.info(f"a{index}")
+        _wait_for(lambda: master.stats().received == 100, "first master got the first part")
+    for index in range(100):
+        worker.info(f"b{index}")  # nobody listening now: queued in the worker
+    with MasterLogger(config, [second]) as restarted:
+        worker.shutdown(timeout_s=_TIMEOUT_S)
+    assert [f"a{i}" for i in range(100)] == [r.message for r in first.records if r.logger == "w"]
+    assert [f"b{i}" for i in range(100)] == [r.message for r in second.records if r.logger == "w"]
+    assert 0 == restarted.stats().lost
+    assert 200 == worker.stats().acked_seq
