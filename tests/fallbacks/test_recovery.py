@@ -15,7 +15,7 @@ from stalwart.fallbacks import (
     recover_json,
     write_json,
 )
-from stalwart.fallbacks._json import encode_json
+from stalwart.fallbacks._jsonfile import encode_json
 
 TRICKY_TEXT = st.text(alphabet='ab}{][,":\\ \n\u00e9\u2603', max_size=12)
 RECORDS = st.lists(

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from stalwart.fallbacks.__about__ import __version__
-from stalwart.fallbacks._csv import read_csv, write_csv
+from stalwart.fallbacks._csvfile import read_csv, write_csv
 from stalwart.fallbacks._detect import CorruptionDetector, CorruptionReport
 from stalwart.fallbacks._errors import (
     CorruptFileError,
@@ -23,7 +23,7 @@ from stalwart.fallbacks._errors import (
     UnsupportedTypeError,
     WriteError,
 )
-from stalwart.fallbacks._json import (
+from stalwart.fallbacks._jsonfile import (
     append_jsonl,
     iter_json_array,
     iter_jsonl,

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 from stalwart.fallbacks._atomic import atomic_write
-from stalwart.fallbacks._csv import read_csv, write_csv
+from stalwart.fallbacks._csvfile import read_csv, write_csv
 from stalwart.fallbacks._detect import CorruptionDetector, guess_format
 from stalwart.fallbacks._errors import FallbacksError
-from stalwart.fallbacks._json import (
+from stalwart.fallbacks._jsonfile import (
     encode_json,
     encode_jsonl_lines,
     iter_jsonl,

@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stalwart.fallbacks._csv import read_csv, write_csv
+from stalwart.fallbacks._csvfile import read_csv, write_csv
 from stalwart.fallbacks._errors import FallbacksError, UnsupportedTypeError
-from stalwart.fallbacks._json import append_jsonl, encode_jsonl_lines, read_json, write_json
+from stalwart.fallbacks._jsonfile import append_jsonl, encode_jsonl_lines, read_json, write_json
 from stalwart.fallbacks._recovery import recover_json
 
 __all__ = [

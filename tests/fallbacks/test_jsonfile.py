@@ -1,4 +1,4 @@
-"""The strict JSON / JSON Lines API."""
+"""The strict JSON / JSON Lines API (_jsonfile)."""
 
 from __future__ import annotations
 

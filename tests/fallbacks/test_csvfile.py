@@ -1,4 +1,4 @@
-"""The CSV API: flattening scheme, strict reading."""
+"""The CSV API (_csvfile): flattening scheme, strict reading."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from stalwart.fallbacks import CorruptFileError, UnsupportedTypeError, read_csv, write_csv
-from stalwart.fallbacks._csv import escape_key, flatten_row, split_column, unflatten_row
+from stalwart.fallbacks._csvfile import escape_key, flatten_row, split_column, unflatten_row
 
 
 def test_nested_dicts_are_flattened_and_restored(tmp_path: Path) -> None:
