@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stalwart.shared_data import LockTimeout, SharedStore
+from stalwart.shared_data import LockTimeout, SharedStore, StoreClosedError
 
 # Generous bound for any wait on a child: the machine running the suite may be heavily loaded.
 WAIT = 60.0
@@ -253,6 +253,69 @@ def test_fork_child_inherits_a_store_and_both_processes_keep_using_it(tmp_path: 
     assert "parent still writes" == store.get("after")
     store.close()
     _assert_integrity(str(tmp_path / "fork.db"))
+
+
+def _use_inherited_store(store: SharedStore, seen: multiprocessing.Queue[object]) -> None:
+    try:
+        store.get("n")
+    except StoreClosedError as exc:
+        seen.put(str(exc))
+    else:
+        seen.put("the store was usable")
+
+
+def test_fork_while_another_thread_is_inside_a_transaction_makes_the_childs_store_refuse_use(
+    tmp_path: Path,
+) -> None:
+    """SQLite cannot be used safely in that child; the store says so instead of hanging or corrupting."""
+    store = SharedStore(tmp_path / "busy.db", timeout=0.5)
+    store.set("n", 1)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction() as tx:
+            tx["n"] = 100
+            inside.set()
+            release.wait(WAIT)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(WAIT)
+    ctx = multiprocessing.get_context("fork")
+    seen: multiprocessing.Queue[object] = ctx.Queue()
+    child = ctx.Process(target=_use_inherited_store, args=(store, seen))
+    child.start()  # waits the store's 0.5 s timeout for the busy thread, then forks anyway
+    message = seen.get(timeout=WAIT)
+    child.join(WAIT)
+    release.set()
+    holder.join(WAIT)
+    assert 0 == child.exitcode
+    assert "forked while this store was in use" in str(message)
+    assert 100 == store.get("n")  # the parent's transaction committed normally
+    store.close()
+    _assert_integrity(str(tmp_path / "busy.db"))
+
+
+def test_fork_inside_a_transaction_leaves_the_commit_to_the_parent(tmp_path: Path) -> None:
+    store = SharedStore(tmp_path / "txfork.db")
+    store.set("n", 1)
+    with store.transaction() as tx:
+        tx["n"] = 2
+        pid = os.fork()
+        if pid == 0:  # child: must leave through os._exit, whatever happens
+            code = 1
+            try:
+                store.get("n")
+            except StoreClosedError:
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        tx["m"] = 3
+    assert 0 == os.waitstatus_to_exitcode(status)
+    assert {"n": 2, "m": 3} == store.load()
+    store.close()
+    _assert_integrity(str(tmp_path / "txfork.db"))
 
 
 def test_os_fork_inside_a_thread_heavy_parent_gives_the_child_a_working_store(tmp_path: Path) -> None:

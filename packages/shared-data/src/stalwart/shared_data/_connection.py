@@ -1,12 +1,14 @@
 """One SQLite connection per store object per process, re-opened after ``fork``.
 
-SQLite forbids using (or even closing) a connection in a forked child: the
-child shares the parent's file locks' bookkeeping. So before a fork every idle
-store connection is closed (it re-opens lazily in both processes), and a
-connection that could not be closed (busy in another thread, or the forking
-thread is inside a transaction) is abandoned in the child: kept referenced,
-never used. A ``pid`` check on every use covers forks that bypass
-``os.register_at_fork`` hooks.
+SQLite forbids using, or even closing, a connection in a forked child: the
+child inherits SQLite's in-memory record of the parent's locks, and a new
+connection in the child would trust it. So before a fork every store waits for
+its in-flight operation (up to its ``timeout``) and its idle connection is
+closed; both processes re-open lazily. A connection still busy at the fork
+(another thread's long ``transaction()``, or the forking thread's own) cannot
+be made safe in the child: there it is kept referenced forever (so it is never
+closed) and the store refuses use with :class:`StoreClosedError`. A ``pid``
+check on every use covers forks that bypass ``os.register_at_fork`` hooks.
 """
 
 from __future__ import annotations
@@ -20,19 +22,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from stalwart.shared_data._errors import StoreClosedError
+from stalwart.shared_data._errors import SharedDataError, StoreClosedError
 from stalwart.shared_data._schema import connect, translate_error
 
 __all__ = ["StoreConnection"]
-
-# How long a fork waits for another thread to finish its store operation before leaving its
-# connection behind in the child; waiting forever could deadlock on user locks.
-_FORK_WAIT_SECONDS: Final = 1.0
 
 _live: weakref.WeakSet[StoreConnection] = weakref.WeakSet()
 _locked_for_fork: list[StoreConnection] = []
 # Connections inherited through fork; referenced forever so they are never closed in the child.
 _abandoned: list[sqlite3.Connection] = []
+_FORKED_BUSY: Final = (
+    "the process forked while this store was in use (a transaction or an operation in another "
+    "thread); SQLite cannot use that file safely in the child. Fork when no store operation is "
+    "running, or open stores only after the fork"
+)
 _hooks_installed = False
 _hooks_lock = threading.Lock()
 _savepoint_ids = itertools.count()
@@ -40,7 +43,8 @@ _savepoint_ids = itertools.count()
 
 def _before_fork() -> None:
     for store in list(_live):
-        if not store.lock.acquire(timeout=_FORK_WAIT_SECONDS):
+        # Bounded: a thread inside a long transaction() may be waiting for the forking thread.
+        if not store.lock.acquire(timeout=store.timeout):
             continue
         _locked_for_fork.append(store)
         store.close_if_idle()
@@ -54,7 +58,18 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     _locked_for_fork.clear()
     for store in list(_live):
-        store.reset_after_fork()
+        store.reset_after_fork(busy=store.has_connection)
+
+
+def _keep_forever(conn: sqlite3.Connection) -> None:
+    """Make sure a connection inherited through fork is never closed, not even at interpreter exit."""
+    _abandoned.append(conn)
+    # Finalisation clears module globals, which would close it; an extra reference outlives that.
+    import ctypes
+
+    pythonapi = getattr(ctypes, "pythonapi", None)
+    if pythonapi is not None:
+        pythonapi.Py_IncRef(ctypes.py_object(conn))
 
 
 def _install_fork_hooks() -> None:
@@ -86,6 +101,7 @@ class StoreConnection:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._forked_busy = False
         self._conn, self.codec_name = connect(path, timeout=timeout, durable=durable, codec=codec)
         _install_fork_hooks()
         _live.add(self)
@@ -104,7 +120,10 @@ class StoreConnection:
         if self._closed:
             raise StoreClosedError(f"{self.path}: the store is closed", path=self.path)
         if self._pid != os.getpid():
-            self.reset_after_fork()
+            # A fork the hooks did not see: best effort, the parent's connection is left alone.
+            self.reset_after_fork(busy=False)
+        if self._forked_busy:
+            raise StoreClosedError(f"{self.path}: {_FORKED_BUSY}", path=self.path)
         conn = self._conn
         if conn is None:
             conn, _ = connect(self.path, timeout=self.timeout, durable=self._durable, codec=self.codec_name)
@@ -117,12 +136,22 @@ class StoreConnection:
             self._conn.close()
             self._conn = None
 
-    def reset_after_fork(self) -> None:
-        """In a forked child: drop the parent's connection without touching it and renew the lock."""
+    @property
+    def has_connection(self) -> bool:
+        """Whether a connection is open (after the pre-fork close: whether it was busy)."""
+        return self._conn is not None
+
+    def reset_after_fork(self, *, busy: bool) -> None:
+        """In a forked child: renew the lock and drop the parent's connection without touching it.
+
+        Args:
+            busy: The connection was in use at the fork; the store then refuses every use.
+        """
         self.lock = threading.RLock()
         if self._conn is not None:
-            _abandoned.append(self._conn)
+            _keep_forever(self._conn)
             self._conn = None
+        self._forked_busy = busy
         self._pid = os.getpid()
 
     def close(self) -> None:
@@ -137,7 +166,7 @@ class StoreConnection:
             if self._pid == os.getpid():
                 self._conn.close()
             else:
-                _abandoned.append(self._conn)
+                _keep_forever(self._conn)
             self._conn = None
 
     def run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
@@ -198,10 +227,10 @@ class StoreConnection:
                 self._rollback(conn)
                 raise
             try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+                self._execute(conn, "COMMIT")
+            except SharedDataError:
                 self._rollback(conn)
-                raise translate_error(exc, self.path, self.timeout) from exc
+                raise
 
     @contextmanager
     def _savepoint(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -216,6 +245,10 @@ class StoreConnection:
         self._execute(conn, f"RELEASE {name}")
 
     def _execute(self, conn: sqlite3.Connection, sql: str) -> None:
+        if conn is not self._conn:
+            # Forked (or closed) inside the block: committing the inherited connection in a child
+            # would write the parent's pending transaction a second time.
+            raise StoreClosedError(f"{self.path}: {_FORKED_BUSY}", path=self.path)
         try:
             conn.execute(sql)
         except sqlite3.Error as exc:
@@ -223,5 +256,5 @@ class StoreConnection:
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         # SQLite may already have rolled back on its own (e.g. after SQLITE_FULL); that is not an error.
-        if conn.in_transaction:
+        if conn is self._conn and conn.in_transaction:
             self._execute(conn, "ROLLBACK")
