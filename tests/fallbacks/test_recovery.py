@@ -125,3 +125,17 @@ def test_intact_file_is_reported_intact(tmp_path: Path) -> None:
     write_json({"a": (1, 2)}, tmp_path / "d.json")
     report = recover_json(tmp_path / "d.json")
     assert ({"a": (1, 2)}, "intact", 0) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_of_arrays_are_not_mistaken_for_one_array(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b"[1, 2]\n[3, 4]\n")
+    report = recover_json(path)
+    assert ([[1, 2], [3, 4]], "jsonl") == (report.data, report.method)
+
+
+def test_an_array_with_trailing_garbage_keeps_the_array(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b"[1, 2]\ngarbage")
+    report = recover_json(path)
+    assert ([1, 2], "array") == (report.data, report.method)

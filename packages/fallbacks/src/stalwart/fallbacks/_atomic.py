@@ -16,7 +16,6 @@ target is written through: the file it points to is replaced and the link stays.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import re
@@ -117,9 +116,7 @@ def is_valid_file(real_path: str, fmt: Format) -> bool:
 
 def _link_or_copy(source: str, destination: str) -> None:
     directory = os.path.dirname(destination)
-    fd, temp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(destination)}.", suffix=".tmp", dir=directory
-    )
+    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         os.unlink(temp)
@@ -193,15 +190,13 @@ def atomic_write(
             try:
                 fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
             except OSError as exc:
-                raise WriteError(
-                    real_path, f"cannot create a temp file in {directory}: {exc}"
-                ) from exc
+                raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
             try:
                 try:
                     written = _write_all(fd, chunks)
+                    _copy_permissions(fd, real_path)  # before fsync, so the mode is durable too
                     if durable:
                         os.fsync(fd)
-                    _copy_permissions(fd, real_path)
                 finally:
                     os.close(fd)
                 if backups:
@@ -222,8 +217,7 @@ def atomic_write(
         raise
     except OSError as exc:
         _stats.count("write_failures")
-        reason = os.strerror(exc.errno) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else str(exc)
-        raise WriteError(real_path, reason) from exc
+        raise WriteError(real_path, str(exc)) from exc
     _stats.count("writes")
     _stats.count("bytes_written", written)
     return written

@@ -55,9 +55,7 @@ def check(path: str, file_format: Format | None) -> None:
 
 @files.command("recover")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Write the salvaged data here (JSON)."
-)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the salvaged data here (JSON).")
 def recover(path: str, output: str | None) -> None:
     """Salvage what can be read from a damaged JSON file (array elements, lines, or a backup).
 
@@ -88,9 +86,7 @@ def _load(path: str, fmt: Format) -> list[Any]:
     if fmt == "json":
         data = read_json(path)
         if not isinstance(data, list):
-            raise click.UsageError(
-                f"{path} holds a JSON {type(data).__name__}, not an array of records"
-            )
+            raise click.UsageError(f"{path} holds a JSON {type(data).__name__}, not an array of records")
         return data
     if fmt == "jsonl":
         return list(iter_jsonl(path))
@@ -113,9 +109,7 @@ def _save(records: list[Any], path: str, fmt: Format) -> None:
 @click.argument("destination", type=click.Path(dir_okay=False))
 @click.option("--from", "from_format", type=_FORMAT_CHOICE, help="Default: from SOURCE's suffix.")
 @click.option("--to", "to_format", type=_FORMAT_CHOICE, help="Default: from DESTINATION's suffix.")
-def convert(
-    source: str, destination: str, from_format: Format | None, to_format: Format | None
-) -> None:
+def convert(source: str, destination: str, from_format: Format | None, to_format: Format | None) -> None:
     """Convert records between JSON (array), JSON Lines and CSV, writing DESTINATION atomically."""
     source_format = from_format or guess_format(source)
     target_format = to_format or guess_format(destination)
@@ -126,6 +120,5 @@ def convert(
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(
-        f"converted {len(records)} record(s): {source} ({source_format})"
-        f" -> {destination} ({target_format})"
+        f"converted {len(records)} record(s): {source} ({source_format}) -> {destination} ({target_format})"
     )

@@ -82,14 +82,10 @@ def flatten_row(row: Mapping[str, Any], nan: NanPolicy = "raise") -> dict[str, s
     return flat
 
 
-def _flatten_into(
-    flat: dict[str, str], mapping: Mapping[Any, Any], prefix: str, nan: NanPolicy
-) -> None:
+def _flatten_into(flat: dict[str, str], mapping: Mapping[Any, Any], prefix: str, nan: NanPolicy) -> None:
     for key, value in mapping.items():
         if type(key) is not str:
-            raise UnsupportedTypeError(
-                type(key).__name__, "CSV column keys must be str", f"$[{key!r}]"
-            )
+            raise UnsupportedTypeError(type(key).__name__, "CSV column keys must be str", f"$[{key!r}]")
         column = prefix + (escape_key(key) if "." in key or "\\" in key else key)
         if type(value) is str:
             flat[column] = value
@@ -104,9 +100,7 @@ def _flatten_into(
             raise
 
 
-def unflatten_row(
-    flat: Mapping[str, Any], *, line: int | None = None, path: str = "<csv>"
-) -> dict[str, Any]:
+def unflatten_row(flat: Mapping[str, Any], *, line: int | None = None, path: str = "<csv>") -> dict[str, Any]:
     """Rebuild nested dicts from dotted columns (empty cells never override a nested value).
 
     Raises:
@@ -133,9 +127,7 @@ def _nest(cells: Iterable[tuple[list[str], Any]], line: int | None, path: str) -
         if conflict or isinstance(target.get(leaf), dict):
             if value == "":
                 continue
-            raise CorruptFileError(
-                path, f"column {'.'.join(keys)!r} clashes with a nested column", line=line
-            )
+            raise CorruptFileError(path, f"column {'.'.join(keys)!r} clashes with a nested column", line=line)
         target[leaf] = value
     return row
 
@@ -180,9 +172,7 @@ def write_csv(
             exc.add_parent(f"[{index}]")
             raise
     columns = (
-        list(fieldnames)
-        if fieldnames is not None
-        else list(dict.fromkeys(c for r in flat_rows for c in r))
+        list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
     )
     if fieldnames is not None:
         known = set(columns)

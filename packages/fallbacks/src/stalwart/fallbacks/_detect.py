@@ -47,9 +47,7 @@ class CorruptionDetector:
     """Parses a file to tell whether it is damaged (nothing is guessed from sizes or suffixes)."""
 
     @staticmethod
-    def inspect(
-        path: str | os.PathLike[str], file_format: Format | None = None
-    ) -> CorruptionReport:
+    def inspect(path: str | os.PathLike[str], file_format: Format | None = None) -> CorruptionReport:
         """Parse ``path`` and report its first problem.
 
         JSON: syntax, truncation, trailing data, invalid UTF-8. JSON Lines: every
@@ -73,9 +71,7 @@ class CorruptionDetector:
         problem = find_problem(read_bytes(path), fmt)
         if problem is None:
             return CorruptionReport(os.fspath(path), fmt, False)
-        return CorruptionReport(
-            os.fspath(path), fmt, True, problem.reason, problem.offset, problem.line
-        )
+        return CorruptionReport(os.fspath(path), fmt, True, problem.reason, problem.offset, problem.line)
 
     @staticmethod
     def detect_corruption(path: str | os.PathLike[str], file_format: Format | None = None) -> bool:

@@ -86,9 +86,7 @@ def write_json(
     )
 
 
-def read_json(
-    path: str | os.PathLike[str], *, recover: bool = False, restore_types: bool = True
-) -> Any:
+def read_json(path: str | os.PathLike[str], *, recover: bool = False, restore_types: bool = True) -> Any:
     """Read one JSON document.
 
     Args:
@@ -180,9 +178,7 @@ def append_jsonl(
     try:
         with file_lock(real_path, lock_timeout):
             created = not os.path.exists(real_path)
-            fd = os.open(
-                real_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666
-            )
+            fd = os.open(real_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -243,9 +239,7 @@ def iter_jsonl(
                         path, f"invalid JSON line: {exc}", offset=start, line=number
                     ) from exc
                 _stats.count("invalid_lines_skipped")
-                _log.warning(
-                    "skipping invalid line %d of %s (byte %d): %s", number, path, start, exc
-                )
+                _log.warning("skipping invalid line %d of %s (byte %d): %s", number, path, start, exc)
                 continue
             yield value
         _stats.count("reads")
@@ -353,8 +347,7 @@ class _ArrayStream:
                 position = self._fill(position)
                 continue
             if not self._eof and (
-                end == len(self._buffer)
-                or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))
+                end == len(self._buffer) or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))
             ):
                 # A number may go on in the next chunk ("-0" + ".5"): parse it again with more text.
                 position = self._fill(position)

@@ -68,9 +68,7 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def decode_json_bytes(
-    raw: bytes, path: str | os.PathLike[str], *, restore_types: bool = True
-) -> Any:
+def decode_json_bytes(raw: bytes, path: str | os.PathLike[str], *, restore_types: bool = True) -> Any:
     """Decode one JSON document read from ``path``.
 
     Raises:
@@ -88,9 +86,7 @@ def decode_json_bytes(
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as located:
-            raise CorruptFileError(
-                path, f"invalid UTF-8: {located.reason}", offset=located.start
-            ) from exc
+            raise CorruptFileError(path, f"invalid UTF-8: {located.reason}", offset=located.start) from exc
         raise CorruptFileError(path, f"invalid UTF-8: {exc.reason}") from exc
     if restore_types and MARKER_BYTES in raw:
         try:

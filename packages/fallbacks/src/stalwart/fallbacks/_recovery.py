@@ -73,9 +73,7 @@ def _is_clean(text: str, start: int, end: int) -> bool:
     return True
 
 
-def _complete_element(
-    text: str, decoder: json.JSONDecoder, position: int
-) -> tuple[Any, int] | None:
+def _complete_element(text: str, decoder: json.JSONDecoder, position: int) -> tuple[Any, int] | None:
     """Decode the element at ``position`` if complete; return it and where the next may start.
 
     Complete means followed by ``,`` or ``]``; at the very end of the text only a
@@ -132,8 +130,13 @@ def _array_is_closed(text: str, start: int) -> bool:
     return False
 
 
-def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int]:
-    """Return the complete elements of a damaged JSON array in ``text`` and how many were lost."""
+def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int, bool]:
+    """Salvage the complete elements of a damaged JSON array in ``text``.
+
+    Returns:
+        The elements, how many were lost, and whether text other than whitespace
+        follows the array's closing bracket (then the file may be JSON Lines).
+    """
     decoder = json.JSONDecoder()
     opening = text.index("[")
     position = _skip_ws(text, opening + 1)
@@ -158,10 +161,12 @@ def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int
             continue
         value, after = found
         items.append(value)
-        if after >= len(text) or text[after] == "]":
+        if after >= len(text):
             break
+        if text[after] == "]":
+            return items, lost, _skip_ws(text, after + 1) < len(text)
         position = _skip_ws(text, after + 1)
-    return items, lost
+    return items, lost, False
 
 
 def _salvage_lines(raw: bytes, restore_types: bool) -> tuple[list[Any], int]:
@@ -235,15 +240,18 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
             return RecoveryReport(data, _count(data), 0, real_path, "intact")
         text = raw.decode("utf-8", "surrogateescape")
         with gc_paused():
+            trailing = False
             if text.lstrip(_WHITESPACE).startswith("["):
-                items, lost = salvage_array(text, restore_types)
+                items, lost, trailing = salvage_array(text, restore_types)
                 if items:
                     salvaged = (items, lost, "array")
                 else:
                     empty_array = (items, lost, "array")
-            if salvaged is None:
+            if salvaged is None or trailing:
+                # Not an array, or an array followed by more: JSON Lines (of arrays) fits better
+                # if every line parses.
                 items, lost = _salvage_lines(raw, restore_types)
-                if items:
+                if items and (salvaged is None or lost == 0):
                     salvaged = (items, lost, "jsonl")
     if salvaged is not None:
         items, lost, method = salvaged
@@ -275,6 +283,4 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
             f"nothing recoverable and no valid backup ({'; '.join(problems)})",
             offset=first_error.offset,
         ) from first_error
-    raise ReadError(
-        path, f"nothing recoverable and no valid backup ({'; '.join(problems)})"
-    ) from first_error
+    raise ReadError(path, f"nothing recoverable and no valid backup ({'; '.join(problems)})") from first_error

@@ -118,9 +118,7 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     return report.data
 
 
-def safe_write_csv(
-    rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], **options: Any
-) -> bool:
+def safe_write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], **options: Any) -> bool:
     """Write like :func:`write_csv`, returning False (cause logged) instead of raising."""
     try:
         write_csv(rows, path, **options)
@@ -166,8 +164,6 @@ async def async_safe_write_csv(
     return await asyncio.to_thread(safe_write_csv, rows, path, **options)
 
 
-async def async_safe_read_csv(
-    path: str | os.PathLike[str], **options: Any
-) -> list[dict[str, Any]] | None:
+async def async_safe_read_csv(path: str | os.PathLike[str], **options: Any) -> list[dict[str, Any]] | None:
     """:func:`safe_read_csv` in a worker thread."""
     return await asyncio.to_thread(safe_read_csv, path, **options)
