@@ -25,9 +25,7 @@ def _wait_for_file_text(path: Path, text: str) -> str:
     raise AssertionError(f"{text!r} never appeared in {path}")
 
 
-def test_master_send_status_round_trip_and_ctrl_c_stops_the_master(
-    ipc_path: str, sock_dir: Path
-) -> None:
+def test_master_send_status_round_trip_and_ctrl_c_stops_the_master(ipc_path: str, sock_dir: Path) -> None:
     out = sock_dir / "cli.log"
     master = subprocess.Popen(
         [sys.executable, "-c", _RUN_CLI, "master", "--path", ipc_path, "--file", str(out)],

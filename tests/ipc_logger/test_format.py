@@ -42,9 +42,7 @@ def test_fast_path_matches_stdlib_formatter(fmt: str, ts_ns: int, level: int, me
 
 
 def test_traceback_follows_the_message_like_stdlib() -> None:
-    record = Record(
-        ts_ns=0, level=40, logger="a", message="boom", exc="Traceback...\nValueError: x"
-    )
+    record = Record(ts_ns=0, level=40, logger="a", message="boom", exc="Traceback...\nValueError: x")
     fmt = "%(levelname)s %(message)s"
     assert logging.Formatter(fmt).format(record.to_logging()) == RecordFormatter(fmt).format(record)
 

@@ -20,9 +20,7 @@ _TS = 1_700_000_000_123_000_000
 def _records() -> list[Record]:
     return [
         Record(ts_ns=_TS, level=20, logger="app", message="first"),
-        Record(
-            ts_ns=_TS, level=40, logger="app.db", message="second\nline", extra={"table": "users"}
-        ),
+        Record(ts_ns=_TS, level=40, logger="app.db", message="second\nline", extra={"table": "users"}),
     ]
 
 

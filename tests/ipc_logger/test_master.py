@@ -5,6 +5,8 @@ import multiprocessing.synchronize
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -78,9 +80,7 @@ def test_sigkilled_worker_is_reported_dead_after_interval_plus_grace_and_others_
         assert doomed.pid is not None
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.join(_TIMEOUT_S)
-        _wait_for(
-            lambda: getattr(_worker_named(master, "doomed"), "state", "") == "dead", "dead report"
-        )
+        _wait_for(lambda: getattr(_worker_named(master, "doomed"), "state", "") == "dead", "dead report")
         stop.set()
         survivor.join(_TIMEOUT_S)
     assert 0 == survivor.exitcode
@@ -107,22 +107,42 @@ def test_second_master_on_the_same_tcp_port_fails_with_a_clear_error() -> None:
         MasterLogger(LoggerConfig(path=first.endpoint), [])
 
 
-def test_a_stale_socket_file_is_taken_over_but_a_live_listener_is_not(sock_dir: Path) -> None:
+def test_a_stale_socket_file_is_taken_over(sock_dir: Path) -> None:
     stale = sock_dir / "stale.sock"
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dead.bind(str(stale))
     dead.close()  # the file stays behind, as after a crashed master
     with MasterLogger(LoggerConfig(path=f"ipc://{stale}"), []) as master:
         assert f"ipc://{stale}" == master.endpoint
-    live_path = sock_dir / "live.sock"
-    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    live.bind(str(live_path))
-    live.listen()
+
+
+_DIES_LEAVING_A_CHILD = """
+import os, sys, time
+from stalwart.ipc_logger import LoggerConfig, MasterLogger
+master = MasterLogger(LoggerConfig(path=sys.argv[1]), [])
+if os.fork() == 0:  # a worker forked from the master's process, outliving it
+    print(os.getpid(), flush=True)
+    os.close(1)
+    os.close(2)
+    time.sleep(120)  # the test kills it
+    os._exit(0)
+os._exit(0)  # the master dies without shutdown while its child lives on
+"""
+
+
+def test_a_dead_masters_forked_children_do_not_keep_its_path(ipc_path: str, sock_dir: Path) -> None:
+    script = sock_dir / "dies.py"
+    script.write_text(_DIES_LEAVING_A_CHILD)
+    done = subprocess.run(
+        [sys.executable, str(script), ipc_path], capture_output=True, text=True, timeout=_TIMEOUT_S
+    )
+    orphan = int(done.stdout.strip())
     try:
-        with pytest.raises(AddressInUseError, match="already listening"):
-            MasterLogger(LoggerConfig(path=f"ipc://{live_path}"), [])
+        assert 0 == done.returncode, done.stderr
+        with MasterLogger(LoggerConfig(path=ipc_path), []) as master:
+            assert ipc_path == master.endpoint
     finally:
-        live.close()
+        os.kill(orphan, signal.SIGKILL)
 
 
 def _child_over_tcp(config: LoggerConfig) -> None:
@@ -131,9 +151,7 @@ def _child_over_tcp(config: LoggerConfig) -> None:
             worker.info(f"r {index}", extra={"i": index})
 
 
-def test_tcp_transport_on_localhost_delivers_everything(
-    sock_dir: Path, read_jsonl: ReadJsonl
-) -> None:
+def test_tcp_transport_on_localhost_delivers_everything(sock_dir: Path, read_jsonl: ReadJsonl) -> None:
     out = sock_dir / "tcp.jsonl"
     with MasterLogger(
         LoggerConfig(path="tcp://127.0.0.1:0"), [FileLogHandler(out, json_lines=True)]
@@ -176,9 +194,7 @@ def test_a_raising_handler_is_isolated_and_the_others_receive_everything(
     ):
         for index in range(100):
             worker.info(f"m{index}")
-    assert [f"m{i}" for i in range(100)] == [
-        r.message for r in collecting.records if r.logger == "w"
-    ]
+    assert [f"m{i}" for i in range(100)] == [r.message for r in collecting.records if r.logger == "w"]
     assert exploding.calls == master.stats().handler_errors["_Exploding()"]
     assert exploding.calls >= 10
     logged = [r for r in caplog.records if "disk on fire" in r.getMessage()]
@@ -213,9 +229,7 @@ def _header(last_seq: int) -> bytes:
 
 
 def _batch(seqs: range) -> bytes:
-    return encode_batch(
-        [Record(ts_ns=1, level=20, logger="raw", message=f"s{s}", seq=s) for s in seqs]
-    )
+    return encode_batch([Record(ts_ns=1, level=20, logger="raw", message=f"s{s}", seq=s) for s in seqs])
 
 
 def test_malformed_and_foreign_frames_are_counted_and_skipped(
@@ -252,9 +266,7 @@ def test_seq_gap_gives_a_warning_with_the_number_lost(ipc_path: str) -> None:
         context.term()
     assert proto.ACK == kind
     assert proto.Ack(last_seq=10, lost=5) == proto.decode_ack(ack)
-    notices = [
-        r.message for r in collecting.records if r.logger == MASTER_LOGGER_NAME and r.level == 30
-    ]
+    notices = [r.message for r in collecting.records if r.logger == MASTER_LOGGER_NAME and r.level == 30]
     assert [
         "worker raw (pid 4242 on h): 3 records lost (seq 4..6 missing, noticed at batch)",
         "worker raw (pid 4242 on h): 2 records lost (seq 9..10 missing, noticed at check-in)",

@@ -52,9 +52,7 @@ def server() -> Iterator[_Server]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 state.requests.append((self.path, body))
-                status, headers, payload = (
-                    state.answers.pop(0) if state.answers else (200, {}, b"{}")
-                )
+                status, headers, payload = state.answers.pop(0) if state.answers else (200, {}, b"{}")
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -191,9 +189,7 @@ class _Collecting(LogHandler):
             self.got_all.set()
 
 
-def test_a_stuck_webhook_never_blocks_the_master_or_other_handlers(
-    server: _Server, ipc_path: str
-) -> None:
+def test_a_stuck_webhook_never_blocks_the_master_or_other_handlers(server: _Server, ipc_path: str) -> None:
     server.release.clear()  # the service hangs until we let it answer
     config = LoggerConfig(path=ipc_path, max_batch=2)
     webhook = SlackLogHandler(server.url, level=20, rate_limit=(100, 1.0))

@@ -36,9 +36,7 @@ def _log_n(config: LoggerConfig, name: str, count: int) -> None:
         os._exit(3)
 
 
-def _run_children(
-    target: Callable[..., None], args_list: list[tuple[object, ...]]
-) -> list[int | None]:
+def _run_children(target: Callable[..., None], args_list: list[tuple[object, ...]]) -> list[int | None]:
     procs = [_fork.Process(target=target, args=args) for args in args_list]
     for proc in procs:
         proc.start()
@@ -102,8 +100,7 @@ def test_master_started_after_the_workers_loses_nothing_with_overflow_block(
     config = LoggerConfig(path=ipc_path, queue_limit=500, max_batch=50, overflow="block")
     events = [_fork.Event() for _ in range(2)]
     procs = [
-        _fork.Process(target=_log_until_blocked, args=(config, f"w{i}", 5_000, events[i]))
-        for i in range(2)
+        _fork.Process(target=_log_until_blocked, args=(config, f"w{i}", 5_000, events[i])) for i in range(2)
     ]
     for proc in procs:
         proc.start()
@@ -136,9 +133,7 @@ def test_drop_newest_counts_drops_and_reports_them_to_the_master(
     assert stats.dropped == master.stats().dropped
     # Batches queued before the overflow carry older counts, so the report may come in steps.
     reported = [
-        r.extra["dropped"]
-        for r in records
-        if r.logger == MASTER_LOGGER_NAME and "dropped" in r.extra
+        r.extra["dropped"] for r in records if r.logger == MASTER_LOGGER_NAME and "dropped" in r.extra
     ]
     assert stats.dropped == sum(reported)
 
@@ -207,9 +202,7 @@ def test_forked_child_gets_its_own_socket_thread_and_sequence(
         worker.shutdown()
     assert 0 == child.exitcode
     records = [r for r in read_jsonl(out) if r.logger == "shared"]
-    assert [("child", child.pid, 1)] == [
-        (r.message, r.pid, r.seq) for r in records if r.pid != os.getpid()
-    ]
+    assert [("child", child.pid, 1)] == [(r.message, r.pid, r.seq) for r in records if r.pid != os.getpid()]
     parent = [(r.message, r.seq) for r in records if r.pid == os.getpid()]
     assert [("parent before fork", 1), ("parent after fork", 2)] == parent
     assert 0 == master.stats().lost

@@ -3,21 +3,30 @@
 ZeroMQ's ``bind`` on an ``ipc://`` path silently unlinks a socket file that
 another process is serving and takes the name over, orphaning that master's
 workers. A master therefore first takes an exclusive ``flock`` on
-``<file>.lock`` (released by the kernel if the master dies) and also probes
-the socket file: a live listener there (even one that is not ours) means the
-path is taken.
+``<file>.lock``; the kernel releases it when the master dies.
+
+Forked children must not keep the claim alive: a ``flock`` belongs to the open
+file, which a fork shares, so a worker forked from the master's process would
+otherwise hold the path after the master died. Each child closes its
+inherited copy right after the fork. (For the same reason there is no "is
+someone listening on the socket file?" probe: such children also inherit
+ZeroMQ's listening socket, so a dead master's path would look busy.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import socket
+import threading
+import weakref
 
 from stalwart.ipc_logger._errors import AddressInUseError, IPCLoggerError
 
 __all__ = ["PathClaim"]
+
+_live: weakref.WeakSet[PathClaim] = weakref.WeakSet()
+_hook_lock = threading.Lock()
+_hook_installed = False
 
 
 class PathClaim:
@@ -28,14 +37,12 @@ class PathClaim:
         file: The socket file.
 
     Raises:
-        AddressInUseError: If another master holds the claim or a live
-            process listens on ``file``.
+        AddressInUseError: If another live master holds the claim.
         IPCLoggerError: If the socket's directory cannot be created.
-
     """
 
     def __init__(self, path: str, file: str) -> None:
-        import fcntl
+        import fcntl  # noqa: PLC0415 - POSIX only, like ipc:// itself
 
         self._lock_path = f"{file}.lock"
         directory = os.path.dirname(os.path.abspath(file))
@@ -46,7 +53,7 @@ class PathClaim:
                 f"cannot bind master to {path}: cannot create directory {directory}: {exc}"
             ) from exc
         while True:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -61,9 +68,7 @@ class PathClaim:
                 break
             os.close(fd)
         self._fd: int | None = fd
-        if _has_listener(file):
-            self.release()
-            raise AddressInUseError(path, f"a process is already listening on {file}")
+        _track(self)
 
     def release(self) -> None:
         """Give the claim up (unlinking the lock file first, so no one locks a dead inode)."""
@@ -74,18 +79,24 @@ class PathClaim:
         os.close(self._fd)
         self._fd = None
 
+    def _drop_inherited(self) -> None:
+        """In a forked child: close our copy without unlinking (the parent still holds the claim)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
-def _has_listener(file: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(file)
-    except (FileNotFoundError, ConnectionRefusedError):
-        return False  # nothing there, or a stale file a dead master left
-    except OSError as exc:
-        if exc.errno in (errno.ENOTSOCK, errno.ECONNREFUSED, errno.ENOENT):
-            return False
-        raise
-    finally:
-        probe.close()
-    return True
+
+def _track(claim: PathClaim) -> None:
+    global _hook_installed  # noqa: PLW0603 - installed once per process, on first use
+    with _hook_lock:
+        _live.add(claim)
+        if not _hook_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _hook_installed = True
+
+
+def _after_fork_in_child() -> None:
+    global _hook_lock  # noqa: PLW0603 - another thread may have held it at fork time
+    _hook_lock = threading.Lock()
+    for claim in list(_live):
+        claim._drop_inherited()

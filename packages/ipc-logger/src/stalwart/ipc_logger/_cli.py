@@ -22,9 +22,7 @@ from stalwart.ipc_logger._worker import WorkerLogger
 __all__ = ["ipc"]
 
 _LEVELS = click.Choice([level.name for level in Level], case_sensitive=False)
-_PATH_HELP = (
-    "Endpoint: ipc://FILE or tcp://HOST:PORT (default: ipc:// in the per-user runtime dir)."
-)
+_PATH_HELP = "Endpoint: ipc://FILE or tcp://HOST:PORT (default: ipc:// in the per-user runtime dir)."
 
 
 @click.group("ipc")
@@ -34,17 +32,11 @@ def ipc() -> None:
 
 @ipc.command("master")
 @click.option("--path", default=default_path, show_default="per-user runtime dir", help=_PATH_HELP)
-@click.option(
-    "--file", "file", type=click.Path(dir_okay=False), help="Append records here (else stdout)."
-)
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Append records here (else stdout).")
 @click.option("--json-lines", is_flag=True, help="Write the file as JSON Lines instead of text.")
 @click.option("--level", type=_LEVELS, default="INFO", show_default=True, help="base_level.")
-@click.option(
-    "--format", "str_format", default=DEFAULT_FORMAT, show_default=True, help="Text format."
-)
-def master_command(
-    path: str, file: str | None, json_lines: bool, level: str, str_format: str
-) -> None:
+@click.option("--format", "str_format", default=DEFAULT_FORMAT, show_default=True, help="Text format.")
+def master_command(path: str, file: str | None, json_lines: bool, level: str, str_format: str) -> None:
     """Run a master until Ctrl+C (or SIGTERM), then drain and print its stats."""
     try:
         config = LoggerConfig(path=path, base_level=Level[level.upper()], str_format=str_format)
@@ -83,9 +75,7 @@ def master_command(
 @click.option("--path", default=default_path, show_default="per-user runtime dir", help=_PATH_HELP)
 @click.option("--level", type=_LEVELS, default="INFO", show_default=True)
 @click.option("--name", default="cli", show_default=True, help="Worker name shown by the master.")
-@click.option(
-    "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the ack."
-)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the ack.")
 @click.argument("message")
 def send_command(path: str, level: str, name: str, timeout: float, message: str) -> None:
     """Send MESSAGE as one record and wait until the master acknowledges it."""

@@ -72,17 +72,13 @@ def parse_path(path: str) -> Endpoint:
 
     """
     if not isinstance(path, str):
-        raise ConfigError(
-            "path", path, "must be a string like ipc:///run/x.sock or tcp://host:port"
-        )
+        raise ConfigError("path", path, "must be a string like ipc:///run/x.sock or tcp://host:port")
     if path.startswith("ipc://"):
         file = path[len("ipc://") :]
         if not file or file.endswith("/"):
             raise ConfigError("path", path, "ipc:// needs a socket file name")
         if file.startswith("@"):
-            raise ConfigError(
-                "path", path, "abstract-namespace sockets are not supported; use a file"
-            )
+            raise ConfigError("path", path, "abstract-namespace sockets are not supported; use a file")
         size = len(os.fsencode(file))
         if size > _UNIX_PATH_MAX:
             raise ConfigError(

@@ -49,9 +49,7 @@ def request_status(path: str, timeout_s: float = 5.0) -> MasterStats:
         sock.close(linger=0)
         context.term()
     if len(frames) != 2 or frames[0] != proto.STATUS_REPLY:
-        raise IPCLoggerError(
-            f"master at {path} sent an unexpected status reply ({len(frames)} frames)"
-        )
+        raise IPCLoggerError(f"master at {path} sent an unexpected status reply ({len(frames)} frames)")
     try:
         return msgspec.msgpack.decode(frames[1], type=MasterStats)
     except msgspec.DecodeError as exc:

@@ -76,9 +76,7 @@ class RecordFormatter:
         self._render = compiled[0] if compiled else None
         self._render_batch = compiled[1] if compiled else None
 
-    def _compile(
-        self, fmt: str
-    ) -> tuple[Callable[[Record], str], Callable[[Sequence[Record]], str]] | None:
+    def _compile(self, fmt: str) -> tuple[Callable[[Record], str], Callable[[Sequence[Record]], str]] | None:
         """Build ``positional_fmt % (expr, ...)`` renderers (one record, and a whole batch).
 
         Only expressions from :data:`_EXPRESSIONS` are compiled (the user's text

@@ -33,9 +33,7 @@ class LogHandler(abc.ABC):
 
     """
 
-    def __init__(
-        self, *, level: int = logging.NOTSET, formatter: RecordFormatter | None = None
-    ) -> None:
+    def __init__(self, *, level: int = logging.NOTSET, formatter: RecordFormatter | None = None) -> None:
         self.level = int(level)
         self.formatter = formatter
 

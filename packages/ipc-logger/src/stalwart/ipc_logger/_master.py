@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -32,9 +33,7 @@ _log = logging.getLogger(MASTER_LOGGER_NAME)
 _POLL_MS = 50
 _RECEIVE_HWM = 64  # batches queued per worker connection
 _MAX_MESSAGES_PER_WAKE = 256
-_REPORT_INTERVAL_S = (
-    10.0  # a recurring fault (bad frames, a failing handler) is logged at most this often
-)
+_REPORT_INTERVAL_S = 10.0  # a recurring fault (bad frames, a failing handler) is logged at most this often
 _DRAIN_QUIET_S = 0.2
 _DEFAULT_DRAIN_TIMEOUT_S = 10.0
 
@@ -205,6 +204,7 @@ class MasterLogger:
         self._stop = threading.Event()
         self._drain_timeout_s = _DEFAULT_DRAIN_TIMEOUT_S
         self._closed = False
+        self._pid = os.getpid()
         self._claim: PathClaim | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._socket = self._bind()
@@ -233,9 +233,7 @@ class MasterLogger:
             if self._claim is not None:
                 self._claim.release()
             if exc.errno == zmq.EADDRINUSE:
-                raise AddressInUseError(
-                    path, "the address is already in use (another master?)"
-                ) from exc
+                raise AddressInUseError(path, "the address is already in use (another master?)") from exc
             raise IPCLoggerError(f"cannot bind master to {path}: {exc}") from exc
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return sock
@@ -295,9 +293,7 @@ class MasterLogger:
             return
         identity, kind = frames[0], frames[1]
         if kind == proto.STATUS:
-            sock.send_multipart(
-                [identity, proto.STATUS_REPLY, msgspec.msgpack.encode(self.stats())]
-            )
+            sock.send_multipart([identity, proto.STATUS_REPLY, msgspec.msgpack.encode(self.stats())])
             return
         if kind not in proto.KINDS_FROM_WORKER or len(frames) < 3:
             self._bad_frame(f"unknown message kind {kind[:16]!r} with {len(frames) - 1} frame(s)")
@@ -328,15 +324,11 @@ class MasterLogger:
 
     # -- worker bookkeeping (under self._lock) -----------------------------------------------------
 
-    def _track(
-        self, identity: bytes, kind: bytes, header: proto.Header, records: list[Record]
-    ) -> _Worker:
+    def _track(self, identity: bytes, kind: bytes, header: proto.Header, records: list[Record]) -> _Worker:
         now_mono = time.monotonic()
         worker = self._workers.get(identity)
         if worker is None:
-            worker = _Worker(
-                name=header.name, pid=header.pid, host=header.host, process=header.process
-            )
+            worker = _Worker(name=header.name, pid=header.pid, host=header.host, process=header.process)
             self._workers[identity] = worker
             if kind != proto.HELLO and records:
                 # We missed its start (e.g. this master restarted): count gaps from here on.
@@ -365,8 +357,7 @@ class MasterLogger:
             self._dropped += delta
             self._notice(
                 Level.WARNING,
-                f"worker {worker.label()} dropped {delta} records "
-                "(buffer full, overflow=drop_newest)",
+                f"worker {worker.label()} dropped {delta} records (buffer full, overflow=drop_newest)",
                 worker,
                 dropped=delta,
             )
@@ -512,14 +503,15 @@ class MasterLogger:
     def shutdown(self, timeout_s: float = _DEFAULT_DRAIN_TIMEOUT_S) -> None:
         """Process every message already queued, close the handlers and unbind.
 
-        Calling it again does nothing.
+        Calling it again does nothing, and so does calling it in a forked
+        child: the socket, thread and path belong to the parent.
 
         Args:
             timeout_s: Upper bound on the drain; it ends earlier once the
                 socket has been quiet for 0.2 s.
 
         """
-        if self._closed:
+        if self._closed or os.getpid() != self._pid:
             return
         self._closed = True
         self._drain_timeout_s = timeout_s

@@ -54,9 +54,7 @@ class RateLimit:
 
     """
 
-    def __init__(
-        self, requests: int, per_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, requests: int, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         if requests < 1 or per_s <= 0:
             raise WebhookError((requests, per_s), "rate limit needs requests >= 1 and per_s > 0")
         self._capacity = float(requests)
@@ -222,9 +220,7 @@ class WebhookHandler(LogHandler):
         self._stop = threading.Event()
         self._deadline = float("inf")
         self._thread: threading.Thread | None = None
-        self._posted = self._records = self._failed = self._dropped = self._retries = (
-            self._throttled
-        ) = 0
+        self._posted = self._records = self._failed = self._dropped = self._retries = self._throttled = 0
         self._next_report = 0.0
 
     @staticmethod
@@ -307,11 +303,7 @@ class WebhookHandler(LogHandler):
             # Attribute records to pieces for the counters (a record may straddle two pieces).
             per_piece = max(1, len(texts) // max(1, len(pieces)))
             for index, piece in enumerate(pieces):
-                count = (
-                    per_piece
-                    if index < len(pieces) - 1
-                    else len(texts) - per_piece * (len(pieces) - 1)
-                )
+                count = per_piece if index < len(pieces) - 1 else len(texts) - per_piece * (len(pieces) - 1)
                 self._deliver(piece, max(count, 0))
 
     def _wait(self, seconds: float) -> bool:

@@ -101,9 +101,7 @@ class WorkerLogger:
             raise ConfigError("name", name, "a worker needs a non-empty name")
         endpoint = config.endpoint
         if endpoint.scheme == "tcp" and endpoint.port == 0:
-            raise ConfigError(
-                "path", config.path, "a worker must connect to the master's real port"
-            )
+            raise ConfigError("path", config.path, "a worker must connect to the master's real port")
         self._config = config
         self._name = name
         self._min_level = int(config.base_level)
@@ -148,9 +146,7 @@ class WorkerLogger:
             if self._thread is not None:
                 return
             self._process = _process_name()
-            thread = threading.Thread(
-                target=self._run, name=f"stalwart-ipc-worker-{self._name}", daemon=True
-            )
+            thread = threading.Thread(target=self._run, name=f"stalwart-ipc-worker-{self._name}", daemon=True)
             self._thread = thread
         thread.start()
 
@@ -217,9 +213,7 @@ class WorkerLogger:
         """
         self._log(int(level), msg, extra, msg_bytes)
 
-    def _log(
-        self, level: int, msg: Any, extra: Mapping[str, Any] | None, msg_bytes: bytes | None
-    ) -> None:
+    def _log(self, level: int, msg: Any, extra: Mapping[str, Any] | None, msg_bytes: bytes | None) -> None:
         if level < self._min_level:
             return
         if self._thread is None:
@@ -457,13 +451,9 @@ class WorkerLogger:
         thread.join(timeout_s + 1.0)
         self._thread = None
         if self._failure is not None:
-            raise IPCLoggerError(
-                f"worker {self._name!r} sender failed: {self._failure!r}"
-            ) from self._failure
+            raise IPCLoggerError(f"worker {self._name!r} sender failed: {self._failure!r}") from self._failure
         if not self._handshake_ok:
-            raise ShutdownTimeoutError(
-                self._config.path, self._seq, self._seq - self._sent, timeout_s
-            )
+            raise ShutdownTimeoutError(self._config.path, self._seq, self._seq - self._sent, timeout_s)
         if self._acked_seq != self._sent_seq:
             raise IPCLoggerError(
                 f"master at {self._config.path} acknowledged seq {self._acked_seq} but worker "
