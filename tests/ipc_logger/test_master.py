@@ -25,6 +25,7 @@ from stalwart.ipc_logger import (
     WorkerInfo,
     WorkerLogger,
 )
+from stalwart.ipc_logger import _master as master_module
 from stalwart.ipc_logger import _protocol as proto
 
 _fork = multiprocessing.get_context("fork")
@@ -184,8 +185,10 @@ class _Collecting(LogHandler):
 
 
 def test_a_raising_handler_is_isolated_and_the_others_receive_everything(
-    ipc_path: str, caplog: pytest.LogCaptureFixture
+    ipc_path: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # One report per interval: make the interval outlast the test however loaded the machine is.
+    monkeypatch.setattr(master_module, "_REPORT_INTERVAL_S", 3600.0)
     config = LoggerConfig(path=ipc_path, max_batch=10)
     exploding, collecting = _Exploding(), _Collecting()
     with (
@@ -233,8 +236,10 @@ def _batch(seqs: range) -> bytes:
 
 
 def test_malformed_and_foreign_frames_are_counted_and_skipped(
-    ipc_path: str, caplog: pytest.LogCaptureFixture
+    ipc_path: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # One report per interval: make the interval outlast the test however loaded the machine is.
+    monkeypatch.setattr(master_module, "_REPORT_INTERVAL_S", 3600.0)
     config = LoggerConfig(path=ipc_path)
     collecting = _Collecting()
     with MasterLogger(config, [collecting]) as master:

@@ -157,7 +157,7 @@ def test_retries_give_up_after_max_retries(server: _Server) -> None:
 
 
 def test_rate_limit_makes_later_messages_wait(server: _Server) -> None:
-    handler = DiscordLogHandler(server.url, formatter=_PLAIN, rate_limit=(1, 0.1), max_chars=25)
+    handler = DiscordLogHandler(server.url, formatter=_PLAIN, rate_limit=(1, 0.5), max_chars=25)
     handler.push(_records(6))  # 6 x 10 chars -> 3 messages of 2 lines
     handler.close()
     assert 3 == len(server.requests)

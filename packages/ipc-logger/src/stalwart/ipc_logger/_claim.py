@@ -42,7 +42,7 @@ class PathClaim:
     """
 
     def __init__(self, path: str, file: str) -> None:
-        import fcntl  # noqa: PLC0415 - POSIX only, like ipc:// itself
+        import fcntl
 
         self._lock_path = f"{file}.lock"
         directory = os.path.dirname(os.path.abspath(file))
@@ -87,7 +87,7 @@ class PathClaim:
 
 
 def _track(claim: PathClaim) -> None:
-    global _hook_installed  # noqa: PLW0603 - installed once per process, on first use
+    global _hook_installed
     with _hook_lock:
         _live.add(claim)
         if not _hook_installed:
@@ -96,7 +96,7 @@ def _track(claim: PathClaim) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _hook_lock  # noqa: PLW0603 - another thread may have held it at fork time
+    global _hook_lock
     _hook_lock = threading.Lock()
     for claim in list(_live):
         claim._drop_inherited()

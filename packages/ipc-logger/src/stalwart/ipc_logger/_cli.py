@@ -40,11 +40,9 @@ def master_command(path: str, file: str | None, json_lines: bool, level: str, st
     """Run a master until Ctrl+C (or SIGTERM), then drain and print its stats."""
     try:
         config = LoggerConfig(path=path, base_level=Level[level.upper()], str_format=str_format)
-        handler: LogHandler
-        if file:
-            handler = FileLogHandler(file, json_lines=json_lines)
-        else:
-            handler = StreamLogHandler(sys.stdout)
+        handler: LogHandler = (
+            FileLogHandler(file, json_lines=json_lines) if file else StreamLogHandler(sys.stdout)
+        )
         master = MasterLogger(config, [handler])
     except IPCLoggerError as exc:
         raise click.ClickException(str(exc)) from exc
