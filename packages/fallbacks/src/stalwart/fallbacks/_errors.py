@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from stalwart.core import StalwartError
 
@@ -37,6 +38,10 @@ class WriteError(FallbacksError, OSError):
     def __str__(self) -> str:
         return f"cannot write {self.path}: {self.reason}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (multiprocessing, concurrent.futures) despite the two-argument constructor.
+        return (type(self), (self.path, self.reason), self.__dict__)
+
 
 class ReadError(FallbacksError, OSError):
     """A file could not be read (missing, unreadable, ...).
@@ -54,6 +59,9 @@ class ReadError(FallbacksError, OSError):
 
     def __str__(self) -> str:
         return f"cannot read {self.path}: {self.reason}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason), self.__dict__)
 
 
 class CorruptFileError(ReadError, ValueError):
@@ -104,6 +112,9 @@ class UnsupportedTypeError(FallbacksError, TypeError):
         self.reason = reason
         self.value_path = value_path
         super().__init__(self._message())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.type_name, self.reason, self.value_path), self.__dict__)
 
     def _message(self) -> str:
         return f"cannot encode {self.type_name} at {self.value_path}: {self.reason}"
