@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from stalwart.shared_data import CrossPlatformDataManager, NotAStoreError, UnsupportedValueError
 
 # The seed's "Complete Module Template", with only its import line changed.

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from stalwart.shared_data import (
     InvalidKeyError,
     NotAnIntegerError,
@@ -90,7 +89,7 @@ def test_incr_past_the_msgpack_range_is_refused_and_keeps_the_old_value(store: S
 
 def test_incr_of_a_non_integer_value_raises_naming_the_key(store: SharedStore) -> None:
     store.set("name", "text")
-    with pytest.raises(NotAnIntegerError, match="'name'.*str"):
+    with pytest.raises(NotAnIntegerError, match=r"'name'.*str"):
         store.incr("name")
     assert "text" == store.get("name")
 
@@ -138,20 +137,30 @@ def test_transaction_commits_every_write_together(store: SharedStore) -> None:
 
 def test_exception_inside_transaction_rolls_back_everything(store: SharedStore) -> None:
     store.set("a", "before")
-    with pytest.raises(ZeroDivisionError), store.transaction() as tx:
-        tx["a"] = "inside"
-        tx.delete("missing")
-        tx["new"] = 1
-        _ = 1 / 0
+
+    def fail_midway() -> None:
+        with store.transaction() as tx:
+            tx["a"] = "inside"
+            tx.delete("missing")
+            tx["new"] = 1
+            _ = 1 / 0
+
+    with pytest.raises(ZeroDivisionError):
+        fail_midway()
     assert {"a": "before"} == store.load()
 
 
 def test_nested_transaction_failure_undoes_only_the_inner_block(store: SharedStore) -> None:
     with store.transaction() as outer:
         outer["outer"] = 1
-        with pytest.raises(ValueError, match="inner"), store.transaction() as inner:
-            inner["inner"] = 1
-            raise ValueError("inner")
+
+        def fail_inside() -> None:
+            with store.transaction() as inner:
+                inner["inner"] = 1
+                raise ValueError("inner")
+
+        with pytest.raises(ValueError, match="inner"):
+            fail_inside()
         assert "inner" not in outer
     assert {"outer": 1} == store.load()
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stalwart.shared_data import SharedStore
 from stalwart.shared_data._cli import store as store_cli
 
@@ -73,7 +72,12 @@ def test_keys_lists_every_key_sorted(path: str) -> None:
 def test_dump_prints_the_whole_store_as_one_json_object(path: str) -> None:
     code, out, _ = _run("dump", path)
     assert 0 == code
-    assert {"cfg": {"a": [1, 2], "b": None}, "n": 5, "raw": "AAE=", "when": "2024-01-02T03:04:05Z"} == json.loads(out)
+    assert {
+        "cfg": {"a": [1, 2], "b": None},
+        "n": 5,
+        "raw": "AAE=",
+        "when": "2024-01-02T03:04:05Z",
+    } == json.loads(out)
 
 
 def test_stats_prints_keys_and_codec(path: str) -> None:

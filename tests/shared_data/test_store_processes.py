@@ -1,4 +1,4 @@
-"""Real processes sharing one store: no lost write, a killed process never blocks or damages it, fork works."""
+"""Real processes sharing one store: no lost write, a killed process never blocks or damages it; fork."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from stalwart.shared_data import LockTimeout, SharedStore, StoreClosedError
 
 # Generous bound for any wait on a child: the machine running the suite may be heavily loaded.
@@ -108,7 +107,9 @@ print("done", flush=True)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["incr", "transaction"])
-def test_four_processes_2000_increments_each_lose_no_write(tmp_path: Path, children: list[Child], mode: str) -> None:
+def test_four_processes_2000_increments_each_lose_no_write(
+    tmp_path: Path, children: list[Child], mode: str
+) -> None:
     path = str(tmp_path / "count.db")
     SharedStore(path).close()
     children.extend(Child(COUNTER, path, mode, "2000") for _ in range(4))
@@ -145,7 +146,9 @@ print(f"{time.monotonic()!r} {value}", flush=True)
 """
 
 
-def test_sigkilled_lock_holder_releases_the_lock_and_its_writes_vanish(tmp_path: Path, children: list[Child]) -> None:
+def test_sigkilled_lock_holder_releases_the_lock_and_its_writes_vanish(
+    tmp_path: Path, children: list[Child]
+) -> None:
     path = str(tmp_path / "held.db")
     with SharedStore(path) as store:
         store.set("n", 1)
@@ -211,7 +214,9 @@ def _assert_whole_document(path: str, size: int) -> int:
 
 
 @pytest.mark.slow
-def test_sigkill_during_save_leaves_the_old_or_the_new_document(tmp_path: Path, children: list[Child]) -> None:
+def test_sigkill_during_save_leaves_the_old_or_the_new_document(
+    tmp_path: Path, children: list[Child]
+) -> None:
     path, size = str(tmp_path / "doc.db"), 3000
     with SharedStore(path) as store:
         store.save({**{f"key{i:05d}": {"generation": 0, "pad": ""} for i in range(size)}, "generation": 0})

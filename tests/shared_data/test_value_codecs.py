@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stalwart.shared_data import CODEC_NAMES, SharedStore, UnsupportedValueError
 
 KEYS = st.text(max_size=20)
@@ -36,7 +35,9 @@ def _plain(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 MSGPACK_VALUES = _plain(
     st.none() | st.booleans() | _INT64 | st.floats(allow_nan=False) | st.text() | st.binary() | _AWARE
 )
-JSON_VALUES = _plain(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text())
+JSON_VALUES = _plain(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
 PICKLE_VALUES = _plain(
     st.none()
     | st.integers()
@@ -74,7 +75,9 @@ def test_each_codec_round_trips_what_it_accepts(
 
 @settings(max_examples=50, deadline=None)
 @given(document=st.dictionaries(KEYS, MSGPACK_VALUES, max_size=10))
-def test_save_then_load_round_trips_a_document(stores: dict[str, SharedStore], document: dict[str, Any]) -> None:
+def test_save_then_load_round_trips_a_document(
+    stores: dict[str, SharedStore], document: dict[str, Any]
+) -> None:
     stores["msgpack"].save(document)
     assert document == stores["msgpack"].load()
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 import msgspec
-
 from stalwart.core import to_jsonable
 from stalwart.shared_data._errors import SharedDataError
 from stalwart.shared_data._store import SharedStore
@@ -93,7 +92,7 @@ def keys_command(path: str) -> None:
     """Print every key of the store at PATH, one per line, sorted."""
     # Listing keys decodes no value, so it is safe for a pickle store too.
     with _open(path, allow_pickle=True) as opened:
-        for key in opened.keys():
+        for key in opened:
             click.echo(key)
 
 

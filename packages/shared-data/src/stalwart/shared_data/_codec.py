@@ -13,7 +13,6 @@ import pickle
 from typing import Any, Final
 
 import msgspec
-
 from stalwart.shared_data._errors import UnsupportedValueError
 
 __all__ = ["CODEC_NAMES", "Codec", "get_codec"]
@@ -104,7 +103,10 @@ class _CheckedCodec(Codec):
                 for child_key, child in item.items():
                     if not isinstance(child_key, str):
                         raise self._refuse(
-                            key, f"{where}[{child_key!r}]", child_key, "is not allowed as a mapping key (only str is)"
+                            key,
+                            f"{where}[{child_key!r}]",
+                            child_key,
+                            "is not allowed as a mapping key (only str is)",
                         )
                     stack.append((child, f"{where}[{child_key!r}]", depth + 1))
                 continue
@@ -164,12 +166,16 @@ class _PickleCodec(Codec):
         # pickle raises whatever the object's __reduce__ raises; all of them mean "cannot store".
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError) as exc:
             raise UnsupportedValueError(
-                key=key, where="", value_type=_type_name(value), codec=self.name, reason=f"cannot be pickled: {exc}"
+                key=key,
+                where="",
+                value_type=_type_name(value),
+                codec=self.name,
+                reason=f"cannot be pickled: {exc}",
             ) from exc
 
     def decode(self, data: bytes) -> Any:
         try:
-            return pickle.loads(data)  # noqa: S301 - opt-in codec, documented as unsafe
+            return pickle.loads(data)
         except Exception as exc:
             # Unpickling garbage can raise nearly anything; report it as undecodable bytes.
             raise ValueError(f"cannot unpickle: {type(exc).__name__}: {exc}") from exc

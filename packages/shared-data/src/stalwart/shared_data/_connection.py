@@ -205,7 +205,7 @@ class StoreConnection:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Hold the write lock for the block: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
+        """Hold the write lock for the block: ``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls back.
 
         A nested block (same thread) becomes a savepoint of the outer transaction: its exception
         undoes only its own writes, and nothing is visible to others before the outermost commit.

@@ -97,7 +97,9 @@ class CorruptStoreError(SharedDataError):
         key: The key whose stored value could not be decoded, when the damage is in one value.
     """
 
-    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None, key: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str] | None = None, key: str | None = None
+    ) -> None:
         self.key = key
         super().__init__(message, path=path)
 

@@ -32,7 +32,11 @@ class CrossPlatformDataManager:
     """
 
     def __init__(
-        self, filename: str | os.PathLike[str] = "shared_stats.pkl", *, codec: str = "msgpack", timeout: float = 10.0
+        self,
+        filename: str | os.PathLike[str] = "shared_stats.pkl",
+        *,
+        codec: str = "msgpack",
+        timeout: float = 10.0,
     ) -> None:
         self.filename = os.fspath(filename)
         self._codec = codec

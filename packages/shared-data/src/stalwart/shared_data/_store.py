@@ -153,7 +153,8 @@ class SharedStore:
                 return self._codec.decode(cell)
             except ValueError as exc:
                 raise CorruptStoreError(
-                    f"{self._path}: the value of key {key!r} cannot be decoded by codec {self.codec!r}: {exc}",
+                    f"{self._path}: the value of key {key!r} cannot be decoded "
+                    f"by codec {self.codec!r}: {exc}",
                     path=self._path,
                     key=key,
                 ) from exc
@@ -204,7 +205,7 @@ class SharedStore:
         self._db.run(_UPSERT_SQL, (key, cell))
 
     def __setitem__(self, key: str, value: Any) -> None:
-        """Same as :meth:`set`."""
+        """Store ``value`` under ``key``, like :meth:`set`."""
         self.set(key, value)
 
     def delete(self, key: str) -> bool:
@@ -265,7 +266,8 @@ class SharedStore:
             current = self.get(key, 0)
             if type(current) is not int:
                 raise NotAnIntegerError(
-                    f"{self._path}: cannot incr key {key!r}: it holds a {type(current).__qualname__}, not an int",
+                    f"{self._path}: cannot incr key {key!r}: "
+                    f"it holds a {type(current).__qualname__}, not an int",
                     path=self._path,
                 )
             new: int = current + delta
@@ -432,7 +434,7 @@ class SharedStore:
 
 
 class TransactionView(MutableMapping[str, Any]):
-    """The dict-like view :meth:`SharedStore.transaction` yields; all its reads and writes are one transaction.
+    """The dict-like view :meth:`SharedStore.transaction` yields: its reads and writes are one transaction.
 
     Besides the mapping methods it has :meth:`set`, :meth:`delete` and :meth:`incr`. Using it after its
     block ended, or from another thread, raises :class:`StoreClosedError`.
