@@ -170,7 +170,8 @@ def test_wal_mode_is_on(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_durable_store_commits_with_synchronous_full(tmp_path: Path) -> None:
-    with SharedStore(tmp_path / "d.db", durable=True) as store:
+@pytest.mark.parametrize("durable", [True, False])
+def test_durable_selects_synchronous_full_over_normal(tmp_path: Path, durable: bool) -> None:
+    with SharedStore(tmp_path / "d.db", durable=durable) as store:
         store.set("a", 1)
-        assert store.stats().durable
+        assert durable == store.stats().durable

@@ -48,7 +48,7 @@ class StoreStats:
         page_count: Pages in the database.
         freelist_count: Unused pages (reclaimed by ``VACUUM``).
         journal_mode: SQLite journal mode (always ``"wal"`` for a store).
-        durable: Whether this handle commits with ``synchronous=FULL``.
+        durable: Whether this handle commits with ``synchronous=FULL`` (or stricter), read from SQLite.
         sqlite_version: The SQLite library version in use.
     """
 
@@ -410,7 +410,8 @@ class SharedStore:
             page_count=int(pragma("page_count")),
             freelist_count=int(pragma("freelist_count")),
             journal_mode=str(pragma("journal_mode")),
-            durable=self._durable,
+            # Read back from SQLite rather than echoing the flag: this is what commits really do.
+            durable=int(pragma("synchronous")) >= 2,
             sqlite_version=sqlite3.sqlite_version,
         )
 
