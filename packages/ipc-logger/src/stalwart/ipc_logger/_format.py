@@ -45,7 +45,7 @@ class RecordFormatter:
 
     Formats using only the common attributes (``asctime``, ``levelname``,
     ``name``, ``message``, ``process``, ``thread``, ``lineno``, ... plus
-    ``host`` and ``seq``) take a fast path about ten times cheaper than
+    ``host`` and ``seq``) take a compiled fast path about fifteen times cheaper than
     building a ``LogRecord``; any other attribute (e.g. a user ``extra``
     field) falls back to :meth:`Record.to_logging` + :class:`logging.Formatter`.
     ``asctime`` renders like the stdlib default (local time,

@@ -112,7 +112,7 @@ class _Worker:
     dropped: int = 0
     lost: int = 0
 
-    def info(self, grace_s: float) -> WorkerInfo:
+    def info(self) -> WorkerInfo:
         next_checkin = self.last_seen + self.interval_s
         return WorkerInfo(
             name=self.name,
@@ -493,7 +493,7 @@ class MasterLogger:
                 gaps=self._gaps,
                 bad_frames=self._bad_frames,
                 handler_errors=dict(self._handler_errors),
-                workers=[worker.info(self._grace_s) for worker in self._workers.values()],
+                workers=[worker.info() for worker in self._workers.values()],
             )
 
     def workers(self) -> list[WorkerInfo]:
