@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -147,8 +149,9 @@ def test_threads_writing_one_file_through_a_symlink_and_directly_serialize(tmp_p
     assert get_performance_stats()["lock_waits"] >= waits_before
 
 
-def test_lock_timeout_between_threads(tmp_path: Path) -> None:
-    path = str(tmp_path / "data.json")
+@contextmanager
+def _held_by_another_thread(path: str) -> Iterator[None]:
+    """Hold the lock of ``path`` in a helper thread for the duration of the block."""
     holding = threading.Event()
     release = threading.Event()
 
@@ -157,15 +160,20 @@ def test_lock_timeout_between_threads(tmp_path: Path) -> None:
             holding.set()
             release.wait(30)
 
-    thread = threading.Thread(target=hold)
-    thread.start()
+    holder = threading.Thread(target=hold)
+    holder.start()
     assert holding.wait(30)
     try:
-        with pytest.raises(LockTimeoutError), file_lock(path, timeout=0.1):
-            pass
+        yield
     finally:
         release.set()
-        thread.join(30)
+        holder.join(30)
+
+
+def test_lock_timeout_between_threads(tmp_path: Path) -> None:
+    path = str(tmp_path / "data.json")
+    with _held_by_another_thread(path), pytest.raises(LockTimeoutError), file_lock(path, timeout=0.1):
+        pass
 
 
 def _write_in_child(path: str) -> None:
@@ -178,21 +186,10 @@ def test_a_forked_child_does_not_inherit_a_held_thread_lock(tmp_path: Path) -> N
     import multiprocessing
 
     path = str(tmp_path / "data.json")
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with file_lock(path):
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(30)
     child = multiprocessing.get_context("fork").Process(target=_write_in_child, args=(path,))
-    child.start()  # forked while another thread holds the lock of `path`
-    release.set()  # the child now waits on the OS lock only, which this releases
-    holder.join(30)
+    with _held_by_another_thread(path):
+        child.start()  # forked while another thread holds the lock of `path`
+    # Leaving the block released the OS lock, the only thing the child waits for.
     child.join(60)
     assert 0 == child.exitcode
     assert {"from": "child"} == read_json(path)

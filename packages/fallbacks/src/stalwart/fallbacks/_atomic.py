@@ -22,14 +22,23 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._errors import WriteError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._validate import Format, find_problem
 
-__all__ = ["atomic_write", "backup_paths", "fsync_directory", "is_valid_file", "resolve_target"]
+__all__ = [
+    "atomic_write",
+    "backup_paths",
+    "counted_write",
+    "fsync_directory",
+    "is_valid_file",
+    "resolve_target",
+    "write_all",
+]
 
 _log = logging.getLogger("stalwart.fallbacks")
 
@@ -87,7 +96,21 @@ def _remove_stale_temps(directory: str, name: str) -> None:
         _log.info("removed %s, left behind by a writer that was killed", temp)
 
 
-def _write_all(fd: int, chunks: Chunks) -> int:
+@contextmanager
+def counted_write(real_path: str) -> Iterator[None]:
+    """Count a failed write and turn a raw ``OSError`` into a ``WriteError`` naming the file."""
+    try:
+        yield
+    except WriteError:
+        _stats.count("write_failures")
+        raise
+    except OSError as exc:
+        _stats.count("write_failures")
+        raise WriteError(real_path, str(exc)) from exc
+
+
+def write_all(fd: int, chunks: Chunks) -> int:
+    """Write every chunk to ``fd`` (``os.write`` may write less than asked); return the total."""
     written = 0
     for chunk in chunks:
         view = memoryview(chunk).cast("B")
@@ -184,40 +207,33 @@ def atomic_write(
         raise ValueError(f"backups must be >= 0, not {backups}")
     real_path = resolve_target(path)
     directory, name = os.path.split(real_path)
-    try:
-        with file_lock(real_path, lock_timeout):
-            _remove_stale_temps(directory, name)
+    with counted_write(real_path), file_lock(real_path, lock_timeout):
+        _remove_stale_temps(directory, name)
+        try:
+            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
+        try:
             try:
-                fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-            except OSError as exc:
-                raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
-            try:
-                try:
-                    written = _write_all(fd, chunks)
-                    _copy_permissions(fd, real_path)  # before fsync, so the mode is durable too
-                    if durable:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-                if backups:
-                    _rotate_backups(real_path, backups, fmt)
-                os.replace(temp, real_path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
-                raise
-            if durable:
-                fsync_directory(directory)
-            if valid:
-                _stats.remember_valid(real_path, fmt, os.stat(real_path))
-            else:
-                _stats.forget_validity(real_path)
-    except WriteError:
-        _stats.count("write_failures")
-        raise
-    except OSError as exc:
-        _stats.count("write_failures")
-        raise WriteError(real_path, str(exc)) from exc
+                written = write_all(fd, chunks)
+                _copy_permissions(fd, real_path)  # before fsync, so the mode is durable too
+                if durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if backups:
+                _rotate_backups(real_path, backups, fmt)
+            os.replace(temp, real_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        if durable:
+            fsync_directory(directory)
+        if valid:
+            _stats.remember_valid(real_path, fmt, os.stat(real_path))
+        else:
+            _stats.forget_validity(real_path)
     _stats.count("writes")
     _stats.count("bytes_written", written)
     return written

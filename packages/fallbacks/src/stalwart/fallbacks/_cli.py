@@ -9,7 +9,7 @@ import click
 from stalwart.fallbacks._atomic import atomic_write
 from stalwart.fallbacks._csvfile import read_csv, write_csv
 from stalwart.fallbacks._detect import CorruptionDetector, guess_format
-from stalwart.fallbacks._errors import FallbacksError
+from stalwart.fallbacks._errors import FallbacksError, location_suffix
 from stalwart.fallbacks._jsonfile import (
     encode_json,
     encode_jsonl_lines,
@@ -43,13 +43,8 @@ def check(path: str, file_format: Format | None) -> None:
     if not report.corrupt:
         click.echo(f"ok: {path} is valid {report.format}")
         return
-    where = []
-    if report.line is not None:
-        where.append(f"line {report.line}")
-    if report.offset is not None:
-        where.append(f"byte {report.offset}")
-    suffix = f" at {', '.join(where)}" if where else ""
-    click.echo(f"corrupt: {path} ({report.format}){suffix}: {report.reason}")
+    where = location_suffix(report.line, report.offset)
+    click.echo(f"corrupt: {path} ({report.format}): {report.reason}{where}")
     sys.exit(1)
 
 

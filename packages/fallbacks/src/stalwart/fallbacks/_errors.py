@@ -17,6 +17,16 @@ __all__ = [
 ]
 
 
+def location_suffix(line: int | None, offset: int | None) -> str:
+    """Return `` (at line L, byte B)`` for the parts that are known, or ``""``."""
+    where = []
+    if line is not None:
+        where.append(f"line {line}")
+    if offset is not None:
+        where.append(f"byte {offset}")
+    return f" (at {', '.join(where)})" if where else ""
+
+
 class FallbacksError(StalwartError):
     """Base class of every error raised by stalwart.fallbacks."""
 
@@ -88,13 +98,7 @@ class CorruptFileError(ReadError, ValueError):
         super().__init__(path, reason)
 
     def __str__(self) -> str:
-        where = []
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        if self.offset is not None:
-            where.append(f"byte {self.offset}")
-        suffix = f" (at {', '.join(where)})" if where else ""
-        return f"corrupt file {self.path}: {self.reason}{suffix}"
+        return f"corrupt file {self.path}: {self.reason}{location_suffix(self.line, self.offset)}"
 
 
 class UnsupportedTypeError(FallbacksError, TypeError):

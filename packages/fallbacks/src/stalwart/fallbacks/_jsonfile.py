@@ -12,8 +12,14 @@ from typing import Any
 
 import msgspec
 from stalwart.fallbacks import _stats
-from stalwart.fallbacks._atomic import atomic_write, fsync_directory, resolve_target
-from stalwart.fallbacks._errors import CorruptFileError, ReadError, UnsupportedTypeError, WriteError
+from stalwart.fallbacks._atomic import (
+    atomic_write,
+    counted_write,
+    fsync_directory,
+    resolve_target,
+    write_all,
+)
+from stalwart.fallbacks._errors import CorruptFileError, ReadError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
 from stalwart.fallbacks._tagged import MARKER_BYTES, NanPolicy, TagError, decode_types, encode_types
@@ -174,34 +180,27 @@ def append_jsonl(
     lines = encode_jsonl_lines(records, nan)
     if not lines:
         return 0
+    count = len(lines)
     real_path = resolve_target(path)
-    try:
-        with file_lock(real_path, lock_timeout):
-            created = not os.path.exists(real_path)
-            fd = os.open(real_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    lines.insert(0, b"\n")
-                payload = b"".join(lines)
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            if durable and created:
-                fsync_directory(os.path.dirname(real_path))
-    except WriteError:
-        _stats.count("write_failures")
-        raise
-    except OSError as exc:
-        _stats.count("write_failures")
-        raise WriteError(real_path, str(exc)) from exc
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    with counted_write(real_path), file_lock(real_path, lock_timeout):
+        created = not os.path.exists(real_path)
+        fd = os.open(real_path, flags, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                lines.insert(0, b"\n")  # close a torn last line first
+            # One write call: with O_APPEND the lines land together even beside other appenders.
+            written = write_all(fd, (b"".join(lines),))
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if durable and created:
+            fsync_directory(os.path.dirname(real_path))
     _stats.count("writes")
-    _stats.count("bytes_written", len(payload))
-    return len(lines) - (lines[0] == b"\n")
+    _stats.count("bytes_written", written)
+    return count
 
 
 def iter_jsonl(
