@@ -87,9 +87,7 @@ def bench_ours(directory: str, procs: int, records: int) -> tuple[float, int]:
     config = LoggerConfig(path=f"ipc://{directory}/bench.sock")
     master = MasterLogger(config, [FileLogHandler(path)])
     start, _ = _run_procs(_ours_child, (config, records), procs)
-    elapsed = (
-        time.perf_counter() - start
-    )  # every shutdown was acknowledged: all records are in the file
+    elapsed = time.perf_counter() - start  # every shutdown was acknowledged: all records are in the file
     master.shutdown()
     return elapsed, _count_records(path)
 
@@ -97,9 +95,7 @@ def bench_ours(directory: str, procs: int, records: int) -> tuple[float, int]:
 # -- stdlib QueueHandler + multiprocessing.Queue + QueueListener ----------------------------------
 
 
-def _stdlib_child(
-    go: multiprocessing.synchronize.Event, index: int, queue: object, records: int
-) -> None:
+def _stdlib_child(go: multiprocessing.synchronize.Event, index: int, queue: object, records: int) -> None:
     log = logging.getLogger(f"worker-{index}")
     log.handlers[:] = [logging.handlers.QueueHandler(queue)]  # type: ignore[arg-type]
     log.propagate = False
@@ -158,9 +154,7 @@ def _time_calls(call: Callable[[int], None], calls: int) -> list[int]:
     return samples
 
 
-def _call_cost_child(
-    conn: multiprocessing.connection.Connection, config: LoggerConfig, calls: int
-) -> None:
+def _call_cost_child(conn: multiprocessing.connection.Connection, config: LoggerConfig, calls: int) -> None:
     worker = WorkerLogger(config, "call-cost")
     ours = _time_calls(lambda i: worker.info(f"record {i}"), calls)
     worker.shutdown(timeout_s=120)
@@ -194,11 +188,7 @@ def bench_call_cost(directory: str, calls: int) -> tuple[list[int], list[int]]:
 
 
 def _quantile(samples: list[int], q: float) -> float:
-    return (
-        statistics.quantiles(samples, n=100)[int(q * 100) - 1] / 1000
-        if q < 1
-        else max(samples) / 1000
-    )
+    return statistics.quantiles(samples, n=100)[int(q * 100) - 1] / 1000 if q < 1 else max(samples) / 1000
 
 
 def main() -> None:
@@ -211,10 +201,7 @@ def main() -> None:
     total = args.procs * args.records
     directory = tempfile.mkdtemp(prefix="swb", dir="/tmp")
     try:
-        print(
-            f"{args.procs} processes x {args.records:,} records = {total:,} records "
-            "into one file each"
-        )
+        print(f"{args.procs} processes x {args.records:,} records = {total:,} records into one file each")
         results: dict[str, tuple[float, int]] = {}
         for name, bench in (
             ("ours", bench_ours),
@@ -233,10 +220,7 @@ def main() -> None:
             print(f"  ours / {name:<15} {ours_rate / (delivered / elapsed):6.1f}x")
         stdlib_rate = results["stdlib queue"][1] / results["stdlib queue"][0]
         met = ours_rate >= 10 * stdlib_rate and results["ours"][1] == total
-        print(
-            f"  target: ours >= 10x stdlib with every record delivered: "
-            f"{'MET' if met else 'MISSED'}"
-        )
+        print(f"  target: ours >= 10x stdlib with every record delivered: {'MET' if met else 'MISSED'}")
         ours_calls, stdlib_calls = bench_call_cost(directory, args.calls)
         for name, samples in (("ours", ours_calls), ("stdlib QueueHandler", stdlib_calls)):
             print(
@@ -245,8 +229,7 @@ def main() -> None:
             )
         median = statistics.median(ours_calls) / 1000
         print(
-            f"  target: worker call <= 2 us median: "
-            f"{'MET' if median <= 2.0 else 'MISSED'} ({median:.2f} us)"
+            f"  target: worker call <= 2 us median: {'MET' if median <= 2.0 else 'MISSED'} ({median:.2f} us)"
         )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
