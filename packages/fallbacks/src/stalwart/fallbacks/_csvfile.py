@@ -26,7 +26,7 @@ from stalwart.fallbacks._atomic import atomic_write
 from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
-from stalwart.fallbacks._tagged import NanPolicy, encode_types
+from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -164,13 +164,7 @@ def write_csv(
         WriteError: The file could not be written; the old content is intact.
 
     """
-    flat_rows = []
-    for index, row in enumerate(rows):
-        try:
-            flat_rows.append(flatten_row(row, nan))
-        except UnsupportedTypeError as exc:
-            exc.add_parent(f"[{index}]")
-            raise
+    flat_rows = map_items(lambda row: flatten_row(row, nan), rows)
     columns = (
         list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
     )

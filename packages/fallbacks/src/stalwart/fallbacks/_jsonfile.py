@@ -19,10 +19,17 @@ from stalwart.fallbacks._atomic import (
     resolve_target,
     write_all,
 )
-from stalwart.fallbacks._errors import CorruptFileError, ReadError, UnsupportedTypeError
+from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
-from stalwart.fallbacks._tagged import MARKER_BYTES, NanPolicy, TagError, decode_types, encode_types
+from stalwart.fallbacks._tagged import (
+    MARKER_BYTES,
+    NanPolicy,
+    TagError,
+    decode_types,
+    encode_types,
+    map_items,
+)
 
 __all__ = [
     "append_jsonl",
@@ -138,14 +145,7 @@ def encode_jsonl_lines(records: Iterable[Any], nan: NanPolicy = "raise") -> list
         UnsupportedTypeError: ``value_path`` starts with the record's index.
 
     """
-    lines = []
-    for index, record in enumerate(records):
-        try:
-            lines.append(_encode_line(record, nan) + b"\n")
-        except UnsupportedTypeError as exc:
-            exc.add_parent(f"[{index}]")
-            raise
-    return lines
+    return map_items(lambda record: _encode_line(record, nan) + b"\n", records)
 
 
 def append_jsonl(

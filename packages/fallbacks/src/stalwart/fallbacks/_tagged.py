@@ -33,12 +33,20 @@ import datetime as _dt
 import decimal
 import pathlib
 import uuid
-from collections.abc import Iterable
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
 
 from stalwart.fallbacks._errors import UnsupportedTypeError
 
-__all__ = ["MARKER", "MARKER_BYTES", "NanPolicy", "TagError", "decode_types", "encode_types"]
+__all__ = [
+    "MARKER",
+    "MARKER_BYTES",
+    "NanPolicy",
+    "TagError",
+    "decode_types",
+    "encode_types",
+    "map_items",
+]
 
 #: The key that marks a tagged value.
 MARKER = "$stalwart"
@@ -49,6 +57,7 @@ MARKER_BYTES = b'"$stalwart"'
 NanPolicy = Literal["raise", "tag", "null"]
 
 _NAN_POLICIES = ("raise", "tag", "null")
+_T = TypeVar("_T")
 
 
 class TagError(ValueError):
@@ -137,15 +146,20 @@ def _encode_dict(mapping: dict[Any, Any], nan: NanPolicy) -> Any:
     return _tag_dict_items(mapping, nan)
 
 
-def _rebuild_sequence(items: Any, nan: NanPolicy) -> list[Any]:
+def map_items(function: Callable[[Any], _T], items: Iterable[Any]) -> list[_T]:
+    """Return ``[function(item) ...]``; an ``UnsupportedTypeError`` gets the item's ``[index]``."""
     out = []
     for index, item in enumerate(items):
         try:
-            out.append(_encode(item, nan))
+            out.append(function(item))
         except UnsupportedTypeError as exc:
             exc.add_parent(f"[{index}]")
             raise
     return out
+
+
+def _rebuild_sequence(items: Iterable[Any], nan: NanPolicy) -> list[Any]:
+    return map_items(lambda item: _encode(item, nan), items)
 
 
 def _tag_dict_items(mapping: dict[Any, Any], nan: NanPolicy) -> dict[str, Any]:
