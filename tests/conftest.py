@@ -68,7 +68,7 @@ def _restore_logging_state() -> Iterator[None]:
             logger.disabled = False
             continue
         logger.handlers[:] = state.handlers
-        logger.filters[:] = state.filters  # type: ignore[assignment]
+        logger.filters[:] = state.filters
         logger.setLevel(state.level)
         logger.propagate = state.propagate
         logger.disabled = state.disabled
