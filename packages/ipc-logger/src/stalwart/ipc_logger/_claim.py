@@ -17,16 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-import weakref
 
 from stalwart.ipc_logger._errors import AddressInUseError, IPCLoggerError
+from stalwart.ipc_logger._forkhooks import reset_after_fork
 
 __all__ = ["PathClaim"]
-
-_live: weakref.WeakSet[PathClaim] = weakref.WeakSet()
-_hook_lock = threading.Lock()
-_hook_installed = False
 
 
 class PathClaim:
@@ -68,7 +63,7 @@ class PathClaim:
                 break
             os.close(fd)
         self._fd: int | None = fd
-        _track(self)
+        reset_after_fork(self)
 
     def release(self) -> None:
         """Give the claim up (unlinking the lock file first, so no one locks a dead inode)."""
@@ -79,24 +74,8 @@ class PathClaim:
         os.close(self._fd)
         self._fd = None
 
-    def _drop_inherited(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a forked child: close our copy without unlinking (the parent still holds the claim)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-def _track(claim: PathClaim) -> None:
-    global _hook_installed
-    with _hook_lock:
-        _live.add(claim)
-        if not _hook_installed:
-            os.register_at_fork(after_in_child=_after_fork_in_child)
-            _hook_installed = True
-
-
-def _after_fork_in_child() -> None:
-    global _hook_lock
-    _hook_lock = threading.Lock()
-    for claim in list(_live):
-        claim._drop_inherited()

@@ -20,6 +20,7 @@ from stalwart.core import Level, Record, current_host, encode_batch, to_jsonable
 from stalwart.ipc_logger import _protocol as proto
 from stalwart.ipc_logger._config import LoggerConfig
 from stalwart.ipc_logger._errors import ConfigError, IPCLoggerError, ShutdownTimeoutError
+from stalwart.ipc_logger._forkhooks import reset_after_fork
 
 __all__ = ["WorkerLogger", "WorkerStats"]
 
@@ -473,33 +474,24 @@ class WorkerLogger:
         return f"WorkerLogger(name={self._name!r}, path={self._config.path!r}, pid={self._pid})"
 
 
-# -- process-wide bookkeeping: fork and exit hooks ----------------------------------------
+# -- process-wide bookkeeping: the exit hook ----------------------------------------
 
+# Workers nobody shut down, for the interpreter-exit flush.
 _live: weakref.WeakSet[WorkerLogger] = weakref.WeakSet()
-_hooks_installed = False
-_hooks_lock = threading.Lock()
+_atexit_installed = False
 
 
 def _track(worker: WorkerLogger) -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        _live.add(worker)
-        if not _hooks_installed:
-            os.register_at_fork(after_in_child=_after_fork_in_child)
-            atexit.register(_shutdown_live_workers)
-            _hooks_installed = True
+    global _atexit_installed
+    reset_after_fork(worker)
+    _live.add(worker)
+    if not _atexit_installed:
+        _atexit_installed = True
+        atexit.register(_shutdown_live_workers)
 
 
 def _untrack(worker: WorkerLogger) -> None:
-    with _hooks_lock:
-        _live.discard(worker)
-
-
-def _after_fork_in_child() -> None:
-    global _hooks_lock
-    _hooks_lock = threading.Lock()
-    for worker in list(_live):
-        worker._after_fork_in_child()
+    _live.discard(worker)
 
 
 def _shutdown_live_workers() -> None:
