@@ -349,3 +349,14 @@ def test_workers_reconnect_to_a_restarted_master_on_the_same_path(ipc_path: str)
     assert [f"b{i}" for i in range(100)] == [r.message for r in second.records if r.logger == "w"]
     assert 0 == restarted.stats().lost
     assert 200 == worker.stats().acked_seq
+
+
+def test_default_path_directory_is_created_private_to_the_user(
+    sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(sock_dir))
+    runtime = sock_dir / f"stalwart-{os.getuid()}"
+    with MasterLogger(LoggerConfig(), []) as master:
+        assert f"ipc://{runtime}/stalwart.sock" == master.endpoint
+        assert 0o700 == runtime.stat().st_mode & 0o777
