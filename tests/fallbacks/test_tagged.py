@@ -174,3 +174,10 @@ def test_enum_int_subclass_is_not_silently_stringified() -> None:
 def test_malformed_tags_raise_tag_error(tagged: dict[str, Any]) -> None:
     with pytest.raises(TagError):
         decode_types(tagged)
+
+
+def test_self_containing_data_raises_a_typed_error() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(UnsupportedTypeError, match="recursion limit"):
+        encode_types(loop)

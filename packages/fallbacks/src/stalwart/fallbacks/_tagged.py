@@ -84,7 +84,13 @@ def encode_types(value: Any, nan: NanPolicy = "raise") -> Any:
     """
     if nan not in _NAN_POLICIES:
         raise ValueError(f"nan must be one of {_NAN_POLICIES}, not {nan!r}")
-    return _encode(value, nan)
+    try:
+        return _encode(value, nan)
+    except RecursionError as exc:
+        # Also what a self-containing list or dict ends in.
+        raise UnsupportedTypeError(
+            type(value).__name__, "nested deeper than the recursion limit (or contains itself)"
+        ) from exc
 
 
 def _encode(value: Any, nan: NanPolicy) -> Any:
