@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stalwart.fallbacks import MARKER, UnsupportedTypeError, read_json, write_json
+from stalwart.fallbacks._jsonfile import encode_json
+from stalwart.fallbacks._readfile import decode_json_bytes
 from stalwart.fallbacks._tagged import TagError, decode_types, encode_types
 
 SCALARS = st.one_of(
@@ -22,6 +24,7 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(),
     st.binary(max_size=20),
+    st.binary(max_size=8).map(bytearray),
     st.complex_numbers(allow_nan=False, allow_infinity=False),
     st.datetimes(
         timezones=st.none() | st.just(dt.timezone.utc) | st.just(dt.timezone(dt.timedelta(hours=-5)))
@@ -65,6 +68,13 @@ def test_every_supported_type_round_trips_exactly_through_a_file(tmp_path_factor
     path = tmp_path_factory.getbasetemp() / "round-trip.json"
     write_json(value, path, durable=False, backups=0)
     assert _same(value, read_json(path))
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.recursive(st.floats() | st.text(max_size=3), lambda inner: st.lists(inner, max_size=4)))
+def test_nan_and_infinities_round_trip_with_nan_tag(value: Any) -> None:
+    raw = encode_json(value, nan="tag")
+    assert _same(value, decode_json_bytes(raw, "<memory>"))
 
 
 @pytest.mark.parametrize(
