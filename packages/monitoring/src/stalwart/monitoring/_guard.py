@@ -38,6 +38,24 @@ class GuardedHandler(logging.Handler):
     # Handlers whose emit is thread-safe on its own skip the handler lock.
     _emit_needs_lock = True
 
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+        """Run the filters; a filter may return a replacement record (as on Python 3.12+).
+
+        Returns:
+            ``False`` if a filter dropped the record, the replacement if one was
+            made, ``True`` otherwise.
+        """
+        current = record
+        for item in self.filters:
+            # As stdlib: an object with a .filter method, or a plain callable.
+            method = getattr(item, "filter", None)
+            result = method(current) if method is not None else item(current)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):
+                current = result
+        return current if current is not record else True
+
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter ``record`` and emit it unless this thread is already inside this handler.
 

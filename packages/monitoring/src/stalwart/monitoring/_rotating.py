@@ -138,7 +138,8 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
             self._rollover_at = self._clock() + self.interval
         base = self.baseFilename
         if os.path.exists(base) and os.path.getsize(base) > 0:
-            aside = f"{base}.rotating-{os.getpid()}"
+            # Unique, so a rotation that failed to compress never has its file overwritten by the next.
+            aside = f"{base}.rotating-{os.getpid()}-{time.time_ns()}"
             os.replace(base, aside)
             if not self.delay:
                 self.stream = self._open()
@@ -171,12 +172,16 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         os.remove(source)
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Rotate if due, then write ``record``; failures go to ``handleError`` once per cause."""
+        """Rotate if due, then write ``record``; failures go to ``handleError`` once per cause.
+
+        A failed rotation (e.g. a full disk while compressing) does not lose
+        the record: it is still written to the current file.
+        """
         try:
             if self.shouldRollover(record):
                 self.doRollover()
-            logging.FileHandler.emit(self, record)
         except RecursionError:
             raise
         except Exception:  # noqa: BLE001 - a handler must not raise into the caller
             self.handleError(record)
+        logging.FileHandler.emit(self, record)  # reports its own failures via handleError

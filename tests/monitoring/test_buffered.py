@@ -1,0 +1,109 @@
+"""BufferedHandler forwards on capacity, severity, interval and close."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import threading
+
+import pytest
+
+from stalwart.monitoring import BufferedHandler, MonitoringConfigError
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.arrived = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.arrived.set()
+
+
+def attach(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
+def test_records_are_held_until_capacity_then_forwarded_in_order() -> None:
+    target = Collect()
+    logger = attach(BufferedHandler(capacity=3, flush_interval=None, target=target), "test.buf.capacity")
+    logger.info("a")
+    logger.info("b")
+    assert [] == target.messages
+    logger.info("c")
+    assert ["a", "b", "c"] == target.messages
+
+
+def test_a_severe_record_forwards_the_context_before_it() -> None:
+    target = Collect()
+    logger = attach(BufferedHandler(capacity=100, flush_level="ERROR", flush_interval=None, target=target), "test.buf.level")
+    logger.debug("step 1")
+    logger.info("step 2")
+    logger.error("failed")
+    assert ["step 1", "step 2", "failed"] == target.messages
+
+
+def test_the_timer_forwards_a_partial_buffer() -> None:
+    target = Collect()
+    handler = BufferedHandler(capacity=100, flush_interval=0.05, target=target)
+    attach(handler, "test.buf.timer").info("waiting")
+    assert target.arrived.wait(30)
+    assert ["waiting"] == target.messages
+    handler.close()
+
+
+def test_close_forwards_the_rest_and_stops_the_timer() -> None:
+    target = Collect()
+    handler = BufferedHandler(capacity=100, flush_interval=60, target=target)
+    attach(handler, "test.buf.close").info("last words")
+    before = threading.active_count()
+    handler.close()
+    assert ["last words"] == target.messages
+    assert before - 1 == threading.active_count()
+
+
+def test_without_a_target_a_full_buffer_is_dropped_and_counted() -> None:
+    handler = BufferedHandler(capacity=2, flush_interval=None)
+    logger = attach(handler, "test.buf.notarget")
+    for n in range(5):
+        logger.info("n %d", n)
+    assert (4, 1) == (handler.dropped, len(handler.buffer))
+
+
+def test_target_can_be_named_in_dict_config() -> None:
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {
+                "sink": {"()": Collect},
+                "buffer": {
+                    "class": "stalwart.monitoring.BufferedHandler",
+                    "capacity": 2,
+                    "flush_interval": None,
+                    "target": "sink",
+                },
+            },
+            "loggers": {"test.buf.dict": {"handlers": ["buffer"], "level": "INFO", "propagate": False}},
+        }
+    )
+    logger = logging.getLogger("test.buf.dict")
+    logger.info("x")
+    logger.info("y")
+    buffer = logger.handlers[0]
+    assert isinstance(buffer, BufferedHandler)
+    assert isinstance(buffer.target, Collect)
+    assert ["x", "y"] == buffer.target.messages
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(MonitoringConfigError, match="capacity"):
+        BufferedHandler(capacity=0)
+    with pytest.raises(MonitoringConfigError, match="flush_level 'SOMETIMES'"):
+        BufferedHandler(flush_level="SOMETIMES")

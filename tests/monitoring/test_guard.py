@@ -1,0 +1,81 @@
+"""Handlers never re-enter themselves and accept replacement records from filters."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from stalwart.monitoring import (
+    CompressedRotatingFileHandler,
+    DatabaseHandler,
+    GuardedHandler,
+    RedactionFilter,
+    read_database,
+)
+
+
+class Chatty:
+    """An argument whose str() logs to the same logger, as badly behaved libraries do."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def __str__(self) -> str:
+        self.logger.warning("logged from inside __str__")
+        return "chatty"
+
+
+def attach(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
+def test_a_record_logged_while_emitting_is_dropped_and_counted_not_recursed(tmp_path: Path) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = attach(handler, "test.guard.file")
+    logger.info("value=%s", Chatty(logger))
+    handler.close()
+    assert "value=chatty\n" == (tmp_path / "app.log").read_text()
+    assert 1 == handler.reentrant_dropped
+
+
+def test_database_handler_survives_a_logging_argument(tmp_path: Path) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db")
+    logger = attach(handler, "test.guard.db")
+    logger.info("value=%s", Chatty(logger))
+    handler.close()
+    assert ["value=chatty"] == [r.message for r in read_database(tmp_path / "logs.db")]
+    assert 1 == handler.reentrant_dropped
+
+
+def test_a_filter_returning_a_copy_is_emitted_instead_of_the_original() -> None:
+    emitted: list[logging.LogRecord] = []
+
+    class Collect(GuardedHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            emitted.append(record)
+
+    class CopyFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> logging.LogRecord:
+            clone = logging.makeLogRecord(record.__dict__)
+            clone.msg = "replaced"
+            return clone
+
+    handler = Collect()
+    handler.addFilter(CopyFilter())
+    original = logging.LogRecord("x", logging.INFO, __file__, 1, "original", (), None)
+    assert handler.handle(original) is True
+    assert ["replaced"] == [r.msg for r in emitted]
+    assert "original" == original.msg
+
+
+def test_redaction_copy_reaches_our_handlers_on_every_python(tmp_path: Path) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db")
+    handler.addFilter(RedactionFilter())
+    attach(handler, "test.guard.redact").info("token=%s", "abc123secret")
+    handler.close()
+    assert ["token=***"] == [r.message for r in read_database(tmp_path / "logs.db")]

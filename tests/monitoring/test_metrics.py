@@ -1,0 +1,108 @@
+"""MetricsHandler counts, rates and duration histograms, in a snapshot and as Prometheus text."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from stalwart.monitoring import MetricsHandler
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def attach(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prometheus(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples = {}
+    types = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            types[name] = kind
+            continue
+        if line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        assert match, line
+        labels = tuple(sorted(_LABEL.findall(match.group(2) or "")))
+        samples[(match.group(1), labels)] = float(match.group(3))
+    assert set(types.values()) <= {"counter", "gauge", "histogram"}
+    return samples
+
+
+def test_counts_by_level_and_logger() -> None:
+    handler = MetricsHandler(clock=FakeClock())
+    api = attach(handler, "test.metrics.api")
+    db = attach(handler, "test.metrics.db")
+    api.info("a")
+    api.info("b")
+    api.error("c")
+    db.warning("d")
+    snap = handler.snapshot()
+    assert 4 == snap.total
+    assert {"INFO": 2, "ERROR": 1, "WARNING": 1} == snap.by_level
+    assert {"test.metrics.api": 3, "test.metrics.db": 1} == snap.by_logger
+    assert 2 == snap.by_level_logger[("INFO", "test.metrics.api")]
+
+
+def test_rate_per_minute_covers_only_the_window() -> None:
+    clock = FakeClock()
+    handler = MetricsHandler(clock=clock, window_seconds=60)
+    logger = attach(handler, "test.metrics.rate")
+    for _ in range(30):
+        logger.info("old")
+    clock.now += 30
+    for _ in range(10):
+        logger.info("recent")
+    assert 40.0 == handler.snapshot().rate_per_minute
+    clock.now += 45  # the first 30 fall out of the window
+    assert 10.0 == handler.snapshot().rate_per_minute
+
+
+def test_durations_are_parsed_into_histograms_and_bad_ones_counted() -> None:
+    handler = MetricsHandler(clock=FakeClock(), buckets_ms=(10, 100))
+    logger = attach(handler, "test.metrics.dur")
+    for value in (5, 50, "70.5", 500):
+        logger.info("done", extra={"duration_ms": value})
+    for bad in ("slow", -1, float("nan")):
+        logger.info("done", extra={"duration_ms": bad})
+    snap = handler.snapshot()
+    stats = snap.durations["test.metrics.dur"]
+    assert (4, 625.5, 5.0, 500.0) == (stats.count, stats.total, stats.minimum, stats.maximum)
+    assert ((10.0, 1), (100.0, 3), (float("inf"), 4)) == stats.buckets
+    assert 625.5 / 4 == stats.mean
+    assert 3 == snap.invalid_durations
+
+
+def test_prometheus_text_parses_back_to_the_snapshot() -> None:
+    handler = MetricsHandler(clock=FakeClock(), buckets_ms=(10, 100))
+    logger = attach(handler, 'test.metrics."quoted"')
+    logger.info("x", extra={"duration_ms": 20})
+    logger.error("y")
+    text = handler.prometheus_text()
+    assert text.endswith("\n")
+    samples = parse_prometheus(text)
+    name = 'test.metrics.\\"quoted\\"'
+    assert 1.0 == samples[("stalwart_log_records_total", (("level", "INFO"), ("logger", name)))]
+    assert 1.0 == samples[("stalwart_log_records_total", (("level", "ERROR"), ("logger", name)))]
+    assert 2.0 == samples[("stalwart_log_records_per_minute", ())]
+    assert 0.0 == samples[("stalwart_log_duration_ms_bucket", (("le", "10"), ("logger", name)))]
+    assert 1.0 == samples[("stalwart_log_duration_ms_bucket", (("le", "+Inf"), ("logger", name)))]
+    assert 20.0 == samples[("stalwart_log_duration_ms_sum", (("logger", name),))]
+    assert 1.0 == samples[("stalwart_log_duration_ms_count", (("logger", name),))]

@@ -1,0 +1,138 @@
+"""Profiles build dictConfig dicts, apply idempotently and leave no files or threads behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from stalwart.monitoring import (
+    FEATURES,
+    PROFILES,
+    BufferedHandler,
+    DatabaseHandler,
+    MetricsHandler,
+    MonitoringConfigError,
+    build_config,
+    get_logger,
+    read_database,
+    reconfigure_logging,
+    setup_logging,
+    with_correlation,
+)
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def root_handler_names() -> list[str | None]:
+    return [h.get_name() for h in logging.getLogger().handlers]
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile_builds_a_config_dictconfig_accepts(profile: str, tmp_path: Path) -> None:
+    config = build_config(profile, log_dir=tmp_path)
+    assert (1, False) == (config["version"], config["disable_existing_loggers"])
+    assert PROFILES[profile]["level"] == config["root"]["level"]
+    setup_logging(profile, log_dir=tmp_path)
+    assert config["root"]["handlers"] == root_handler_names()
+
+
+def test_build_config_has_no_side_effects(tmp_path: Path) -> None:
+    build_config("production", log_dir=tmp_path / "not-created")
+    assert not (tmp_path / "not-created").exists()
+
+
+def test_level_and_features_override_the_profile(tmp_path: Path) -> None:
+    config = build_config("staging", level="debug", features={"database": False, "multiline": True}, log_dir=tmp_path)
+    assert logging.DEBUG == config["root"]["level"]
+    assert "database" not in config["handlers"]
+    assert "multiline" == config["handlers"]["console"]["formatter"]
+
+
+def test_unknown_profile_lists_the_valid_ones() -> None:
+    with pytest.raises(MonitoringConfigError, match="unknown profile 'prod'; valid: development, production, staging, testing"):
+        build_config("prod")
+
+
+def test_unknown_feature_lists_the_valid_ones() -> None:
+    with pytest.raises(MonitoringConfigError, match="unknown feature 'websocket'; valid: .*rate_limiting") as info:
+        build_config("development", features={"websocket": True})
+    assert set(FEATURES) == set(info.value.valid)
+
+
+def test_unknown_level_is_rejected() -> None:
+    with pytest.raises(MonitoringConfigError, match="unknown level 'LOUD'"):
+        build_config("development", level="LOUD")
+
+
+def test_production_writes_redacted_correlated_json_to_the_file(tmp_path: Path) -> None:
+    setup_logging("production", log_dir=tmp_path, features={"console": False})
+    logger = get_logger("test.profiles.prod")
+    with with_correlation("req-77"):
+        logger.warning("login failed password=%s", "hunter2", extra={"api_key": "k-123"})
+    logger.info("below the production level")
+    reconfigure_logging("testing", features={"console": False})  # closes (and flushes) the old handlers
+    [line] = (tmp_path / "stalwart.log").read_text().splitlines()
+    fields = json.loads(line)
+    assert ("login failed password=***", "req-77", "***") == (
+        fields["message"], fields["correlation_id"], fields["extra"]["api_key"],
+    )  # fmt: skip
+    assert "production" == fields["extra"]["environment"]
+
+
+def test_production_buffers_the_file_and_keeps_metrics(tmp_path: Path) -> None:
+    setup_logging("production", log_dir=tmp_path, features={"console": False})
+    handlers = {h.get_name(): h for h in logging.getLogger().handlers}
+    assert isinstance(handlers["buffer"], BufferedHandler)
+    assert isinstance(handlers["metrics"], MetricsHandler)
+    get_logger("test.profiles.metrics").error("boom")
+    assert 1 == handlers["metrics"].snapshot().by_level["ERROR"]
+
+
+def test_development_logs_to_the_database(tmp_path: Path) -> None:
+    setup_logging("development", log_dir=tmp_path, features={"console": False, "file": False})
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, DatabaseHandler)
+    get_logger("test.profiles.dev").debug("debug is on in development")
+    handler.flush()
+    records = list(read_database(tmp_path / "logs.db"))
+    assert [("debug is on in development", logging.DEBUG)] == [(r.message, r.level) for r in records]
+
+
+def test_reconfigure_is_idempotent() -> None:
+    first = reconfigure_logging("testing")
+    names = root_handler_names()
+    second = reconfigure_logging("testing")
+    assert first == second
+    assert names == root_handler_names()
+    assert 1 == len(logging.getLogger().handlers)
+
+
+def test_reconfiguring_50_times_leaves_no_open_file_or_thread(tmp_path: Path) -> None:
+    fds = open_fds()
+    threads = threading.active_count()
+    profiles = ["development", "staging", "production"]
+    for n in range(50):
+        reconfigure_logging(profiles[n % 3], log_dir=tmp_path, features={"console": False})
+        get_logger("test.profiles.churn").error("round %d", n)
+    reconfigure_logging("testing", features={"console": False})
+    assert threads == threading.active_count()
+    assert fds == open_fds()
+    rows = sum(1 for _ in (tmp_path / "stalwart.log").read_text().splitlines())
+    archives = list(tmp_path.glob("stalwart.log.*.gz"))
+    assert 50 == rows + sum(len(gzip.open(a).read().splitlines()) for a in archives)
+
+
+def test_an_unwritable_database_fails_setup_with_our_error(tmp_path: Path) -> None:
+    (tmp_path / "logs.db").mkdir()  # a directory where the database file should be
+    from stalwart.monitoring import HandlerOpenError
+
+    with pytest.raises(HandlerOpenError, match="logs.db"):
+        setup_logging("development", log_dir=tmp_path, features={"console": False, "file": False})

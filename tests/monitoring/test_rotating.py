@@ -1,0 +1,156 @@
+"""CompressedRotatingFileHandler rotates by size and by time into archives that decompress."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from stalwart.monitoring import (
+    CompressedRotatingFileHandler,
+    MissingDependencyError,
+    MonitoringConfigError,
+    open_archive,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def attach(handler: logging.Handler, name: str) -> logging.Logger:
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def all_lines(handler: CompressedRotatingFileHandler) -> list[str]:
+    lines: list[str] = []
+    for archive in reversed(handler.archives()):
+        with open_archive(archive) as stream:
+            lines += stream.read().decode().splitlines()
+    lines += Path(handler.baseFilename).read_text().splitlines()
+    return lines
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_size_rotation_keeps_every_line_in_decompressible_archives(tmp_path: Path, compression: str) -> None:
+    if compression == "zstd":
+        pytest.importorskip("zstandard", reason="the optional zstd extra is not installed in this env")
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=1000, backup_count=50, compression=compression)
+    logger = attach(handler, f"test.rotate.size.{compression}")
+    for n in range(200):
+        logger.info("line %04d %s", n, "x" * 20)
+    handler.flush()
+    assert handler.rotations >= 5
+    assert all(os.path.getsize(p) > 0 for p in handler.archives())
+    assert os.path.getsize(handler.baseFilename) <= 1000
+    assert [f"line {n:04d} {'x' * 20}" for n in range(200)] == all_lines(handler)
+    handler.close()
+
+
+def test_gzip_archives_are_plain_gzip_files(tmp_path: Path) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=100, backup_count=2)
+    logger = attach(handler, "test.rotate.gzip")
+    for n in range(10):
+        logger.info("record %d %s", n, "y" * 30)
+    handler.close()
+    with gzip.open(str(tmp_path / "app.log.1.gz"), "rt") as stream:
+        assert stream.read().startswith("record ")
+
+
+def test_only_backup_count_archives_are_kept_newest_first(tmp_path: Path) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=50, backup_count=3)
+    logger = attach(handler, "test.rotate.keep")
+    for n in range(20):
+        logger.info("record number %02d padding padding", n)
+    handler.close()
+    archives = sorted(p.name for p in tmp_path.iterdir() if p.name != "app.log")
+    assert ["app.log.1.gz", "app.log.2.gz", "app.log.3.gz"] == archives
+    with open_archive(tmp_path / "app.log.1.gz") as newest, open_archive(tmp_path / "app.log.3.gz") as oldest:
+        assert newest.read() > oldest.read()  # later record numbers sort higher
+
+
+def test_time_rotation_happens_when_the_interval_passes(tmp_path: Path) -> None:
+    clock = FakeClock()
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", interval=60, backup_count=5, clock=clock)
+    logger = attach(handler, "test.rotate.time")
+    logger.info("first period")
+    clock.now += 59
+    logger.info("still first")
+    assert 0 == handler.rotations
+    clock.now += 1
+    logger.info("second period")
+    clock.now += 120
+    logger.info("third period")
+    handler.close()
+    assert 2 == handler.rotations
+    with open_archive(tmp_path / "app.log.2.gz") as first, open_archive(tmp_path / "app.log.1.gz") as second:
+        assert (b"first period\nstill first\n", b"second period\n") == (first.read(), second.read())
+    assert "third period\n" == (tmp_path / "app.log").read_text()
+
+
+def test_time_rotation_of_an_empty_file_makes_no_archive(tmp_path: Path) -> None:
+    clock = FakeClock()
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", interval=10, clock=clock)
+    clock.now += 11
+    attach(handler, "test.rotate.empty").info("only")
+    handler.close()
+    assert [] == handler.archives()
+
+
+def test_backup_count_zero_keeps_no_archive(tmp_path: Path) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=30, backup_count=0)
+    logger = attach(handler, "test.rotate.zero")
+    for n in range(5):
+        logger.info("record %d with padding", n)
+    handler.close()
+    assert ["app.log"] == [p.name for p in tmp_path.iterdir()]
+
+
+def test_bad_settings_are_rejected_by_name(tmp_path: Path) -> None:
+    with pytest.raises(MonitoringConfigError, match="compression 'lzma'.*gzip"):
+        CompressedRotatingFileHandler(tmp_path / "a.log", compression="lzma")
+    with pytest.raises(MonitoringConfigError, match="interval"):
+        CompressedRotatingFileHandler(tmp_path / "a.log", interval=0)
+
+
+def test_zstd_without_the_package_says_which_extra_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(MissingDependencyError, match=r"stalwart-monitoring\[zstd\]"):
+        CompressedRotatingFileHandler(tmp_path / "a.log", compression="zstd")
+
+
+def test_a_failing_rotation_is_reported_once_and_logging_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=20, backup_count=1)
+    logger = attach(handler, "test.rotate.fail")
+    logger.info("first record fills it")
+
+    def broken(source: str, target: str) -> None:
+        raise OSError("disk full")
+
+    handler._compress = broken  # type: ignore[method-assign]
+    for n in range(3):
+        logger.info("record %d after the break", n)
+    handler.close()
+    # Each record found the file full and tried to rotate; every rotation failed.
+    assert 1 == capsys.readouterr().err.count("--- Logging error ---")
+    assert 3 == handler.error_count
+    # Nothing is lost: the files set aside for compression stay, and every record was written.
+    assert "record 2 after the break\n" == (tmp_path / "app.log").read_text()
+    kept = sorted((p for p in tmp_path.iterdir() if ".rotating-" in p.name), key=lambda p: p.name)
+    assert ["first record fills it\n", "record 0 after the break\n", "record 1 after the break\n"] == [
+        p.read_text() for p in kept
+    ]
