@@ -60,7 +60,7 @@ def test_a_filter_returning_a_copy_is_emitted_instead_of_the_original() -> None:
             emitted.append(record)
 
     class CopyFilter(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> logging.LogRecord:
+        def filter(self, record: logging.LogRecord) -> logging.LogRecord:  # type: ignore[override]  # 3.12 contract
             clone = logging.makeLogRecord(record.__dict__)
             clone.msg = "replaced"
             return clone

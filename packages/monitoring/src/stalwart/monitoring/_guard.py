@@ -38,7 +38,7 @@ class GuardedHandler(logging.Handler):
     # Handlers whose emit is thread-safe on its own skip the handler lock.
     _emit_needs_lock = True
 
-    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:  # type: ignore[override]  # 3.12 contract
         """Run the filters; a filter may return a replacement record (as on Python 3.12+).
 
         Returns:
@@ -49,7 +49,7 @@ class GuardedHandler(logging.Handler):
         for item in self.filters:
             # As stdlib: an object with a .filter method, or a plain callable.
             method = getattr(item, "filter", None)
-            result = method(current) if method is not None else item(current)
+            result: object = method(current) if method is not None else item(current)  # type: ignore[operator]
             if not result:
                 return False
             if isinstance(result, logging.LogRecord):

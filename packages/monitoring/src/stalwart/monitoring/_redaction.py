@@ -192,7 +192,7 @@ class RedactionFilter(logging.Filter):
         super().__init__()
         self.redactor = Redactor(keys, patterns)
 
-    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:  # type: ignore[override]  # 3.12 contract
         """Return the masked record (a copy on 3.12+), or ``True`` when it needs no masking."""
         changes = self.changes(record)
         if not changes:
@@ -284,7 +284,7 @@ class EnvironmentFilter(RedactionFilter):
         floor = _ENVIRONMENT_FLOORS[environment] if min_level is None else to_level(min_level, key="min_level")
         self.min_level = floor
 
-    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+    def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:  # type: ignore[override]  # 3.12 contract
         """Drop records below the floor; return the masked record otherwise."""
         if record.levelno < self.min_level:
             return False

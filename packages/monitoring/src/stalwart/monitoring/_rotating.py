@@ -41,7 +41,7 @@ def open_archive(path: str | os.PathLike[str]) -> IO[bytes]:
     """
     name = os.fspath(path)
     if name.endswith(".gz"):
-        return gzip.open(name, "rb")
+        return gzip.open(name, "rb")  # type: ignore[return-value]  # GzipFile is a binary IO
     if name.endswith(".zst"):
         raw = open(name, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         return _zstandard().ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[no-any-return]
@@ -133,7 +133,7 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         """Rotate now: rename the file aside, reopen, compress and prune archives."""
         if self.stream is not None:
             self.stream.close()
-            self.stream = None  # type: ignore[assignment]
+            self.stream = None
         if self.interval is not None:
             self._rollover_at = self._clock() + self.interval
         base = self.baseFilename
