@@ -99,7 +99,7 @@ def test_threads_started_with_a_copied_context_keep_their_own_id() -> None:
     for thread in threads:
         thread.join(30)
     assert 160 == len(handler.records)
-    assert all(vars(r)["correlation_id"] == f"t-{vars(r)["index"]}" for r in handler.records)
+    assert all(vars(r)["correlation_id"] == f"t-{vars(r)['index']}" for r in handler.records)
 
 
 def test_a_thread_inherits_the_id_when_run_in_a_copy_of_the_parents_context() -> None:
@@ -131,7 +131,7 @@ def test_one_hundred_concurrent_asyncio_tasks_never_mix_their_ids() -> None:
 
     asyncio.run(main())
     assert 500 == len(handler.records)
-    assert all(vars(r)["correlation_id"] == f"task-{vars(r)["task"]}" for r in handler.records)
+    assert all(vars(r)["correlation_id"] == f"task-{vars(r)['task']}" for r in handler.records)
     assert 100 == len({vars(r)["correlation_id"] for r in handler.records})
 
 

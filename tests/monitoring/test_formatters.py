@@ -30,7 +30,9 @@ def _unescape(text: str) -> str:
         code = match.group(1)
         if code in _SIMPLE:
             return _SIMPLE[code]
-        return chr(int(code[1:], 16))
+        if len(code) > 1:
+            return chr(int(code[1:], 16))
+        return match.group(0)  # block formats do not escape backslashes: keep as written
 
     return _UNESCAPE.sub(one, text)
 
