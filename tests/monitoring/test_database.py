@@ -248,3 +248,12 @@ def test_several_processes_write_to_one_database(tmp_path: Path) -> None:
 def test_reading_a_missing_database_raises() -> None:
     with pytest.raises(HandlerOpenError, match="no such database"):
         list(read_database("/nonexistent/logs.db"))
+
+
+def test_text_that_is_not_valid_utf8_is_kept_escaped_not_lost(tmp_path: Path) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db")
+    logger = attach(handler, "test.db.surrogates")
+    logger.info("file %s", "bad\udcffname")
+    logger.info("plain")
+    handler.close()
+    assert ["file bad\\udcffname", "plain"] == [r.message for r in read_database(tmp_path / "logs.db")]

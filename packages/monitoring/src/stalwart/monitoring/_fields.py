@@ -35,16 +35,26 @@ STANDARD_ATTRIBUTES = _standard_attributes()
 TEMPLATE_ATTRIBUTE = "_stalwart_template"
 
 
+# Records from one call site share their attribute names in the same order, so the
+# (cheap to hash) tuple of names maps to the extra names once per shape.
+_EXTRA_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_EXTRA_KEYS_LIMIT = 4096
+
+
 def record_extras(record: logging.LogRecord) -> dict[str, Any]:
     """Return the user's ``extra=`` fields (and fields filters added), in insertion order.
 
     Names starting with ``_`` are private to filters and handlers and are left out.
     """
     attrs = record.__dict__
-    keys = attrs.keys() - STANDARD_ATTRIBUTES
-    if not keys:
-        return {}
-    return {key: attrs[key] for key in attrs if key in keys and key[0] != "_"}
+    shape = tuple(attrs)
+    keys = _EXTRA_KEYS.get(shape)
+    if keys is None:
+        keys = tuple(key for key in shape if key not in STANDARD_ATTRIBUTES and key[0] != "_")
+        if len(_EXTRA_KEYS) >= _EXTRA_KEYS_LIMIT:
+            _EXTRA_KEYS.clear()
+        _EXTRA_KEYS[shape] = keys
+    return {key: attrs[key] for key in keys} if keys else {}
 
 
 def record_message(record: logging.LogRecord) -> str:

@@ -19,6 +19,30 @@ def json_default(value: Any) -> Any:
     return repr(value)
 
 
+class _Line(msgspec.Struct, omit_defaults=True, array_like=False):
+    """One output line; a Struct encodes faster than a dict and leaves unset fields out."""
+
+    ts: str
+    ts_ns: int
+    level: int
+    level_name: str
+    logger: str
+    message: str
+    pid: int
+    process: str
+    thread: int
+    thread_name: str
+    host: str
+    module: str | None = None
+    func: str | None = None
+    line: int | None = None
+    path: str | None = None
+    exc: str | None = None
+    stack: str | None = None
+    correlation_id: str | None = None
+    extra: dict[str, Any] | None = None
+
+
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
@@ -51,8 +75,37 @@ class JSONFormatter(logging.Formatter):
         self._host = current_host()
         self._encoder = msgspec.json.Encoder(enc_hook=json_default)
 
+    def _line(self, record: logging.LogRecord) -> _Line:
+        created = record.created
+        extras = record_extras(record)
+        if self._static:
+            extras = {**self._static, **extras}
+        correlation_id = record.__dict__.get("correlation_id")
+        location = self._include_location
+        return _Line(
+            iso_utc(created),
+            int(created * 1_000_000_000),
+            record.levelno,
+            record.levelname,
+            record.name,
+            record_message(record),
+            record.process or 0,
+            record.processName or "",
+            record.thread or 0,
+            record.threadName or "",
+            self._host,
+            record.module if location else None,
+            record.funcName if location else None,
+            record.lineno if location else None,
+            record.pathname if location else None,
+            exception_text(record, self),
+            record.stack_info or None,
+            None if correlation_id is None else str(correlation_id),
+            extras or None,
+        )
+
     def to_dict(self, record: logging.LogRecord) -> dict[str, Any]:
-        """Return the fields :meth:`format` would encode for ``record``.
+        """Return the fields :meth:`format` would encode for ``record`` (unset ones left out).
 
         Args:
             record: The stdlib record.
@@ -60,48 +113,19 @@ class JSONFormatter(logging.Formatter):
         Returns:
             A new dict; values may still need :func:`json_default` for exotic types.
         """
-        created = record.created
-        out: dict[str, Any] = {
-            "ts": iso_utc(created),
-            "ts_ns": int(created * 1_000_000_000),
-            "level": record.levelno,
-            "level_name": record.levelname,
-            "logger": record.name,
-            "message": record_message(record),
-            "pid": record.process or 0,
-            "process": record.processName or "",
-            "thread": record.thread or 0,
-            "thread_name": record.threadName or "",
-            "host": self._host,
+        line = self._line(record)
+        return {
+            name: getattr(line, name) for name in line.__struct_fields__ if getattr(line, name) is not None
         }
-        if self._include_location:
-            out["module"] = record.module
-            out["func"] = record.funcName
-            out["line"] = record.lineno
-            out["path"] = record.pathname
-        exc = exception_text(record, self)
-        if exc:
-            out["exc"] = exc
-        if record.stack_info:
-            out["stack"] = record.stack_info
-        correlation_id = record.__dict__.get("correlation_id")
-        if correlation_id is not None:
-            out["correlation_id"] = str(correlation_id)
-        extras = record_extras(record)
-        if self._static:
-            extras = {**self._static, **extras}
-        if extras:
-            out["extra"] = extras
-        return out
 
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one line of JSON (no trailing newline)."""
-        fields = self.to_dict(record)
+        fields = self._line(record)
         try:
             line = self._encoder.encode(fields).decode()
         except (TypeError, ValueError, OverflowError, RecursionError):
             # Non-string keys, cycles, ...: fall back to the slow, total conversion.
-            line = self._encoder.encode(to_jsonable(fields)).decode()
+            line = self._encoder.encode(to_jsonable(self.to_dict(record))).decode()
         if not line.isascii():
             # JSON may carry these raw, but str.splitlines() breaks lines on them: escape them.
             line = line.translate(_LINE_BREAKS)

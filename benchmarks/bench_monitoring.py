@@ -1,0 +1,129 @@
+"""Monitoring benchmark: JSON formatting end to end, and DatabaseHandler throughput.
+
+1. ``--records`` (default 100,000) records through ``logger.info`` -> handler ->
+   formatter -> a null stream, with our ``JSONFormatter``, python-json-logger's
+   ``JsonFormatter`` and structlog's ``JSONRenderer`` (as a stdlib
+   ``ProcessorFormatter``, so all three sit behind the same logging call),
+   best of ``--repeat`` runs. Target: ours >= 2x python-json-logger.
+2. ``--db-records`` (default 1,000,000) records through ``logger.info`` into a
+   ``DatabaseHandler`` (batch 10,000, all five indexes), timed until every row
+   is committed (``close``). Target: >= 200,000 rows/s.
+
+Run: hatch run bench:python benchmarks/bench_monitoring.py [--records N] [--db-records N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import structlog
+from pythonjsonlogger import jsonlogger
+
+from stalwart.monitoring import DatabaseHandler, JSONFormatter
+
+
+class NullStream:
+    """A text stream that discards what it is given."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _logger(name: str, handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def _time_formatter(name: str, formatter: logging.Formatter, count: int, repeat: int) -> float:
+    handler = logging.StreamHandler(NullStream())  # type: ignore[arg-type]
+    handler.setFormatter(formatter)
+    logger = _logger(f"bench.monitoring.{name}", handler)
+    extra = {"request_id": "req-1", "attempt": 3}
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for i in range(count):
+            logger.info("user %s did %d things", "ada", i, extra=extra)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_json(count: int, repeat: int) -> None:
+    structlog_formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+    )
+    contenders: list[tuple[str, logging.Formatter]] = [
+        ("stalwart JSONFormatter", JSONFormatter()),
+        ("python-json-logger", jsonlogger.JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")),
+        ("structlog JSONRenderer", structlog_formatter),
+    ]
+    # What the logging call costs with no formatting at all, for context.
+    baseline = _time_formatter("baseline", _NoFormat(), count, repeat)
+    print(f"JSON end to end, {count:,} records via logger.info -> null stream (best of {repeat}):")
+    print(f"  {'logging call, no formatting':<28} {count / baseline:>12,.0f} records/s")
+    results = {}
+    for label, formatter in contenders:
+        seconds = _time_formatter(label.split()[0], formatter, count, repeat)
+        results[label] = seconds
+        print(f"  {label:<28} {count / seconds:>12,.0f} records/s")
+    ours = results["stalwart JSONFormatter"]
+    print(f"  ratio vs python-json-logger: {results['python-json-logger'] / ours:.2f}x (target >= 2x)")
+    print(f"  ratio vs structlog:          {results['structlog JSONRenderer'] / ours:.2f}x")
+
+
+class _NoFormat(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return ""
+
+
+def bench_database(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "logs.db"
+        handler = DatabaseHandler(path, batch_size=10_000, max_queue=max(count, 100_000))
+        logger = _logger("bench.monitoring.db", handler)
+        start = time.perf_counter()
+        for i in range(count):
+            logger.info("user %s did %d things", "ada", i)
+        produced = time.perf_counter() - start
+        handler.close()
+        total = time.perf_counter() - start
+        stats = handler.stats()
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("SELECT count(*) FROM logs").fetchone()[0]
+    assert rows == count == stats.written, (rows, count, stats)
+    print(f"DatabaseHandler, {count:,} records via logger.info, batch 10,000, 5 indexes:")
+    print(f"  logging calls returned at   {count / produced:>12,.0f} records/s")
+    print(f"  committed (end to end)      {count / total:>12,.0f} rows/s (target >= 200,000)")
+    print(f"  dropped {stats.dropped}, failed {stats.failed}")
+
+
+def main() -> None:
+    """Run both benchmarks and print the figures."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--db-records", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    bench_json(args.records, args.repeat)
+    bench_database(args.db_records)
+
+
+if __name__ == "__main__":
+    main()
