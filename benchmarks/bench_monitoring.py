@@ -20,11 +20,11 @@ import sqlite3
 import tempfile
 import time
 import timeit
+from functools import partial
 from pathlib import Path
 
 import structlog
-from pythonjsonlogger import jsonlogger
-
+from pythonjsonlogger.json import JsonFormatter as PythonJsonFormatter
 from stalwart.monitoring import DatabaseHandler, JSONFormatter
 
 
@@ -47,7 +47,7 @@ def _logger(name: str, handler: logging.Handler) -> logging.Logger:
 
 
 def _time_formatter(name: str, formatter: logging.Formatter, count: int, repeat: int) -> float:
-    handler = logging.StreamHandler(NullStream())  # type: ignore[arg-type]
+    handler = logging.StreamHandler(NullStream())
     handler.setFormatter(formatter)
     logger = _logger(f"bench.monitoring.{name}", handler)
     extra = {"request_id": "req-1", "attempt": 3}
@@ -62,7 +62,10 @@ def _time_formatter(name: str, formatter: logging.Formatter, count: int, repeat:
 
 def bench_json(count: int, repeat: int) -> None:
     structlog_formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(),
+        ],
         foreign_pre_chain=[
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
@@ -72,7 +75,7 @@ def bench_json(count: int, repeat: int) -> None:
     )
     contenders: list[tuple[str, logging.Formatter]] = [
         ("stalwart JSONFormatter", JSONFormatter()),
-        ("python-json-logger", jsonlogger.JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")),
+        ("python-json-logger", PythonJsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")),
         ("structlog JSONRenderer", structlog_formatter),
     ]
     # What the logging call costs with no formatting at all, for context.
@@ -95,7 +98,7 @@ def bench_json(count: int, repeat: int) -> None:
     print(f"format() alone, {count:,} calls on one record (best of {repeat}):")
     alone = {}
     for label, formatter in contenders:
-        seconds = min(timeit.repeat(lambda f=formatter: f.format(record), number=count, repeat=repeat))
+        seconds = min(timeit.repeat(partial(formatter.format, record), number=count, repeat=repeat))
         alone[label] = seconds
         print(f"  {label:<28} {seconds / count * 1e6:>8.2f} us/record")
     ours = alone["stalwart JSONFormatter"]

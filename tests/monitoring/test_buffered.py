@@ -7,7 +7,6 @@ import logging.config
 import threading
 
 import pytest
-
 from stalwart.monitoring import BufferedHandler, MonitoringConfigError
 
 
@@ -42,7 +41,10 @@ def test_records_are_held_until_capacity_then_forwarded_in_order() -> None:
 
 def test_a_severe_record_forwards_the_context_before_it() -> None:
     target = Collect()
-    logger = attach(BufferedHandler(capacity=100, flush_level="ERROR", flush_interval=None, target=target), "test.buf.level")
+    logger = attach(
+        BufferedHandler(capacity=100, flush_level="ERROR", flush_interval=None, target=target),
+        "test.buf.level",
+    )
     logger.debug("step 1")
     logger.info("step 2")
     logger.error("failed")

@@ -7,13 +7,15 @@ import logging
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from stalwart.monitoring import DatabaseHandler, build_config
 from stalwart.monitoring._cli import monitor
 
 
 def test_config_prints_the_dict_build_config_makes() -> None:
-    result = CliRunner().invoke(monitor, ["config", "staging", "--level", "DEBUG", "--feature", "database=off", "--log-dir", "/var/log/app"])
+    result = CliRunner().invoke(
+        monitor,
+        ["config", "staging", "--level", "DEBUG", "--feature", "database=off", "--log-dir", "/var/log/app"],
+    )
     assert 0 == result.exit_code, result.output
     expected = json.loads(json.dumps(build_config("staging", "DEBUG", {"database": False}, "/var/log/app")))
     assert expected == json.loads(result.output)

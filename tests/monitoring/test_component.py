@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from stalwart.monitoring import ComponentFilter, LevelRangeFilter, MonitoringConfigError, NamePatterns
 
 
@@ -68,7 +67,7 @@ def test_level_range_applies_only_to_its_components() -> None:
 
 
 def test_level_range_rejects_unknown_names_and_inverted_ranges() -> None:
-    with pytest.raises(MonitoringConfigError, match="'LOUD'.*valid:.*WARNING"):
+    with pytest.raises(MonitoringConfigError, match=r"'LOUD'.*valid:.*WARNING"):
         LevelRangeFilter("LOUD")
     with pytest.raises(MonitoringConfigError, match="level range"):
         LevelRangeFilter("ERROR", "DEBUG")

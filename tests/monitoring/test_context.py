@@ -8,7 +8,6 @@ import logging
 import threading
 
 import pytest
-
 from stalwart.monitoring import (
     CorrelationFilter,
     bind_context,
@@ -91,9 +90,7 @@ def test_threads_started_with_a_copied_context_keep_their_own_id() -> None:
             for n in range(20):
                 logger.info("n=%d", n, extra={"index": index})
 
-    threads = [
-        threading.Thread(target=contextvars.copy_context().run, args=(work, i)) for i in range(8)
-    ]
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, i)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

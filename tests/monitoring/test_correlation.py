@@ -48,8 +48,9 @@ def test_context_filter_adds_user_session_host_and_elapsed() -> None:
     clock.now += 0.25
     record = rec()
     assert f.filter(record) is True
+    fields = vars(record)
     assert ("system", "s0", "api", current_host(), 250.0) == (
-        vars(record)["user"], vars(record)["session"], vars(record)["service"], vars(record)["host"], vars(record)["elapsed_ms"],
+        fields["user"], fields["session"], fields["service"], fields["host"], fields["elapsed_ms"],
     )  # fmt: skip
 
 

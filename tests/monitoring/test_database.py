@@ -1,4 +1,4 @@
-"""DatabaseHandler: every record lands, across threads, processes, fork, close/reopen; retention; bad paths."""
+"""DatabaseHandler: every record lands (threads, processes, fork, reopen); retention; bad paths."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from stalwart.monitoring import (
     CorrelationFilter,
     DatabaseHandler,
@@ -104,7 +103,8 @@ def test_fields_round_trip_through_read_database(tmp_path: Path) -> None:
         first.message, first.level, first.logger, first.correlation_id,
     )  # fmt: skip
     assert {"attempt": 3, "tags": ["x"]} == first.extra
-    assert second.exc is not None and second.exc.endswith("ValueError: bad")
+    assert second.exc is not None
+    assert second.exc.endswith("ValueError: bad")
 
 
 def test_flush_interval_writes_a_partial_batch_without_close(tmp_path: Path) -> None:
@@ -136,7 +136,9 @@ def test_retention_deletes_only_old_rows(tmp_path: Path) -> None:
     logger = attach(handler, "test.db.retention")
     for age_days, how_many in ((30, 12_000), (8, 3), (6, 5), (0, 7)):
         for n in range(how_many):
-            record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "age %d n %d", (age_days, n), None)
+            record = logger.makeRecord(
+                logger.name, logging.INFO, __file__, 1, "age %d n %d", (age_days, n), None
+            )
             record.created = now - age_days * 86_400
             handler.handle(record)
     handler.apply_retention()  # the writer also ran a pass of its own when it started

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stalwart.monitoring import (
     CONTINUATION,
     DashboardFormatter,
@@ -152,7 +151,9 @@ _FORGERIES = [
 
 @pytest.mark.parametrize("payload", _FORGERIES)
 @pytest.mark.parametrize("formatter", [MultilineFormatter(), DebugFormatter()], ids=["multiline", "debug"])
-def test_block_formatters_never_let_a_message_start_a_record(payload: str, formatter: logging.Formatter) -> None:
+def test_block_formatters_never_let_a_message_start_a_record(
+    payload: str, formatter: logging.Formatter
+) -> None:
     text = formatter.format(make_record(payload, (), note=payload))
     assert 1 == len(split_blocks(text))
     assert "\x1b" not in text
@@ -182,7 +183,8 @@ def test_debug_formatter_header_and_context_parse_back() -> None:
     record = make_record(correlation_id="req-7", user="ada", attempt=2)
     header, *body = split_blocks(DebugFormatter().format(record))[0]
     match = re.fullmatch(
-        r"(\S+) (\w+) (\S+) (\S+):(\d+) in (\w+)\(\) pid=(\d+)\((\w+)\) thread=(\w+)\((\d+)\) correlation_id=(\S+)",
+        r"(\S+) (\w+) (\S+) (\S+):(\d+) in (\w+)\(\) pid=(\d+)\((\w+)\) "
+        r"thread=(\w+)\((\d+)\) correlation_id=(\S+)",
         header,
     )
     assert match is not None

@@ -9,7 +9,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stalwart.core import Record, iter_jsonl
 from stalwart.monitoring import JSONFormatter
 

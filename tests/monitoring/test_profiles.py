@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from stalwart.monitoring import (
     FEATURES,
     PROFILES,
@@ -50,19 +49,26 @@ def test_build_config_has_no_side_effects(tmp_path: Path) -> None:
 
 
 def test_level_and_features_override_the_profile(tmp_path: Path) -> None:
-    config = build_config("staging", level="debug", features={"database": False, "multiline": True}, log_dir=tmp_path)
+    config = build_config(
+        "staging", level="debug", features={"database": False, "multiline": True}, log_dir=tmp_path
+    )
     assert logging.DEBUG == config["root"]["level"]
     assert "database" not in config["handlers"]
     assert "multiline" == config["handlers"]["console"]["formatter"]
 
 
 def test_unknown_profile_lists_the_valid_ones() -> None:
-    with pytest.raises(MonitoringConfigError, match="unknown profile 'prod'; valid: development, production, staging, testing"):
+    with pytest.raises(
+        MonitoringConfigError,
+        match="unknown profile 'prod'; valid: development, production, staging, testing",
+    ):
         build_config("prod")
 
 
 def test_unknown_feature_lists_the_valid_ones() -> None:
-    with pytest.raises(MonitoringConfigError, match="unknown feature 'websocket'; valid: .*rate_limiting") as info:
+    with pytest.raises(
+        MonitoringConfigError, match=r"unknown feature 'websocket'; valid: .*rate_limiting"
+    ) as info:
         build_config("development", features={"websocket": True})
     assert set(FEATURES) == set(info.value.valid)
 
@@ -127,12 +133,16 @@ def test_reconfiguring_50_times_leaves_no_open_file_or_thread(tmp_path: Path) ->
     assert fds == open_fds()
     rows = sum(1 for _ in (tmp_path / "stalwart.log").read_text().splitlines())
     archives = list(tmp_path.glob("stalwart.log.*.gz"))
-    assert 50 == rows + sum(len(gzip.open(a).read().splitlines()) for a in archives)
+    archived = 0
+    for archive in archives:
+        with gzip.open(archive) as stream:
+            archived += len(stream.read().splitlines())
+    assert 50 == rows + archived
 
 
 def test_an_unwritable_database_fails_setup_with_our_error(tmp_path: Path) -> None:
     (tmp_path / "logs.db").mkdir()  # a directory where the database file should be
     from stalwart.monitoring import HandlerOpenError
 
-    with pytest.raises(HandlerOpenError, match="logs.db"):
+    with pytest.raises(HandlerOpenError, match=r"logs.db"):
         setup_logging("development", log_dir=tmp_path, features={"console": False, "file": False})

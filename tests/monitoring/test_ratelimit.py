@@ -6,7 +6,6 @@ import logging
 import threading
 
 import pytest
-
 from stalwart.monitoring import MonitoringConfigError, RateLimitFilter
 
 
@@ -24,7 +23,12 @@ class FakeClock:
             self.now += seconds
 
 
-def rec(msg: str = "disk %s full", args: tuple[object, ...] = ("sda",), name: str = "app", level: int = logging.WARNING) -> logging.LogRecord:
+def rec(
+    msg: str = "disk %s full",
+    args: tuple[object, ...] = ("sda",),
+    name: str = "app",
+    level: int = logging.WARNING,
+) -> logging.LogRecord:
     return logging.LogRecord(name, level, __file__, 1, msg, args, None)
 
 
@@ -132,7 +136,9 @@ def test_summaries_go_through_the_records_logger_by_default() -> None:
     assert ["tick 0", "suppressed 2 similar records: tick %d", "tick 3"] == seen
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [({"rate": 0}, "rate"), ({"burst": 0}, "burst"), ({"key": "nope"}, "rate limit key")])
+@pytest.mark.parametrize(
+    ("kwargs", "key"), [({"rate": 0}, "rate"), ({"burst": 0}, "burst"), ({"key": "nope"}, "rate limit key")]
+)
 def test_bad_settings_raise_naming_the_setting(kwargs: dict[str, object], key: str) -> None:
     with pytest.raises(MonitoringConfigError, match=f"unknown {key}"):
         RateLimitFilter(**kwargs)  # type: ignore[arg-type]

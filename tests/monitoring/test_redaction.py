@@ -8,8 +8,14 @@ import sys
 from typing import Any
 
 import pytest
-
-from stalwart.monitoring import MASK, EnvironmentFilter, JSONFormatter, MonitoringConfigError, RedactionFilter, Redactor
+from stalwart.monitoring import (
+    MASK,
+    EnvironmentFilter,
+    JSONFormatter,
+    MonitoringConfigError,
+    RedactionFilter,
+    Redactor,
+)
 
 # (text containing a secret, the secret that must not survive)
 SECRET_SHAPES: list[tuple[str, str]] = [
@@ -33,7 +39,10 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("Authorization: Bearer eyJhbGciOi.fakebearertoken123", "fakebearertoken123"),
     ("authorization=Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     ("curl -H 'Authorization: Bearer sk9x8c7v6b5n4m3'", "sk9x8c7v6b5n4m3"),
-    ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    (
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ),
     ("jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", "c2lnbmF0dXJl"),
     ("postgres://admin:Pa55w0rd@db.internal:5432/app", "Pa55w0rd"),
     ("https://user:tok3n@github.com/org/repo.git", "tok3n"),
@@ -104,7 +113,22 @@ def test_secret_in_a_traceback_is_masked(text: str, secret: str) -> None:
     assert "RuntimeError" in out
 
 
-@pytest.mark.parametrize("key", ["password", "Password", "PASSWD", "api-key", "X-Api-Key", "Authorization", "client_secret", "AccessToken", "private_key", "pin", "creditCardNumber"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "Password",
+        "PASSWD",
+        "api-key",
+        "X-Api-Key",
+        "Authorization",
+        "client_secret",
+        "AccessToken",
+        "private_key",
+        "pin",
+        "creditCardNumber",
+    ],
+)
 def test_values_under_secret_keys_are_masked_whatever_their_shape(key: str) -> None:
     record = rec("ok", config={"nested": {key: "plainvalue"}}, **{key.replace("-", "_"): "plainvalue"})
     out = rendered(apply(record))
@@ -173,5 +197,5 @@ def test_environment_filter_drops_debug_in_production_and_tags_records() -> None
 
 
 def test_environment_filter_rejects_an_unknown_environment() -> None:
-    with pytest.raises(MonitoringConfigError, match="environment 'prod'.*production"):
+    with pytest.raises(MonitoringConfigError, match=r"environment 'prod'.*production"):
         EnvironmentFilter("prod")

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from stalwart.monitoring import (
     CompressedRotatingFileHandler,
     MissingDependencyError,
@@ -47,7 +46,9 @@ def all_lines(handler: CompressedRotatingFileHandler) -> list[str]:
 def test_size_rotation_keeps_every_line_in_decompressible_archives(tmp_path: Path, compression: str) -> None:
     if compression == "zstd":
         pytest.importorskip("zstandard", reason="the optional zstd extra is not installed in this env")
-    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=1000, backup_count=50, compression=compression)
+    handler = CompressedRotatingFileHandler(
+        tmp_path / "app.log", max_bytes=1000, backup_count=50, compression=compression
+    )
     logger = attach(handler, f"test.rotate.size.{compression}")
     for n in range(200):
         logger.info("line %04d %s", n, "x" * 20)
@@ -119,13 +120,15 @@ def test_backup_count_zero_keeps_no_archive(tmp_path: Path) -> None:
 
 
 def test_bad_settings_are_rejected_by_name(tmp_path: Path) -> None:
-    with pytest.raises(MonitoringConfigError, match="compression 'lzma'.*gzip"):
+    with pytest.raises(MonitoringConfigError, match=r"compression 'lzma'.*gzip"):
         CompressedRotatingFileHandler(tmp_path / "a.log", compression="lzma")
     with pytest.raises(MonitoringConfigError, match="interval"):
         CompressedRotatingFileHandler(tmp_path / "a.log", interval=0)
 
 
-def test_zstd_without_the_package_says_which_extra_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zstd_without_the_package_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "zstandard", None)
@@ -133,7 +136,9 @@ def test_zstd_without_the_package_says_which_extra_to_install(tmp_path: Path, mo
         CompressedRotatingFileHandler(tmp_path / "a.log", compression="zstd")
 
 
-def test_a_failing_rotation_is_reported_once_and_logging_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failing_rotation_is_reported_once_and_logging_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=20, backup_count=1)
     logger = attach(handler, "test.rotate.fail")
     logger.info("first record fills it")

@@ -84,7 +84,7 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
         self._timer.start()
 
     def _tick(self) -> None:
-        assert self.flush_interval is not None  # noqa: S101 - only started with an interval
+        assert self.flush_interval is not None
         while not self._stop.wait(self.flush_interval):
             self.flush()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-
 from stalwart.core import encode_jsonl
 from stalwart.monitoring._database import read_database
 from stalwart.monitoring._errors import MonitoringError
@@ -16,7 +15,7 @@ __all__ = ["monitor"]
 
 @click.group("monitor")
 def monitor() -> None:
-    """Logging formatters, filters, handlers and profiles."""
+    """Inspect logging profiles and the records a DatabaseHandler wrote."""
 
 
 @monitor.command("profiles")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-
 from stalwart.core import Record
 from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError
 from stalwart.monitoring._fields import exception_text, record_extras, record_message, record_template
@@ -111,7 +110,7 @@ _held_for_fork: list[threading.Lock] = []
 # child's copy locked forever. So no writer may be inside SQLite while the process forks.
 def _before_fork() -> None:
     for handler in list(_live):
-        lock = handler._sqlite_lock  # noqa: SLF001 - the handler's own fork hook
+        lock = handler._sqlite_lock
         lock.acquire()
         _held_for_fork.append(lock)
 
@@ -124,7 +123,7 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     _held_for_fork.clear()
     for handler in list(_live):
-        handler._reset_after_fork()  # noqa: SLF001 - the handler's own fork hook
+        handler._reset_after_fork()
 
 
 class DatabaseHandler(GuardedHandler):
@@ -135,10 +134,12 @@ class DatabaseHandler(GuardedHandler):
     every ``batch_size`` rows, or after ``flush_interval`` seconds without a
     full batch, the writer thread inserts them with one statement (the batch
     as a JSON array through ``json_each``) in one transaction. The database
-    runs in WAL mode, so readers (a dashboard, the CLI) never block the writer. The table ``logs`` has indexes on ``ts_ns``,
-    ``(level, ts_ns)`` for WARNING and above (the levels a dashboard filters
-    on; indexing every INFO row by level costs a sixth of the insert rate),
-    ``(logger, ts_ns)``, ``correlation_id`` (non-null) and ``template``. At most ``max_queue`` records wait at once; beyond that
+    runs in WAL mode, so readers (a dashboard, the CLI) never block the
+    writer. The table ``logs`` has indexes on ``ts_ns``, ``(level, ts_ns)``
+    for WARNING and above (the levels a dashboard filters on; indexing every
+    INFO row by level costs a sixth of the insert rate), ``(logger, ts_ns)``,
+    ``correlation_id`` (non-null) and ``template``. At most ``max_queue``
+    records wait at once; beyond that
     records are dropped and counted (:meth:`stats`), never buffered without
     limit. With ``retention_days``, rows older than that are deleted in
     small chunks at start and every ``retention_interval`` seconds. A formatter,
@@ -203,10 +204,12 @@ class DatabaseHandler(GuardedHandler):
         self._closed = False
         self._deleted = 0
         self._init_runtime()
-        global _fork_hook_installed  # noqa: PLW0603 - one process-wide hook, installed on first use
+        global _fork_hook_installed
         if not _fork_hook_installed and hasattr(os, "register_at_fork"):
             os.register_at_fork(
-                before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+                before=_before_fork,
+                after_in_parent=_after_fork_in_parent,
+                after_in_child=_after_fork_in_child,
             )
             _fork_hook_installed = True
         _live.add(self)
@@ -238,7 +241,7 @@ class DatabaseHandler(GuardedHandler):
             try:
                 extra_json = self._encoder.encode(extras).decode()
             except (TypeError, ValueError, OverflowError, RecursionError):
-                from stalwart.core import to_jsonable  # noqa: PLC0415 - rare fallback
+                from stalwart.core import to_jsonable
 
                 extra_json = self._encoder.encode(to_jsonable(extras)).decode()
         cid = record.__dict__.get("correlation_id")
@@ -322,7 +325,7 @@ class DatabaseHandler(GuardedHandler):
         return self._command(_Command("retention", self._take_buffer(), cutoff_ns=cutoff)).result
 
     def _cutoff_ns(self) -> int:
-        assert self.retention_days is not None  # noqa: S101 - callers check
+        assert self.retention_days is not None
         return int((self._clock() - self.retention_days * 86_400.0) * 1_000_000_000)
 
     def stats(self) -> DatabaseStats:
@@ -428,7 +431,7 @@ class DatabaseHandler(GuardedHandler):
             self._done += len(rows)
 
     def _delete_old(self, conn: sqlite3.Connection, cutoff_ns: int) -> int:
-        """Delete rows with ``ts_ns < cutoff_ns`` a chunk per transaction, so writers are never blocked long."""
+        """Delete rows with ``ts_ns < cutoff_ns``, one chunk per transaction, never blocking writers long."""
         deleted = 0
         try:
             while True:
@@ -450,7 +453,9 @@ class DatabaseHandler(GuardedHandler):
         return deleted
 
 
-def read_database(path: str | os.PathLike[str], *, since_ns: int = 0, limit: int | None = None) -> Iterator[Record]:
+def read_database(
+    path: str | os.PathLike[str], *, since_ns: int = 0, limit: int | None = None
+) -> Iterator[Record]:
     """Read the rows a :class:`DatabaseHandler` wrote back as :class:`~stalwart.core.Record`, oldest first.
 
     Args:

@@ -93,10 +93,10 @@ _second_cache: tuple[int, str] = (-1, "")
 
 
 def iso_utc(created: float) -> str:
-    """Return ``created`` (Unix seconds) as ISO 8601 UTC with microseconds, e.g. ``2026-01-02T03:04:05.123456Z``."""
+    """Return ``created`` (Unix seconds) as ISO 8601 UTC, microseconds: ``2026-01-02T03:04:05.123456Z``."""
     whole = int(created)
     micros = int((created - whole) * 1_000_000)
-    global _second_cache  # noqa: PLW0603 - a one-entry cache
+    global _second_cache
     cached_second, text = _second_cache
     if cached_second != whole:
         # Records arrive in time order, so one formatted second serves thousands of them.

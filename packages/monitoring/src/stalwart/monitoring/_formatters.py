@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-
 from stalwart.monitoring._fields import (
     escape_line,
     exception_text,
@@ -65,7 +64,7 @@ def _correlation(record: logging.LogRecord) -> str | None:
 
 
 class StructuredFormatter(logging.Formatter):
-    """Format records as logfmt: ``key=value`` pairs on one line.
+    r"""Format records as logfmt: ``key=value`` pairs on one line.
 
     Fields, in order: ``ts`` (ISO 8601 UTC), ``level``, ``logger``,
     ``correlation_id`` (when set), ``msg``, then every extra / bound-context

@@ -83,7 +83,7 @@ class GuardedHandler(logging.Handler):
             active.discard(me)
         return True
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+    def handleError(self, record: logging.LogRecord) -> None:
         """Count a failure; print it (stdlib ``handleError``) only if its cause is new.
 
         Call from the ``except`` block handling the failure, as stdlib does.

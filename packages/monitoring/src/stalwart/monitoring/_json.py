@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-
 from stalwart.core import current_host, to_jsonable
 from stalwart.monitoring._fields import exception_text, iso_utc, record_extras, record_message
 

@@ -84,7 +84,7 @@ class _Durations:
     def stats(self) -> DurationStats:
         running = 0
         cumulative = []
-        for bound, count in zip([*self.bounds, math.inf], self.counts):
+        for bound, count in zip([*self.bounds, math.inf], self.counts, strict=True):
             running += count
             cumulative.append((bound, running))
         return DurationStats(self.count, self.total, self.minimum, self.maximum, tuple(cumulative))
@@ -201,7 +201,9 @@ class MetricsHandler(GuardedHandler):
             f"# TYPE {ns}_log_records_total counter",
         ]
         for (level, logger), count in sorted(snap.by_level_logger.items()):
-            lines.append(f'{ns}_log_records_total{{level="{_label(level)}",logger="{_label(logger)}"}} {count}')
+            lines.append(
+                f'{ns}_log_records_total{{level="{_label(level)}",logger="{_label(logger)}"}} {count}'
+            )
         lines += [
             f"# HELP {ns}_log_records_per_minute Log records per minute over the last window.",
             f"# TYPE {ns}_log_records_per_minute gauge",

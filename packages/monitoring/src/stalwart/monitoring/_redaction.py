@@ -114,7 +114,7 @@ class Redactor:
         self._extra_patterns = tuple(extra)
 
     def is_secret_key(self, key: object) -> bool:
-        """Return whether a mapping key or attribute name names a secret (``Password``, ``X-Api-Key``, ...)."""
+        """Return whether a mapping key or attribute name names a secret (``Password``, ``X-Api-Key``)."""
         if not isinstance(key, str):
             return False
         norm = _NON_ALNUM.sub("", key.lower())
@@ -135,7 +135,7 @@ class Redactor:
         return _CARD.sub(_mask_card, text)
 
     def value(self, value: Any, _depth: int = 0) -> Any:
-        """Return a masked copy of ``value``: mappings by key and recursively, sequences item by item, text by pattern.
+        """Return a masked copy of ``value``: mappings by key, sequences by item, text by pattern.
 
         The input is never modified. Objects of other types are replaced by their
         masked ``repr`` only if that text held a secret.
@@ -281,7 +281,9 @@ class EnvironmentFilter(RedactionFilter):
         if environment not in _ENVIRONMENT_FLOORS:
             raise MonitoringConfigError("environment", environment, _ENVIRONMENT_FLOORS)
         self.environment = environment
-        floor = _ENVIRONMENT_FLOORS[environment] if min_level is None else to_level(min_level, key="min_level")
+        floor = (
+            _ENVIRONMENT_FLOORS[environment] if min_level is None else to_level(min_level, key="min_level")
+        )
         self.min_level = floor
 
     def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:  # type: ignore[override]  # 3.12 contract

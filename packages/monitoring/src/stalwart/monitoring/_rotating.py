@@ -21,7 +21,7 @@ _SUFFIXES = {"gzip": ".gz", "zstd": ".zst", "none": ""}
 
 def _zstandard() -> Any:
     try:
-        import zstandard  # noqa: PLC0415 - optional extra, imported only when asked for
+        import zstandard
     except ImportError as exc:
         raise MissingDependencyError("zstd compression", "zstandard", "zstd") from exc
     return zstandard
@@ -45,7 +45,7 @@ def open_archive(path: str | os.PathLike[str]) -> IO[bytes]:
     if name.endswith(".zst"):
         raw = open(name, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         return _zstandard().ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[no-any-return]
-    return open(name, "rb")  # noqa: SIM115 - returned to the caller
+    return open(name, "rb")
 
 
 class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatingHandler):
@@ -112,10 +112,12 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
     def archives(self) -> list[str]:
         """Return the existing archives, newest first."""
         return [
-            self.archive_path(i) for i in range(1, self.backup_count + 1) if os.path.exists(self.archive_path(i))
+            self.archive_path(i)
+            for i in range(1, self.backup_count + 1)
+            if os.path.exists(self.archive_path(i))
         ]
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - stdlib name
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
         """Return whether writing ``record`` must first rotate the file."""
         if self._clock() >= self._rollover_at:
             return True
@@ -129,7 +131,7 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         size = len((self.format(record) + self.terminator).encode(self.encoding or "utf-8"))
         return position + size > self.max_bytes
 
-    def doRollover(self) -> None:  # noqa: N802 - stdlib name
+    def doRollover(self) -> None:
         """Rotate now: rename the file aside, reopen, compress and prune archives."""
         if self.stream is not None:
             self.stream.close()
