@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import logging.config
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 from stalwart.monitoring import BufferedHandler, MonitoringConfigError
+
+if TYPE_CHECKING:
+    from tests.monitoring.conftest import Attach
 
 
 class Collect(logging.Handler):
@@ -21,15 +25,7 @@ class Collect(logging.Handler):
         self.arrived.set()
 
 
-def attach(handler: logging.Handler, name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    return logger
-
-
-def test_records_are_held_until_capacity_then_forwarded_in_order() -> None:
+def test_records_are_held_until_capacity_then_forwarded_in_order(attach: Attach) -> None:
     target = Collect()
     logger = attach(BufferedHandler(capacity=3, flush_interval=None, target=target), "test.buf.capacity")
     logger.info("a")
@@ -39,7 +35,7 @@ def test_records_are_held_until_capacity_then_forwarded_in_order() -> None:
     assert ["a", "b", "c"] == target.messages
 
 
-def test_a_severe_record_forwards_the_context_before_it() -> None:
+def test_a_severe_record_forwards_the_context_before_it(attach: Attach) -> None:
     target = Collect()
     logger = attach(
         BufferedHandler(capacity=100, flush_level="ERROR", flush_interval=None, target=target),
@@ -51,7 +47,7 @@ def test_a_severe_record_forwards_the_context_before_it() -> None:
     assert ["step 1", "step 2", "failed"] == target.messages
 
 
-def test_the_timer_forwards_a_partial_buffer() -> None:
+def test_the_timer_forwards_a_partial_buffer(attach: Attach) -> None:
     target = Collect()
     handler = BufferedHandler(capacity=100, flush_interval=0.05, target=target)
     attach(handler, "test.buf.timer").info("waiting")
@@ -60,7 +56,7 @@ def test_the_timer_forwards_a_partial_buffer() -> None:
     handler.close()
 
 
-def test_close_forwards_the_rest_and_stops_the_timer() -> None:
+def test_close_forwards_the_rest_and_stops_the_timer(attach: Attach) -> None:
     target = Collect()
     handler = BufferedHandler(capacity=100, flush_interval=60, target=target)
     attach(handler, "test.buf.close").info("last words")
@@ -70,7 +66,7 @@ def test_close_forwards_the_rest_and_stops_the_timer() -> None:
     assert before - 1 == threading.active_count()
 
 
-def test_without_a_target_a_full_buffer_is_dropped_and_counted() -> None:
+def test_without_a_target_a_full_buffer_is_dropped_and_counted(attach: Attach) -> None:
     handler = BufferedHandler(capacity=2, flush_interval=None)
     logger = attach(handler, "test.buf.notarget")
     for n in range(5):

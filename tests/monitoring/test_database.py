@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from stalwart.monitoring import (
@@ -23,21 +24,16 @@ from stalwart.monitoring import (
     with_correlation,
 )
 
+if TYPE_CHECKING:
+    from tests.monitoring.conftest import Attach
+
 
 def count(path: Path, where: str = "1") -> int:
     with sqlite3.connect(path) as conn:
         return int(conn.execute(f"SELECT count(*) FROM logs WHERE {where}").fetchone()[0])
 
 
-def attach(handler: logging.Handler, name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    return logger
-
-
-def test_every_record_of_100000_from_four_threads_is_written(tmp_path: Path) -> None:
+def test_every_record_of_100000_from_four_threads_is_written(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path, batch_size=5000, max_queue=200_000)
     logger = attach(handler, "test.db.threads")
@@ -74,7 +70,7 @@ def test_the_database_uses_wal_and_has_the_dashboard_indexes(tmp_path: Path) -> 
     assert {"logs_ts", "logs_level_ts", "logs_logger_ts", "logs_correlation", "logs_template"} <= indexes
 
 
-def test_close_then_reopen_appends_to_the_same_database(tmp_path: Path) -> None:
+def test_close_then_reopen_appends_to_the_same_database(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     for round_ in range(3):
         handler = DatabaseHandler(path)
@@ -86,7 +82,7 @@ def test_close_then_reopen_appends_to_the_same_database(tmp_path: Path) -> None:
     assert 30 == count(path)
 
 
-def test_fields_round_trip_through_read_database(tmp_path: Path) -> None:
+def test_fields_round_trip_through_read_database(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path)
     handler.addFilter(CorrelationFilter())
@@ -107,7 +103,7 @@ def test_fields_round_trip_through_read_database(tmp_path: Path) -> None:
     assert second.exc.endswith("ValueError: bad")
 
 
-def test_flush_interval_writes_a_partial_batch_without_close(tmp_path: Path) -> None:
+def test_flush_interval_writes_a_partial_batch_without_close(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path, batch_size=1000, flush_interval=0.05)
     logger = attach(handler, "test.db.timer")
@@ -119,7 +115,7 @@ def test_flush_interval_writes_a_partial_batch_without_close(tmp_path: Path) -> 
     handler.close()
 
 
-def test_a_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path) -> None:
+def test_a_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path, attach: Attach) -> None:
     handler = DatabaseHandler(tmp_path / "logs.db", batch_size=1000, flush_interval=3600, max_queue=10)
     logger = attach(handler, "test.db.bounded")
     for n in range(25):
@@ -129,7 +125,7 @@ def test_a_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path) -> Non
     assert 10 == count(tmp_path / "logs.db")
 
 
-def test_retention_deletes_only_old_rows(tmp_path: Path) -> None:
+def test_retention_deletes_only_old_rows(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     now = time.time()
     handler = DatabaseHandler(path, retention_days=7, batch_size=100, clock=lambda: now)
@@ -148,7 +144,7 @@ def test_retention_deletes_only_old_rows(tmp_path: Path) -> None:
     handler.close()
 
 
-def test_retention_runs_on_its_own_when_the_writer_starts(tmp_path: Path) -> None:
+def test_retention_runs_on_its_own_when_the_writer_starts(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     old = DatabaseHandler(path)
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "old", (), None)
@@ -178,7 +174,7 @@ def test_bad_sizes_are_rejected() -> None:
 
 
 def test_write_failures_are_reported_once_per_cause_and_the_handler_keeps_going(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], attach: Attach
 ) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path)
@@ -208,7 +204,7 @@ def _child_logs(path: str, handler: DatabaseHandler) -> None:
     os._exit(0)
 
 
-def test_a_forked_child_writes_through_its_own_writer_thread(tmp_path: Path) -> None:
+def test_a_forked_child_writes_through_its_own_writer_thread(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path, batch_size=50)
     logger = attach(handler, "test.db.fork")
@@ -252,7 +248,7 @@ def test_reading_a_missing_database_raises() -> None:
         list(read_database("/nonexistent/logs.db"))
 
 
-def test_text_that_is_not_valid_utf8_is_kept_escaped_not_lost(tmp_path: Path) -> None:
+def test_text_that_is_not_valid_utf8_is_kept_escaped_not_lost(tmp_path: Path, attach: Attach) -> None:
     handler = DatabaseHandler(tmp_path / "logs.db")
     logger = attach(handler, "test.db.surrogates")
     logger.info("file %s", "bad\udcffname")

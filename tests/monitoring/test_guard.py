@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stalwart.monitoring import (
     CompressedRotatingFileHandler,
@@ -12,6 +13,9 @@ from stalwart.monitoring import (
     RedactionFilter,
     read_database,
 )
+
+if TYPE_CHECKING:
+    from tests.monitoring.conftest import Attach
 
 
 class Chatty:
@@ -25,15 +29,9 @@ class Chatty:
         return "chatty"
 
 
-def attach(handler: logging.Handler, name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    return logger
-
-
-def test_a_record_logged_while_emitting_is_dropped_and_counted_not_recursed(tmp_path: Path) -> None:
+def test_a_record_logged_while_emitting_is_dropped_and_counted_not_recursed(
+    tmp_path: Path, attach: Attach
+) -> None:
     handler = CompressedRotatingFileHandler(tmp_path / "app.log")
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = attach(handler, "test.guard.file")
@@ -43,7 +41,7 @@ def test_a_record_logged_while_emitting_is_dropped_and_counted_not_recursed(tmp_
     assert 1 == handler.reentrant_dropped
 
 
-def test_database_handler_survives_a_logging_argument(tmp_path: Path) -> None:
+def test_database_handler_survives_a_logging_argument(tmp_path: Path, attach: Attach) -> None:
     handler = DatabaseHandler(tmp_path / "logs.db")
     logger = attach(handler, "test.guard.db")
     logger.info("value=%s", Chatty(logger))
@@ -73,7 +71,7 @@ def test_a_filter_returning_a_copy_is_emitted_instead_of_the_original() -> None:
     assert "original" == original.msg
 
 
-def test_redaction_copy_reaches_our_handlers_on_every_python(tmp_path: Path) -> None:
+def test_redaction_copy_reaches_our_handlers_on_every_python(tmp_path: Path, attach: Attach) -> None:
     handler = DatabaseHandler(tmp_path / "logs.db")
     handler.addFilter(RedactionFilter())
     attach(handler, "test.guard.redact").info("token=%s", "abc123secret")

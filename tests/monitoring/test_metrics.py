@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import re
+from typing import TYPE_CHECKING
 
 from stalwart.monitoring import MetricsHandler
+
+if TYPE_CHECKING:
+    from tests.monitoring.conftest import Attach
 
 
 class FakeClock:
@@ -14,14 +17,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def attach(handler: logging.Handler, name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    return logger
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
@@ -46,7 +41,7 @@ def parse_prometheus(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
     return samples
 
 
-def test_counts_by_level_and_logger() -> None:
+def test_counts_by_level_and_logger(attach: Attach) -> None:
     handler = MetricsHandler(clock=FakeClock())
     api = attach(handler, "test.metrics.api")
     db = attach(handler, "test.metrics.db")
@@ -61,7 +56,7 @@ def test_counts_by_level_and_logger() -> None:
     assert 2 == snap.by_level_logger[("INFO", "test.metrics.api")]
 
 
-def test_rate_per_minute_covers_only_the_window() -> None:
+def test_rate_per_minute_covers_only_the_window(attach: Attach) -> None:
     clock = FakeClock()
     handler = MetricsHandler(clock=clock, window_seconds=60)
     logger = attach(handler, "test.metrics.rate")
@@ -75,7 +70,7 @@ def test_rate_per_minute_covers_only_the_window() -> None:
     assert 10.0 == handler.snapshot().rate_per_minute
 
 
-def test_durations_are_parsed_into_histograms_and_bad_ones_counted() -> None:
+def test_durations_are_parsed_into_histograms_and_bad_ones_counted(attach: Attach) -> None:
     handler = MetricsHandler(clock=FakeClock(), buckets_ms=(10, 100))
     logger = attach(handler, "test.metrics.dur")
     for value in (5, 50, "70.5", 500):
@@ -90,7 +85,7 @@ def test_durations_are_parsed_into_histograms_and_bad_ones_counted() -> None:
     assert 3 == snap.invalid_durations
 
 
-def test_prometheus_text_parses_back_to_the_snapshot() -> None:
+def test_prometheus_text_parses_back_to_the_snapshot(attach: Attach) -> None:
     handler = MetricsHandler(clock=FakeClock(), buckets_ms=(10, 100))
     logger = attach(handler, 'test.metrics."quoted"')
     logger.info("x", extra={"duration_ms": 20})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from stalwart.monitoring import (
@@ -15,6 +15,9 @@ from stalwart.monitoring import (
     open_archive,
 )
 
+if TYPE_CHECKING:
+    from tests.monitoring.conftest import Attach
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -22,15 +25,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def attach(handler: logging.Handler, name: str) -> logging.Logger:
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    return logger
 
 
 def all_lines(handler: CompressedRotatingFileHandler) -> list[str]:
@@ -43,7 +37,9 @@ def all_lines(handler: CompressedRotatingFileHandler) -> list[str]:
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
-def test_size_rotation_keeps_every_line_in_decompressible_archives(tmp_path: Path, compression: str) -> None:
+def test_size_rotation_keeps_every_line_in_decompressible_archives(
+    tmp_path: Path, compression: str, attach: Attach
+) -> None:
     if compression == "zstd":
         pytest.importorskip("zstandard", reason="the optional zstd extra is not installed in this env")
     handler = CompressedRotatingFileHandler(
@@ -60,7 +56,7 @@ def test_size_rotation_keeps_every_line_in_decompressible_archives(tmp_path: Pat
     handler.close()
 
 
-def test_gzip_archives_are_plain_gzip_files(tmp_path: Path) -> None:
+def test_gzip_archives_are_plain_gzip_files(tmp_path: Path, attach: Attach) -> None:
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=100, backup_count=2)
     logger = attach(handler, "test.rotate.gzip")
     for n in range(10):
@@ -70,7 +66,7 @@ def test_gzip_archives_are_plain_gzip_files(tmp_path: Path) -> None:
         assert stream.read().startswith("record ")
 
 
-def test_only_backup_count_archives_are_kept_newest_first(tmp_path: Path) -> None:
+def test_only_backup_count_archives_are_kept_newest_first(tmp_path: Path, attach: Attach) -> None:
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=50, backup_count=3)
     logger = attach(handler, "test.rotate.keep")
     for n in range(20):
@@ -82,7 +78,7 @@ def test_only_backup_count_archives_are_kept_newest_first(tmp_path: Path) -> Non
         assert newest.read() > oldest.read()  # later record numbers sort higher
 
 
-def test_time_rotation_happens_when_the_interval_passes(tmp_path: Path) -> None:
+def test_time_rotation_happens_when_the_interval_passes(tmp_path: Path, attach: Attach) -> None:
     clock = FakeClock()
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", interval=60, backup_count=5, clock=clock)
     logger = attach(handler, "test.rotate.time")
@@ -101,7 +97,7 @@ def test_time_rotation_happens_when_the_interval_passes(tmp_path: Path) -> None:
     assert "third period\n" == (tmp_path / "app.log").read_text()
 
 
-def test_time_rotation_of_an_empty_file_makes_no_archive(tmp_path: Path) -> None:
+def test_time_rotation_of_an_empty_file_makes_no_archive(tmp_path: Path, attach: Attach) -> None:
     clock = FakeClock()
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", interval=10, clock=clock)
     clock.now += 11
@@ -110,7 +106,7 @@ def test_time_rotation_of_an_empty_file_makes_no_archive(tmp_path: Path) -> None
     assert [] == handler.archives()
 
 
-def test_backup_count_zero_keeps_no_archive(tmp_path: Path) -> None:
+def test_backup_count_zero_keeps_no_archive(tmp_path: Path, attach: Attach) -> None:
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=30, backup_count=0)
     logger = attach(handler, "test.rotate.zero")
     for n in range(5):
@@ -137,7 +133,7 @@ def test_zstd_without_the_package_says_which_extra_to_install(
 
 
 def test_a_failing_rotation_is_reported_once_and_logging_continues(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], attach: Attach
 ) -> None:
     handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=20, backup_count=1)
     logger = attach(handler, "test.rotate.fail")
