@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -132,7 +131,6 @@ class MetricsHandler(GuardedHandler):
         self.buckets_ms = tuple(sorted(float(b) for b in buckets_ms))
         self.namespace = namespace
         self._clock = clock
-        self._mutex = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._seconds: deque[list[int]] = deque()  # [whole second, count], oldest first
         self._durations: dict[str, _Durations] = {}
@@ -152,7 +150,7 @@ class MetricsHandler(GuardedHandler):
                 if not math.isfinite(duration) or duration < 0:
                     duration, invalid = None, True
         second = int(self._clock())
-        with self._mutex:
+        with self.lock:  # type: ignore[union-attr]  # the handler lock: logging re-creates it in a forked child
             self._counts[(record.levelname, record.name)] += 1
             seconds = self._seconds
             if seconds and seconds[-1][0] == second:
@@ -172,7 +170,7 @@ class MetricsHandler(GuardedHandler):
     def snapshot(self) -> MetricsSnapshot:
         """Return the current metrics."""
         now = int(self._clock())
-        with self._mutex:
+        with self.lock:  # type: ignore[union-attr]  # the handler lock: logging re-creates it in a forked child
             by_pair = dict(self._counts)
             recent = sum(count for second, count in self._seconds if second > now - self.window_seconds)
             durations = {name: series.stats() for name, series in self._durations.items()}
