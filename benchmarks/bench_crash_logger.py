@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loguru import logger as loguru_logger
-
 from stalwart.crash_logger import setup_logging
 
 FORMAT = "%(asctime)s | %(levelname)-8s | %(processName)s:%(process)d | %(threadName)s | %(name)s | %(message)s"
@@ -141,7 +140,10 @@ def main() -> None:
                 call, tail = bench(folder, args.records)
                 per_call[name].append(call)
                 drain[name].append(tail)
-    lost = {name: [records_lost_at_sigkill(name, args.kill_records) for _ in range(args.kill_trials)] for name in benches}
+    lost = {
+        name: [records_lost_at_sigkill(name, args.kill_records) for _ in range(args.kill_trials)]
+        for name in benches
+    }
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.records} records x {args.rounds} rounds")
     kills = f"lost at SIGKILL ({args.kill_trials} x {args.kill_records})"

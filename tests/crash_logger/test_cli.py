@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stalwart.crash_logger._cli import logs
 
 from .conftest import TIMEOUT, read_until

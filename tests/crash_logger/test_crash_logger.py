@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from stalwart.crash_logger import CrashLoggerError, LogDirError, active_crash_logger, setup_logging
 
 from .conftest import Child, only_log_file, process_gone, wait_for, writer_pid_of

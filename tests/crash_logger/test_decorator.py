@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from stalwart.crash_logger import crash_safe_log, summarize_log_file
 from stalwart.crash_logger._errors import LogDirError
 

@@ -8,7 +8,6 @@ import time
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from stalwart.core import Record
 from stalwart.crash_logger._format import format_record, format_timestamp, parse_head
 

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from stalwart.crash_logger import CrashLoggerError, LogDirError, setup_logging
 from stalwart.crash_logger._paths import create_log_file
 

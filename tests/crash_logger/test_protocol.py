@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from stalwart.core import Record, decode_batch
 from stalwart.crash_logger._protocol import (
     HEADER,
@@ -33,7 +33,7 @@ def test_frames_survive_any_chunking(messages: list[str], cuts: list[int]) -> No
     points = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
     reader = FrameReader()
     frames = []
-    for start, stop in zip(points, points[1:], strict=False):
+    for start, stop in itertools.pairwise(points):
         frames.extend(reader.feed(stream[start:stop]))
     assert [RECORDS] * len(messages) + [SHUTDOWN] == [kind for kind, _ in frames]
     assert messages == [decode_batch(payload)[0].message for _, payload in frames[:-1]]

@@ -9,7 +9,6 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
-
 from stalwart.crash_logger import setup_logging
 from stalwart.crash_logger._signals import SignalLogger
 

@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from stalwart.crash_logger import (
     CrashLoggerError,
     get_latest_log_file,
@@ -127,5 +126,5 @@ def test_print_log_summary_shows_one_line_per_run(tree: dict[str, Path]) -> None
 
 
 def test_unreadable_file_raises_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(CrashLoggerError, match="missing.log"):
+    with pytest.raises(CrashLoggerError, match=r"missing\.log"):
         summarize_log_file(tmp_path / "missing.log")

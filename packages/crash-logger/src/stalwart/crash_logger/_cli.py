@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-
 from stalwart.crash_logger._errors import CrashLoggerError
 from stalwart.crash_logger._summary import (
     format_summary_table,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import faulthandler
 import logging
@@ -17,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 
 from stalwart.core import Kind
-
 from stalwart.crash_logger._errors import CrashLoggerError, WriterStartError
 from stalwart.crash_logger._events import (
     CLEAN_SHUTDOWN,
@@ -264,11 +264,9 @@ class CrashLogger:
         self._unhook(owner)
         pipe = self._handler.detach_pipe()
         if pipe is not None:
-            try:
+            # If the writer already died, the handler switched to direct writes and said so.
+            with contextlib.suppress(BrokenPipeError):
                 os.write(pipe, shutdown_frame(reason))
-            except BrokenPipeError:
-                # The writer already died; the handler switched to direct writes and said so.
-                pass
             _close_fd(pipe)
         self._finished = True
         self._handler.close()
@@ -338,7 +336,7 @@ def _after_fork_in_child() -> None:
 
 
 def _writer_environment() -> dict[str, str]:
-    """The parent's environment, with the source roots of our packages first on PYTHONPATH."""
+    """Return the parent's environment with the source roots of our packages first on PYTHONPATH."""
     import stalwart.core
     import stalwart.crash_logger
 

@@ -11,7 +11,7 @@ from types import FrameType
 
 from stalwart.crash_logger._events import HANG
 
-__all__ = ["Heartbeat", "HangWatchdog", "all_thread_tracebacks"]
+__all__ = ["HangWatchdog", "Heartbeat", "all_thread_tracebacks"]
 
 
 class Heartbeat(threading.Thread):

@@ -11,7 +11,6 @@ import struct
 from collections.abc import Sequence
 
 from stalwart.core import Record, encode_batch
-
 from stalwart.crash_logger._errors import CrashLoggerError
 
 __all__ = ["RECORDS", "SHUTDOWN", "FrameError", "FrameReader", "records_frame", "shutdown_frame"]

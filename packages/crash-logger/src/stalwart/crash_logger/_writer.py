@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 
 from stalwart.core import Record, RecordDecodeError, current_host, decode_batch
-
 from stalwart.crash_logger._events import ENDED_WITHOUT_SHUTDOWN, LIFECYCLE_LOGGER, NATIVE_CRASH
 from stalwart.crash_logger._format import format_record, format_timestamp
 from stalwart.crash_logger._protocol import RECORDS, SHUTDOWN, FrameError, FrameReader
