@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 
 import pytest
@@ -142,3 +144,21 @@ def test_summaries_go_through_the_records_logger_by_default() -> None:
 def test_bad_settings_raise_naming_the_setting(kwargs: dict[str, object], key: str) -> None:
     with pytest.raises(MonitoringConfigError, match=f"unknown {key}"):
         RateLimitFilter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_child_forked_while_the_lock_is_held_can_still_filter() -> None:
+    f = RateLimitFilter(rate=1.0, burst=1, sink=lambda _record: None)
+    f._lock.acquire()  # as if another thread were deciding at the moment of fork
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            signal.alarm(10)  # a child stuck on the inherited lock dies instead of hanging the test
+            try:
+                code = 0 if f.filter(rec()) else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        f._lock.release()
+    assert 0 == os.waitstatus_to_exitcode(status)

@@ -13,11 +13,13 @@ from __future__ import annotations
 from stalwart.core.__about__ import __version__
 from stalwart.core._codec import decode_batch, decode_jsonl, encode_batch, encode_jsonl, iter_jsonl
 from stalwart.core._errors import RecordDecodeError, StalwartError
+from stalwart.core._fork import ForkAware, reset_after_fork
 from stalwart.core._jsonable import to_jsonable
 from stalwart.core._level import Level, level_name
 from stalwart.core._record import Kind, Record, current_host
 
 __all__ = [
+    "ForkAware",
     "Kind",
     "Level",
     "Record",
@@ -31,5 +33,6 @@ __all__ = [
     "encode_jsonl",
     "iter_jsonl",
     "level_name",
+    "reset_after_fork",
     "to_jsonable",
 ]

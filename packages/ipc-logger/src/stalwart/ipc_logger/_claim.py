@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from stalwart.core import reset_after_fork
 from stalwart.ipc_logger._errors import AddressInUseError, IPCLoggerError
-from stalwart.ipc_logger._forkhooks import reset_after_fork
 
 __all__ = ["PathClaim"]
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import msgspec
 import zmq
-from stalwart.core import Level, Record, current_host, encode_batch, to_jsonable
+from stalwart.core import Level, Record, current_host, encode_batch, reset_after_fork, to_jsonable
 from stalwart.ipc_logger import _protocol as proto
 from stalwart.ipc_logger._config import LoggerConfig
 from stalwart.ipc_logger._errors import ConfigError, IPCLoggerError, ShutdownTimeoutError
-from stalwart.ipc_logger._forkhooks import reset_after_fork
 
 __all__ = ["WorkerLogger", "WorkerStats"]
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from stalwart.core import reset_after_fork
 from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._fields import record_template
 
@@ -90,11 +91,16 @@ class RateLimitFilter(logging.Filter):
         self._clock = clock
         self._sink = sink
         self._lock = threading.Lock()
+        # A fork while another thread holds the lock must not leave the child stuck.
+        reset_after_fork(self)
         self._buckets: dict[Hashable, _Bucket] = {}
         self.passed = 0
         self.suppressed = 0
         # One decision per record even when the filter is shared by several handlers (dictConfig does that).
         self._memo = f"_stalwart_rate_{id(self):x}"
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Return whether ``record`` passes; emit a pending summary first when it does."""
