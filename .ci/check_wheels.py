@@ -3,7 +3,9 @@
 - exactly 7 wheels: the meta-package and the six distributions;
 - no wheel contains ``stalwart/__init__.py`` (``stalwart`` is a PEP 420 namespace);
 - the ``stalwart-core`` wheel installs alone into a fresh venv, imports, and
-  its ``stalwart --version`` lists only itself.
+  its ``stalwart --version`` lists only itself;
+- every other package installs into its own fresh venv with only the core
+  wheel beside it, imports, and its ``stalwart`` subcommand is there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,40 @@ EXPECTED = {
 }
 
 
+# (wheel name prefix, module under stalwart., the `stalwart` subcommand it adds)
+_PACKAGES = [
+    ("stalwart_core", "core", None),
+    ("stalwart_shared_data", "shared_data", "store"),
+    ("stalwart_crash_logger", "crash_logger", "logs"),
+    ("stalwart_ipc_logger", "ipc_logger", "ipc"),
+    ("stalwart_fallbacks", "fallbacks", "files"),
+    ("stalwart_monitoring", "monitoring", "monitor"),
+]
+
+
+def _check_alone(tmp: Path, dist: Path, prefix: str, module: str, command: str | None) -> str:
+    """Install one wheel, with only the core wheel beside it, in a fresh venv; return a problem or ''."""
+    core = next(dist.glob("stalwart_core-*.whl"))
+    wheel = next(dist.glob(f"{prefix}-*.whl"))
+    env_dir = tmp / f"venv-{module}"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    bindir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
+    python = str(bindir / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", str(core), str(wheel)], check=True)
+    subprocess.run([python, "-c", f"import stalwart.{module}"], check=True)
+    listing = subprocess.run(
+        [str(bindir / "stalwart"), "--version"], check=True, capture_output=True, text=True
+    ).stdout.split()[::2]
+    expected = sorted({"stalwart-core", wheel.name.split("-")[0].replace("_", "-")})
+    if listing != expected:
+        return f"{wheel.name}: stalwart --version lists {listing}, expected {expected}"
+    if command is not None:
+        helped = subprocess.run([str(bindir / "stalwart"), command, "--help"], capture_output=True, text=True)
+        if helped.returncode != 0 or helped.stderr:
+            return f"{wheel.name}: `stalwart {command} --help` failed: {helped.stderr.strip()}"
+    return ""
+
+
 def main() -> int:
     """Run the checks; return the process exit code."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,29 +82,15 @@ def main() -> int:
                 ):
                     print(f"FAIL: {wheel.name} has no py.typed")
                     return 1
-        core = next(w for w in wheels if w.name.startswith("stalwart_core-"))
-        env_dir = Path(tmp) / "venv"
-        venv.EnvBuilder(with_pip=True).create(env_dir)
-        bindir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
-        python = bindir / "python"
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(core)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-c",
-                "import stalwart.core as c; assert c.decode_batch(c.encode_batch([]))==[]",
-            ],
-            check=True,
-        )
-        listing = subprocess.run(
-            [str(bindir / "stalwart"), "--version"], check=True, capture_output=True, text=True
-        ).stdout.split()
-        if listing[0] != "stalwart-core" or len(listing) != 2:
-            print(f"FAIL: core alone should list only itself, got {listing}")
+        failures = [
+            problem
+            for prefix, module, command in _PACKAGES
+            if (problem := _check_alone(Path(tmp), out, prefix, module, command))
+        ]
+        if failures:
+            print("FAIL:\n" + "\n".join(failures))
             return 1
-        print(
-            f"OK: {len(wheels)} wheels, namespace intact, stalwart-core installs alone: {listing}"
-        )
+        print(f"OK: {len(wheels)} wheels, namespace intact, each package installs alone with core")
     return 0
 
 
