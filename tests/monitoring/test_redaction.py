@@ -59,6 +59,9 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEA"),
     ("credentials=admin/opensesame", "opensesame"),
     ("x-auth-token: 0123abcd", "0123abcd"),
+    ("redis://:hunter2@cache:6379/0", "hunter2"),
+    ("pw=hunter2", "hunter2"),
+    ("db_pw: hunter2", "hunter2"),
 ]
 
 
@@ -76,6 +79,37 @@ def apply(record: logging.LogRecord, f: logging.Filter | None = None) -> logging
     result = (f or RedactionFilter()).filter(record)
     assert result
     return result if isinstance(result, logging.LogRecord) else record
+
+
+# (message template, args, extras) records whose secret is only recognisable by the record's structure
+RECORD_SHAPES: list[tuple[str, Any, dict[str, Any]]] = [
+    ("%(password)s", ({"password": "hunter2"},), {}),
+    ("login %(user)s with %(pw)s", ({"user": "bob", "pw": "hunter2"},), {}),
+    ("%s", ({"password": "hunter2"},), {}),
+    ("pairs %s", ([("password", "hunter2")],), {}),
+    ("cfg", (), {"cfg": [("password", "hunter2")]}),
+    ("cfg", (), {"cfg": [["api_key", "hunter2"]]}),
+    ("cfg", (), {"cfg": {"db": [("user", "bob"), ("pw", "hunter2")]}}),
+    ("cfg", (), {"pw": "hunter2"}),
+]
+
+
+@pytest.mark.parametrize(("msg", "args", "extra"), RECORD_SHAPES)
+def test_secret_known_only_by_its_key_in_args_or_extras_is_masked(
+    msg: str, args: Any, extra: dict[str, Any]
+) -> None:
+    out = rendered(apply(rec(msg, args, **extra)))
+    assert "hunter2" not in out
+    assert MASK in out
+
+
+def test_mapping_args_keep_their_harmless_values() -> None:
+    record = apply(rec("login %(user)s with %(password)s", ({"user": "bob", "password": "hunter2"},)))
+    assert "login bob with ***" == record.getMessage()
+
+
+def test_pairs_under_harmless_keys_are_kept() -> None:
+    assert [("user", "bob"), ("pw", MASK)] == Redactor().value([("user", "bob"), ("pw", "hunter2")])
 
 
 def test_the_table_has_at_least_thirty_shapes() -> None:

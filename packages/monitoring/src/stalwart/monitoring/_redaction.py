@@ -29,12 +29,13 @@ _KEY_PARTS = (
     "privatekey", "authorization", "credential", "cookie", "sessionid", "jwt", "signature",
     "cvv", "cardnumber", "ccnumber", "creditcard", "ssn",
 )  # fmt: skip
-_KEY_EXACT = frozenset({"auth", "pass", "pin", "otp", "key", "sig"})
+_KEY_EXACT = frozenset({"auth", "pass", "pw", "pin", "otp", "key", "sig"})
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 # A key=value / key: value / "key": "value" pair whose key names a secret.
 _KV_KEY = (
-    r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|"
+    r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|"
+    r"access[_-]?key|"
     r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt)[\w.-]*"
 )
 _KV = re.compile(
@@ -43,8 +44,8 @@ _KV = re.compile(
     re.IGNORECASE,
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Credentials in URLs: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@"), rf"\1\2:{MASK}@"),
+    # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@"), rf"\1\2:{MASK}@"),
     # PEM private keys.
     (
         re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.S),
@@ -67,7 +68,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # One cheap scan decides whether the expensive patterns run at all.
 _HINT = re.compile(
-    r"(?i)pass|pwd|secret|token|key|auth|credential|cookie|session|jwt|bearer|basic|digest"
+    r"(?i)pass|pw|secret|token|key|auth|credential|cookie|session|jwt|bearer|basic|digest"
     r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
 )
 
@@ -137,6 +138,9 @@ class Redactor:
     def value(self, value: Any, _depth: int = 0) -> Any:
         """Return a masked copy of ``value``: mappings by key, sequences by item, text by pattern.
 
+        A two-item tuple or list whose first item names a secret (``("password", pw)``)
+        is a key/value pair: its second item is masked whatever its shape.
+
         The input is never modified. Objects of other types are replaced by their
         masked ``repr`` only if that text held a secret.
         """
@@ -151,6 +155,11 @@ class Redactor:
                 k: (MASK if self.is_secret_key(k) and v not in (None, "") else self.value(v, _depth + 1))
                 for k, v in value.items()
             }
+        if isinstance(value, (list, tuple)) and len(value) == 2 and self.is_secret_key(value[0]):
+            # A (key, value) pair, as in a list of pairs or dict.items(): mask by key like a mapping.
+            secret = value[1]
+            pair = [value[0], secret if secret in (None, "") else MASK]
+            return pair if isinstance(value, list) else tuple(pair)
         if isinstance(value, (list, tuple, set, frozenset)):
             items = [self.value(item, _depth + 1) for item in value]
             return items if isinstance(value, list) else tuple(items)
@@ -201,6 +210,31 @@ class RedactionFilter(logging.Filter):
         target.__dict__.update(changes)
         return target if self.returns_copy else True
 
+    def _masked_args_message(self, record: logging.LogRecord, message: str) -> str:
+        """Return the message formatted from masked arguments (``"%(password)s", {"password": pw}``).
+
+        Values under secret keys of a mapping argument carry no secret-looking
+        text, so only masking them before formatting hides them.
+        """
+        args = record.args
+        if not args or not isinstance(record.msg, str):
+            return message
+        redactor = self.redactor
+        safe: tuple[Any, ...] | dict[Any, Any]
+        if isinstance(args, Mapping):
+            safe = redactor.value(args)
+            if safe == args:
+                return message
+        else:
+            safe = tuple(redactor.value(arg) for arg in args)
+            if all(new is old or new == old for new, old in zip(safe, args)):
+                return message
+        try:
+            return record.msg % safe
+        except (TypeError, ValueError, KeyError):
+            # A masked argument no longer fits its placeholder (``%d`` given ``"***"``): hide the arguments.
+            return record.msg
+
     def changes(self, record: logging.LogRecord) -> dict[str, Any]:
         """Return the masked values of every record attribute that holds a secret.
 
@@ -214,7 +248,7 @@ class RedactionFilter(logging.Filter):
         redactor = self.redactor
         out: dict[str, Any] = {}
         message = record_message(record)
-        masked = redactor.text(message)
+        masked = redactor.text(self._masked_args_message(record, message))
         template = record.msg if isinstance(record.msg, str) else message
         masked_template = redactor.text(template)
         if masked != message or masked_template != template:
