@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
+import signal
 import threading
 from typing import TYPE_CHECKING
 
@@ -11,6 +13,8 @@ import pytest
 from stalwart.monitoring import BufferedHandler, MonitoringConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.monitoring.conftest import Attach
 
 
@@ -105,3 +109,27 @@ def test_bad_settings_are_rejected() -> None:
         BufferedHandler(capacity=0)
     with pytest.raises(MonitoringConfigError, match="flush_level 'SOMETIMES'"):
         BufferedHandler(flush_level="SOMETIMES")
+
+
+def test_a_forked_child_does_not_forward_the_parents_buffered_records(tmp_path: Path, attach: Attach) -> None:
+    path = tmp_path / "app.log"
+    target = logging.FileHandler(path)
+    handler = BufferedHandler(capacity=1000, flush_interval=None, target=target)
+    logger = attach(handler, "test.buf.fork")
+    for i in range(3):
+        logger.info("parent %d", i)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        signal.alarm(20)  # a child stuck on an inherited lock dies instead of hanging the test
+        try:
+            logger.error("child failed")  # severe: forwards the child's buffer at once
+            target.flush()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert 0 == os.waitstatus_to_exitcode(status)
+    handler.close()
+    target.close()
+    assert ["child failed", "parent 0", "parent 1", "parent 2"] == path.read_text().splitlines()

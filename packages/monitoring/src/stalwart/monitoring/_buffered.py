@@ -7,6 +7,7 @@ import logging.handlers
 import os
 import threading
 
+from stalwart.core import reset_after_fork
 from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._fields import to_level
 from stalwart.monitoring._guard import GuardedHandler
@@ -24,6 +25,8 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
     forked child), and at close. In ``dictConfig`` give ``target`` as the
     name of another handler, as for :class:`logging.handlers.MemoryHandler`.
     Without a target a full buffer is discarded and counted in :attr:`dropped`.
+    A forked child starts with an empty buffer: records buffered before the
+    fork are forwarded by the parent only, never twice.
 
     Args:
         capacity: Records held before forwarding.
@@ -58,6 +61,20 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
         self.dropped = 0
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._timer_pid = 0
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The buffered records are the parent's: the parent forwards them, a child forwarding them
+        # too would log them twice. Locks and the timer are the parent's too (the timer thread
+        # does not exist here); the child starts its own timer with its first record.
+        self.buffer = []
+        self.createLock()
+        stopped = self._stop.is_set()
+        self._stop = threading.Event()
+        if stopped:
+            self._stop.set()
+        self._timer = None
         self._timer_pid = 0
 
     def emit(self, record: logging.LogRecord) -> None:
