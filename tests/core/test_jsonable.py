@@ -44,3 +44,13 @@ def test_output_is_always_encodable(value: object) -> None:
     out = to_jsonable(value)
     assert out == msgspec.json.decode(msgspec.json.encode(out))
     assert out == msgspec.msgpack.decode(msgspec.msgpack.encode(out))
+
+
+def test_converted_keys_never_overwrite_real_ones() -> None:
+    assert {"1": "str", "'1'": "int"} == to_jsonable({1: "int", "1": "str"})
+    assert {"1": "str", "'1'": "int"} == to_jsonable({"1": "str", 1: "int"})
+
+
+def test_lone_surrogates_in_strings_and_keys_become_escapes() -> None:
+    bad = "x\udcff"
+    assert {"x\\udcff": ["x\\udcff"]} == to_jsonable({bad: [bad]})

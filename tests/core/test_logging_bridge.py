@@ -4,7 +4,15 @@ import logging
 import math
 
 import pytest
-from stalwart.core import Record, decode_batch, encode_batch
+from stalwart.core import (
+    Record,
+    RecordEncodeError,
+    StalwartError,
+    decode_batch,
+    decode_jsonl,
+    encode_batch,
+    encode_jsonl,
+)
 
 FORMAT = (
     "%(asctime)s.%(msecs)03d %(levelname)s %(levelno)d %(name)s %(process)d %(processName)s "
@@ -144,3 +152,50 @@ def test_a_record_already_formatted_by_a_handler_gains_no_extras() -> None:
     record = Record.from_logging(original)
     assert {} == record.extra
     assert "plain text" == record.message
+
+
+def test_time_fields_format_identically_for_many_real_records() -> None:
+    """asctime and msecs survive the round trip for every record, not just most (float error)."""
+    formatter = logging.Formatter("%(asctime)s,%(msecs)03d %(created).3f")
+    logger = logging.getLogger("bridge.time")
+    mismatches = []
+    for i in range(20_000):
+        original = logger.makeRecord("bridge.time", logging.INFO, __file__, 1, "m %d", (i,), None)
+        back = decode_batch(encode_batch([Record.from_logging(original)]))[0].to_logging()
+        expected, got = formatter.format(original), formatter.format(back)
+        if expected != got:
+            mismatches.append((expected, got))
+    assert [] == mismatches
+
+
+def test_created_times_at_the_edge_of_a_second_keep_their_second() -> None:
+    for created in (1795429884.9999999, 1795429884.0, 1795429884.9995, 0.9999999999):
+        original = logging.makeLogRecord({"msg": "edge", "created": created, "msecs": 0.0})
+        original.msecs = float(int((created - int(created)) * 1000))
+        back = Record.from_logging(original).to_logging()
+        assert int(created) == int(back.created)
+        assert original.msecs == back.msecs
+
+
+def test_lone_surrogates_are_kept_as_escapes_never_lost() -> None:
+    name = b"report-\xff.csv".decode("utf-8", "surrogateescape")
+    original = _capture("bridge.surrogate", lambda log: log.warning("opened %s", name, extra={"file": name}))
+    record = Record.from_logging(original)
+    assert "report-\\udcff.csv" == record.extra["file"]
+    (back,) = decode_batch(encode_batch([record]))
+    assert "opened report-\\udcff.csv" == back.message
+    assert "opened report-\\udcff.csv" == Record.from_json(record.to_json()).message
+    assert [back.message] == [r.message for r in decode_jsonl(encode_jsonl([record]))]
+
+
+def test_hand_built_records_with_unencodable_extras_are_written_as_repr() -> None:
+    record = Record(ts_ns=1, level=20, logger="x", message="m", extra={"obj": _Opaque(), "big": 2**70})
+    (back,) = decode_batch(encode_batch([record]))
+    assert {"obj": "<Opaque 42>", "big": repr(2**70)} == back.extra
+
+
+def test_a_number_no_codec_can_carry_raises_record_encode_error() -> None:
+    record = Record(ts_ns=2**70, level=20, logger="x", message="m")
+    with pytest.raises(RecordEncodeError, match="cannot encode record"):
+        encode_batch([record])
+    assert isinstance(RecordEncodeError("x"), StalwartError)

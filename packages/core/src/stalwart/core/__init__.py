@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from stalwart.core.__about__ import __version__
 from stalwart.core._codec import decode_batch, decode_jsonl, encode_batch, encode_jsonl, iter_jsonl
-from stalwart.core._errors import RecordDecodeError, StalwartError
+from stalwart.core._errors import RecordDecodeError, RecordEncodeError, StalwartError
 from stalwart.core._fork import ForkAware, reset_after_fork
-from stalwart.core._jsonable import to_jsonable
+from stalwart.core._jsonable import to_jsonable, to_utf8_text
 from stalwart.core._level import Level, level_name
-from stalwart.core._record import Kind, Record, current_host
+from stalwart.core._record import Kind, Record, current_host, encodable
 
 __all__ = [
     "ForkAware",
@@ -24,15 +24,18 @@ __all__ = [
     "Level",
     "Record",
     "RecordDecodeError",
+    "RecordEncodeError",
     "StalwartError",
     "__version__",
     "current_host",
     "decode_batch",
     "decode_jsonl",
+    "encodable",
     "encode_batch",
     "encode_jsonl",
     "iter_jsonl",
     "level_name",
     "reset_after_fork",
     "to_jsonable",
+    "to_utf8_text",
 ]

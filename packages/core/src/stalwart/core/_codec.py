@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 from stalwart.core._errors import RecordDecodeError, byte_offset_from_message
-from stalwart.core._record import JSON_DECODER, JSON_ENCODER, Record
+from stalwart.core._record import JSON_DECODER, JSON_ENCODER, Record, encode_records
 
 __all__ = ["decode_batch", "decode_jsonl", "encode_batch", "encode_jsonl", "iter_jsonl"]
 
@@ -19,13 +19,20 @@ _RECORD_DECODER = msgspec.msgpack.Decoder(Record)
 def encode_batch(records: Iterable[Record]) -> bytes:
     """Encode records as one msgpack array, the wire format between processes.
 
+    Text with lone surrogates and ``extra`` values that are not JSON-able
+    (possible in records built by hand) are written as escape / ``repr`` text
+    rather than failing the whole batch.
+
     Args:
         records: The records, in order.
 
     Returns:
         The encoded batch.
+
+    Raises:
+        RecordEncodeError: If a record holds a number no codec can carry.
     """
-    return _MSGPACK_ENCODER.encode(records if isinstance(records, list) else list(records))
+    return encode_records(_MSGPACK_ENCODER.encode, records if isinstance(records, list) else list(records))
 
 
 def decode_batch(data: bytes | bytearray | memoryview) -> list[Record]:
@@ -76,7 +83,7 @@ def encode_jsonl(records: Iterable[Record]) -> bytes:
 
     Newlines inside messages are escaped by JSON, so one record is always one line.
     """
-    return b"".join(JSON_ENCODER.encode(record) + b"\n" for record in records)
+    return b"".join(encode_records(JSON_ENCODER.encode, record) + b"\n" for record in records)
 
 
 def iter_jsonl(lines: Iterable[bytes | str]) -> Iterator[Record]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["RecordDecodeError", "StalwartError"]
+__all__ = ["RecordDecodeError", "RecordEncodeError", "StalwartError"]
 
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
 
@@ -33,6 +33,15 @@ class RecordDecodeError(StalwartError, ValueError):
             where.append(f"byte {offset}")
         suffix = f" (at {', '.join(where)})" if where else ""
         super().__init__(f"cannot decode records: {reason}{suffix}")
+
+
+class RecordEncodeError(StalwartError, ValueError):
+    """A record holds a value no codec can carry, even after the text fallback.
+
+    Raised only for records built by hand with out-of-range numbers (e.g. a
+    ``ts_ns`` beyond 64 bits); text and ``extra`` values are always made
+    encodable first (see :func:`~stalwart.core.encodable`).
+    """
 
 
 def byte_offset_from_message(message: str) -> int | None:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "to_jsonable"]
+__all__ = ["MAX_DEPTH", "to_jsonable", "to_utf8_text"]
 
 #: Nesting deeper than this is stored as ``repr`` text instead of recursing further.
 MAX_DEPTH = 32
@@ -16,12 +16,28 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
 
+def to_utf8_text(text: str) -> str:
+    r"""Return ``text`` with lone surrogates replaced by ``\udcxx`` escapes, so UTF-8 can encode it.
+
+    Lone surrogates come from bytes decoded with ``surrogateescape`` (e.g. a
+    non-UTF-8 file name from ``os.listdir``); no codec can write them, so they
+    are kept as visible escape text instead.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def to_jsonable(value: Any, _depth: int = 0) -> Any:
     """Return ``value`` as JSON-able data, replacing what is not JSON-able by its ``repr``.
 
     JSON-able means ``None``, ``bool``, ``int`` (64-bit), finite ``float``,
-    ``str``, lists/tuples of those and mappings with ``str`` keys. Tuples
-    become lists; non-string mapping keys become ``str(key)``; anything else
+    ``str`` (UTF-8 encodable, see :func:`to_utf8_text`), lists/tuples of those
+    and mappings with ``str`` keys. Tuples become lists; non-string mapping
+    keys become ``str(key)`` (quoted again while that text is already a key,
+    so no value is lost to a collision); anything else
     (objects, sets, bytes, NaN, huge ints, cycles beyond :data:`MAX_DEPTH`)
     becomes ``repr(value)`` so the information is kept as text, never dropped.
 
@@ -31,8 +47,10 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     Returns:
         A value msgpack and JSON encode losslessly.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return to_utf8_text(value)
     if isinstance(value, int):
         return int(value) if _INT_MIN <= value <= _INT_MAX else repr(value)
     if isinstance(value, float):
@@ -42,8 +60,13 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item, _depth + 1) for item in value]
     if isinstance(value, Mapping):
-        return {
-            key if isinstance(key, str) else str(key): to_jsonable(item, _depth + 1)
-            for key, item in value.items()
-        }
+        # String keys first, so a converted key never overwrites a real one.
+        out = {to_utf8_text(k): to_jsonable(v, _depth + 1) for k, v in value.items() if isinstance(k, str)}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                text = str(key)
+                while text in out:
+                    text = f"{text!r}"
+                out[text] = to_jsonable(item, _depth + 1)
+        return out
     return repr(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,26 @@ def _formatted_exception(record: logging.LogRecord) -> str | None:
     return None
 
 
+def _timestamp_ns(record: logging.LogRecord) -> int:
+    """Return ``record.created`` in nanoseconds, agreeing with what formatters print.
+
+    Formatters print the whole second of ``created`` (``asctime``) and
+    ``record.msecs``; a plain ``int(created * 1e9)`` can land a millisecond
+    early through float error, so the fraction is kept inside that millisecond.
+    """
+    seconds = int(record.created)
+    fraction = round((record.created - seconds) * 1_000_000_000)
+    low = int(record.msecs) * 1_000_000
+    return seconds * 1_000_000_000 + min(max(fraction, low), low + 999_999)
+
+
+def _created_from_ns(ts_ns: int) -> float:
+    """Return ``ts_ns`` as float seconds whose whole second is still ``ts_ns``'s (no rounding up)."""
+    seconds = ts_ns // 1_000_000_000
+    created = ts_ns / 1_000_000_000
+    return created if int(created) == seconds else math.nextafter(float(seconds + 1), 0.0)
+
+
 def record_from_logging(
     cls: type[Record], record: logging.LogRecord, *, kind: Kind, seq: int, host: str
 ) -> Record:
@@ -76,7 +97,7 @@ def record_from_logging(
         else:
             extra[key] = to_jsonable(value)
     return cls(
-        ts_ns=int(record.created * 1_000_000_000),
+        ts_ns=_timestamp_ns(record),
         level=record.levelno,
         logger=record.name,
         message=format_message(record),
@@ -112,7 +133,7 @@ def record_to_logging(record: Record) -> logging.LogRecord:
         func=record.func,
         sinfo=record.stack,
     )
-    created = record.ts_ns / 1_000_000_000
+    created = _created_from_ns(record.ts_ns)
     # Shift relativeCreated (measured from logging's start) by how far back the record was made.
     out.relativeCreated += (created - out.created) * 1000
     out.created = created

@@ -9,14 +9,15 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
-from stalwart.core._errors import RecordDecodeError, byte_offset_from_message
-from stalwart.core._jsonable import to_jsonable
+from stalwart.core._errors import RecordDecodeError, RecordEncodeError, byte_offset_from_message
+from stalwart.core._jsonable import to_jsonable, to_utf8_text
 from stalwart.core._logging_bridge import record_from_logging, record_to_logging
 
-__all__ = ["JSON_DECODER", "JSON_ENCODER", "Kind", "Record", "current_host"]
+__all__ = ["JSON_DECODER", "JSON_ENCODER", "Kind", "Record", "current_host", "encodable", "encode_records"]
 
 #: What a record is about: a log line, a liveness signal, a discrete event or a measurement.
 Kind = Literal["log", "heartbeat", "event", "metric"]
@@ -167,7 +168,7 @@ class Record(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=F
 
     def to_json(self) -> bytes:
         """Encode this record as one compact JSON object (UTF-8, no newline)."""
-        return JSON_ENCODER.encode(self)
+        return encode_records(JSON_ENCODER.encode, self)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Record:
@@ -180,6 +181,45 @@ class Record(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=F
             return JSON_DECODER.decode(data)
         except msgspec.DecodeError as exc:
             raise RecordDecodeError(str(exc), offset=byte_offset_from_message(str(exc))) from exc
+
+
+_TEXT_FIELDS = (
+    "logger", "message", "process", "thread_name", "host",
+    "module", "func", "path", "exc", "stack", "correlation_id",
+)  # fmt: skip
+# What msgspec raises for text with lone surrogates, unsupported objects and out-of-range ints.
+_UNENCODABLE = (UnicodeEncodeError, TypeError, OverflowError)
+
+
+def encodable(record: Record) -> Record:
+    r"""Return ``record`` with every text field UTF-8 encodable and ``extra`` JSON-able.
+
+    Lone surrogates become ``\udcxx`` escapes and values in ``extra`` that
+    are not JSON-able become their ``repr`` (see :func:`to_jsonable`), so the
+    information is kept as text rather than lost with the record.
+    """
+    changes: dict[str, Any] = {"extra": to_jsonable(record.extra)}
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            changes[name] = to_utf8_text(value)
+    return msgspec.structs.replace(record, **changes)
+
+
+def encode_records(encode: Callable[[Any], bytes], value: Record | list[Record]) -> bytes:
+    """Encode a record or list of records, making them :func:`encodable` only if the fast path fails.
+
+    Raises:
+        RecordEncodeError: If even the cleaned records cannot be encoded.
+    """
+    try:
+        return encode(value)
+    except _UNENCODABLE:
+        cleaned = encodable(value) if isinstance(value, Record) else [encodable(r) for r in value]
+    try:
+        return encode(cleaned)
+    except _UNENCODABLE as exc:
+        raise RecordEncodeError(f"cannot encode record: {type(exc).__name__}: {exc}") from exc
 
 
 #: Shared JSON codec for single records (used by the batch helpers too).
