@@ -139,3 +139,82 @@ def test_an_array_with_trailing_garbage_keeps_the_array(tmp_path: Path) -> None:
     path.write_bytes(b"[1, 2]\ngarbage")
     report = recover_json(path)
     assert ([1, 2], "array") == (report.data, report.method)
+
+
+def _indented_element_ends(records: list[Any], whole: bytes) -> list[int]:
+    """Byte offsets where each element of an ``indent=2`` array ends in ``whole``."""
+    ends = []
+    for count in range(1, len(records) + 1):
+        body = encode_json(records[:count], indent=2).rstrip(b"]").rstrip(b" \n")
+        assert whole.startswith(body)
+        ends.append(len(body))
+    return ends
+
+
+@settings(max_examples=8, deadline=None)
+@given(records=RECORDS)
+def test_truncated_indented_array_recovers_complete_elements_or_the_backup(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, Any]]
+) -> None:
+    path = tmp_path_factory.mktemp("indent") / "cut.json"
+    backup = [{"generation": "backup"}]
+    write_json(backup, path, indent=2, backups=1)
+    write_json(records, path, indent=2, backups=1)
+    whole = path.read_bytes()
+    ends = _indented_element_ends(records, whole)
+    for cut in range(len(whole)):
+        path.write_bytes(whole[:cut])
+        report = recover_json(path)
+        complete = [record for record, end in zip(records, ends, strict=True) if end <= cut]
+        if report.method == "intact":
+            assert records == report.data, f"cut at byte {cut}"
+        elif complete:
+            assert (complete, "array") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
+        else:
+            assert (backup, "backup") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
+
+
+def test_truncated_indented_object_uses_the_backup_not_line_fragments(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    config = {"servers": ["a.example", "b.example"], "retries": 3, "ports": [80, 443], "owner": "ops"}
+    write_json(config, path, indent=2, backups=1)
+    write_json({**config, "retries": 4}, path, indent=2, backups=1)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) - 20])
+    report = recover_json(path)
+    assert (config, "backup", f"{path}.1") == (report.data, report.method, report.source)
+
+
+def test_indented_array_cut_inside_its_first_element_uses_the_backup(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    write_json([{"id": 1, "tags": ["admin", "ops"]}], path, indent=2, backups=1)
+    write_json([{"id": 1, "tags": ["admin", "ops"]}, {"id": 2, "tags": []}], path, indent=2, backups=1)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: whole.index(b'"ops"') + len(b'"ops"') + 1])
+    report = recover_json(path)
+    assert ([{"id": 1, "tags": ["admin", "ops"]}], "backup") == (report.data, report.method)
+
+
+def test_truncated_indented_object_without_backup_salvages_no_fragments(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{\n  "servers": [\n    "a.example",\n    "b.example"\n  ],\n  "ports": [\n    443\n')
+    with pytest.raises(CorruptFileError):
+        recover_json(path)
+
+
+def test_json_lines_with_only_a_torn_last_line_are_preferred_to_a_backup(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json([0], path, backups=1)
+    write_json([0], path, backups=1)
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3')
+    report = recover_json(path)
+    assert ([{"a": 1}, {"a": 2}], "jsonl", 1) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_damaged_in_the_middle_defer_to_a_valid_backup(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json([7], path, backups=1)
+    write_json([8], path, backups=1)
+    path.write_bytes(b'{"a": 1}\n{"a": \n{"a": 3}\n')
+    report = recover_json(path)
+    assert ([7], "backup") == (report.data, report.method)

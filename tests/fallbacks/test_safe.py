@@ -63,6 +63,17 @@ def test_unencodable_records_are_left_out_of_the_salvage_and_said_so(
     assert "appended 1 of 2 records" in caplog.text
 
 
+def test_salvage_log_names_the_unencodable_value_by_its_path_in_the_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "d.json"
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        assert safe_write_json([{"a": 1}, {"b": object()}], path) is False
+    salvage = [r.getMessage() for r in caplog.records if r.getMessage().startswith("record 1 cannot")]
+    assert 1 == len(salvage)
+    assert "at $[1]['b']:" in salvage[0]
+
+
 def test_safe_read_json_returns_default_and_logs_when_missing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -169,19 +169,44 @@ def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int
     return items, lost, False
 
 
-def _salvage_lines(raw: bytes, restore_types: bool) -> tuple[list[Any], int]:
+@dataclass(frozen=True)
+class _Lines:
+    """The JSON Lines reading of a damaged file."""
+
+    items: list[Any]
+    lost: int
+    #: Every newline-terminated line parses; only a torn last line (no ``\n``) may not.
+    clean: bool
+
+
+def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
+    """Read ``raw`` as JSON Lines; None if it is a multi-line (pretty-printed) document.
+
+    A pretty-printed array or object starts with a line such as ``[`` or ``{`` that
+    is not a value by itself; its inner lines (``"b.example",``, ``443``) may parse
+    alone, and keeping those fragments would pass them off as data.
+    """
     decoder = msgspec.json.Decoder()
     items: list[Any] = []
     lost = 0
-    for line in raw.split(b"\n"):
+    clean = True
+    lines = raw.split(b"\n")
+    last = len(lines) - 1  # the piece after the final newline: torn if non-blank
+    first = True
+    for number, line in enumerate(lines):
         if not line.strip():
             continue
         try:
             value = decoder.decode(line)
             items.append(decode_types(value) if restore_types else value)
         except (msgspec.DecodeError, UnicodeDecodeError, TagError):
+            if first and line.lstrip()[:1] in (b"[", b"{"):
+                return None
             lost += 1
-    return items, lost
+            if number != last:
+                clean = False
+        first = False
+    return _Lines(items, lost, clean)
 
 
 def _backups_newest_first(real_path: str) -> list[str]:
@@ -202,8 +227,13 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
 
     In order: the file is decoded as is; else every complete element of a
     truncated or damaged top-level array is kept (string-aware, so a ``}`` or
-    ``,`` inside a string does not confuse it); else every valid JSON line; else
-    the newest backup (``path.1``, ``path.2``, ...) that decodes cleanly.
+    ``,`` inside a string does not confuse it); else the JSON lines, if every line
+    but a torn last one parses; else the newest backup (``path.1``, ``path.2``,
+    ...) that decodes cleanly; else the JSON lines that parse, if the file is
+    JSON Lines with damaged lines in the middle.
+
+    A pretty-printed (multi-line) document is never read as JSON Lines: its
+    inner lines (``"b.example",``, ``443``) would parse alone as fragments.
 
     Args:
         path: The damaged file (it need not exist if a backup does).
@@ -222,6 +252,8 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
     salvaged: tuple[list[Any], int, RecoveryMethod] | None = None
     # An array cut before its first complete element salvages to []: used if no backup helps.
     empty_array: tuple[list[Any], int, RecoveryMethod] | None = None
+    # JSON Lines with damaged lines other than the last: used if no backup helps.
+    damaged_lines: tuple[list[Any], int, RecoveryMethod] | None = None
     first_error: ReadError | None = None
     try:
         with open(real_path, "rb") as handle:
@@ -249,10 +281,14 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
                     empty_array = (items, lost, "array")
             if salvaged is None or trailing:
                 # Not an array, or an array followed by more: JSON Lines (of arrays) fits better
-                # if every line parses.
-                items, lost = _salvage_lines(raw, restore_types)
-                if items and (salvaged is None or lost == 0):
-                    salvaged = (items, lost, "jsonl")
+                # if every line parses (a torn last line aside, when no array was salvaged).
+                lines = _salvage_lines(raw, restore_types)
+                if lines is not None and lines.items:
+                    if lines.clean and (salvaged is None or lines.lost == 0):
+                        salvaged = (lines.items, lines.lost, "jsonl")
+                    elif salvaged is None:
+                        # Damaged lines in the middle: a valid backup is the better bet.
+                        damaged_lines = (lines.items, lines.lost, "jsonl")
     if salvaged is not None:
         items, lost, method = salvaged
         _stats.count("recoveries")
@@ -269,6 +305,12 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
         _stats.count("recoveries")
         report = RecoveryReport(data, _count(data), 1, backup, "backup", tuple(problems))
         _log.warning("recovered %s from backup: %s", path, report.summary())
+        return report
+    if damaged_lines is not None:
+        items, lost, method = damaged_lines
+        _stats.count("recoveries")
+        report = RecoveryReport(items, len(items), lost, real_path, method, tuple(problems))
+        _log.warning("recovered %s: %s", path, report.summary())
         return report
     if empty_array is not None:
         items, lost, method = empty_array

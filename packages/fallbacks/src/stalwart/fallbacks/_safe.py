@@ -46,7 +46,8 @@ def _salvage_to_jsonl(records: list[Any], path: str | os.PathLike[str], nan: Any
         try:
             encode_jsonl_lines([record], nan)
         except UnsupportedTypeError as exc:
-            exc.add_parent(f"[{index}]")
+            # The one-record list put [0] in front of the path; the record is really at [index].
+            exc.value_path = f"$[{index}]" + exc.value_path.removeprefix("$[0]")
             _log.error("record %d cannot be encoded, not salvaged: %s", index, exc)
             continue
         good.append(record)
