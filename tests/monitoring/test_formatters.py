@@ -218,3 +218,17 @@ def test_formatters_work_from_dict_config(tmp_path: Any) -> None:
         handler.flush()
     fields = parse_logfmt((tmp_path / "x.log").read_text().strip())
     assert ("via dictConfig", "v") == (fields["msg"], fields["k"])
+
+
+_UNDECODABLE = b"report-\xff.csv".decode("utf-8", "surrogateescape")  # os.listdir() on a non-UTF-8 name
+
+
+@pytest.mark.parametrize(
+    "formatter",
+    [StructuredFormatter(), DashboardFormatter(), PerformanceFormatter(), MultilineFormatter(), DebugFormatter()],
+    ids=["structured", "dashboard", "performance", "multiline", "debug"],
+)
+def test_lone_surrogates_are_escaped_so_the_line_can_be_written_as_utf8(formatter: logging.Formatter) -> None:
+    record = make_record("opened %s", (_UNDECODABLE,), file=_UNDECODABLE)
+    text = formatter.format(record)
+    assert "report-\\udcff.csv" in text.encode("utf-8").decode("utf-8")

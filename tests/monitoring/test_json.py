@@ -86,3 +86,25 @@ def test_any_text_stays_on_one_line_and_round_trips(message: str, value: str) ->
     assert 1 == len(line.splitlines())
     [decoded] = list(iter_jsonl([line]))
     assert (message, value) == (decoded.message, decoded.extra["note"])
+
+
+_UNDECODABLE = b"report-\xff.csv".decode("utf-8", "surrogateescape")  # os.listdir() on a non-UTF-8 name
+
+
+def test_lone_surrogates_in_message_args_and_extras_are_kept_as_escapes() -> None:
+    record = make_record("opened %s " + _UNDECODABLE, (_UNDECODABLE,), file=_UNDECODABLE, **{_UNDECODABLE: 1})
+    fields = json.loads(JSONFormatter().format(record))
+    assert "opened report-\\udcff.csv report-\\udcff.csv" == fields["message"]
+    assert {"file": "report-\\udcff.csv", "report-\\udcff.csv": 1} == fields["extra"]
+
+
+def test_a_record_with_a_lone_surrogate_reaches_a_utf8_stream(tmp_path: Any) -> None:
+    handler = logging.FileHandler(tmp_path / "out.jsonl", encoding="utf-8")
+    handler.setFormatter(JSONFormatter())
+    logger = logging.getLogger("test.json.surrogate")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.warning("opened %s", _UNDECODABLE)
+    handler.close()
+    [record] = list(iter_jsonl((tmp_path / "out.jsonl").read_bytes().splitlines()))
+    assert "opened report-\\udcff.csv" == record.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = 12 * 86_400.0  # a UTC midnight: a boundary of every interval the tests use
 
     def __call__(self) -> float:
         return self.now
@@ -153,3 +154,40 @@ def test_a_failing_rotation_is_reported_once_and_logging_continues(
     assert ["first record fills it\n", "record 0 after the break\n", "record 1 after the break\n"] == [
         p.read_text() for p in kept
     ]
+
+
+def test_restarts_keep_the_rotation_schedule(tmp_path: Path) -> None:
+    clock = FakeClock()
+    logger = logging.getLogger("test.rotate.restarts")
+    logger.propagate = False
+    for restart in range(96):  # a service restarted every 30 minutes for 2 days, rotating daily
+        handler = CompressedRotatingFileHandler(tmp_path / "app.log", interval=86_400, clock=clock)
+        logger.addHandler(handler)
+        logger.warning("restart %d", restart)
+        logger.removeHandler(handler)
+        handler.close()
+        os.utime(tmp_path / "app.log", (clock.now, clock.now))  # the file system's clock is the fake one
+        clock.now += 1800
+    assert ["app.log", "app.log.1.gz"] == sorted(p.name for p in tmp_path.iterdir())
+    assert 48 == len((tmp_path / "app.log").read_text().splitlines())
+
+
+def test_a_file_from_an_earlier_period_is_rotated_by_the_first_record(tmp_path: Path, attach: Attach) -> None:
+    clock = FakeClock()
+    path = tmp_path / "app.log"
+    path.write_text("yesterday\n")
+    os.utime(path, (clock.now - 3600, clock.now - 3600))  # written before the boundary at clock.now
+    clock.now += 60
+    handler = CompressedRotatingFileHandler(path, interval=86_400, clock=clock)
+    attach(handler, "test.rotate.stale").info("today")
+    handler.close()
+    with open_archive(tmp_path / "app.log.1.gz") as archive:
+        assert b"yesterday\n" == archive.read()
+    assert "today\n" == path.read_text()
+
+
+def test_a_lone_surrogate_is_written_as_an_escape(tmp_path: Path, attach: Attach) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=10_000)
+    attach(handler, "test.rotate.surrogate").info("opened %s", b"report-\xff.csv".decode("utf-8", "surrogateescape"))
+    handler.close()
+    assert "opened report-\\udcff.csv\n" == (tmp_path / "app.log").read_text()

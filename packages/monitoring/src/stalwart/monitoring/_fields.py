@@ -108,10 +108,12 @@ def iso_utc(created: float) -> str:
 _ESCAPES = {code: f"\\x{code:02x}" for code in range(32)}
 _ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x7F: "\\x7f", 0x85: "\\x85"})
 _ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+# Lone surrogates (os.listdir() on a non-UTF-8 file name) cannot be written as UTF-8: the record would be lost.
+_ESCAPES.update({code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)})
 
 
 def escape_line(text: str) -> str:
-    """Return ``text`` with every line break and control character escaped.
+    """Return ``text`` with every line break, control character and lone surrogate escaped.
 
     What stays is one printable line, so user data can never start a line of
     its own (forging a record) or drive a terminal with escape sequences.

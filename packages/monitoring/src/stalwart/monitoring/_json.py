@@ -46,7 +46,7 @@ _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 class JSONFormatter(logging.Formatter):
-    """Format each record as one compact JSON object on one line.
+    r"""Format each record as one compact JSON object on one line.
 
     Field names are those of :class:`stalwart.core.Record`, so every line
     decodes with ``Record.from_json`` / ``stalwart.core.iter_jsonl``:
@@ -57,7 +57,8 @@ class JSONFormatter(logging.Formatter):
     context). Two fields are added for people and log shippers: ``ts`` (ISO
     8601 UTC) and ``level_name``. User fields live under ``extra`` so they
     can never overwrite a standard field. Newlines are escaped by JSON, so
-    one record is always one line.
+    one record is always one line. Lone surrogates (undecodable file names
+    from ``os.listdir``) are written as ``\udcxx`` text, never lost.
 
     Args:
         static_fields: Fields added to every record's ``extra`` (e.g. the
@@ -123,7 +124,8 @@ class JSONFormatter(logging.Formatter):
         try:
             line = self._encoder.encode(fields).decode()
         except (TypeError, ValueError, OverflowError, RecursionError):
-            # Non-string keys, cycles, ...: fall back to the slow, total conversion.
+            # Non-string keys, cycles, lone surrogates, ...: fall back to the slow, total conversion
+            # (to_jsonable writes lone surrogates, e.g. from undecodable file names, as \udcxx text).
             line = self._encoder.encode(to_jsonable(self.to_dict(record))).decode()
         if not line.isascii():
             # JSON may carry these raw, but str.splitlines() breaks lines on them: escape them.

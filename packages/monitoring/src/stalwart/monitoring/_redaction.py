@@ -227,7 +227,7 @@ class RedactionFilter(logging.Filter):
                 return message
         else:
             safe = tuple(redactor.value(arg) for arg in args)
-            if all(new is old or new == old for new, old in zip(safe, args)):
+            if all(new is old or new == old for new, old in zip(safe, args, strict=True)):
                 return message
         try:
             return record.msg % safe

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import logging.handlers
+import math
 import os
 import shutil
 import time
@@ -60,8 +62,10 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
     Args:
         filename: The log file.
         max_bytes: Rotate before a record would make the file larger than this; 0 = no size limit.
-        interval: Rotate when this many seconds have passed since the last rotation
-            (or since the handler was created); ``None`` = no time rotation.
+        interval: Rotate at every multiple of this many seconds since the Unix epoch
+            (86400: at UTC midnight, 3600: on the hour), so a restarted process keeps
+            the schedule; a file last written before the current period is rotated
+            by the first record. ``None`` = no time rotation.
         backup_count: How many archives to keep (0 = keep none).
         compression: ``"gzip"`` (default), ``"zstd"`` (needs the ``zstd`` extra) or ``"none"``.
         encoding: Text encoding of the file.
@@ -95,15 +99,35 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
             raise MonitoringConfigError("backup_count", backup_count, ["an integer >= 0"])
         if interval is not None and not interval > 0:
             raise MonitoringConfigError("interval", interval, ["None", "a number of seconds > 0"])
-        logging.handlers.BaseRotatingHandler.__init__(self, filename, "a", encoding=encoding, delay=delay)
+        # backslashreplace: a lone surrogate (an undecodable file name) is written as \udcxx, not lost.
+        logging.handlers.BaseRotatingHandler.__init__(
+            self, filename, "a", encoding=encoding, delay=delay, errors="backslashreplace"
+        )
         self.max_bytes = int(max_bytes)
         self.interval = interval
         self.backup_count = int(backup_count)
         self.compression = compression
         self.suffix = _SUFFIXES[compression]
         self._clock = clock
-        self._rollover_at = clock() + interval if interval is not None else float("inf")
+        self._rollover_at = float("inf")
+        if interval is not None:
+            now = clock()
+            self._rollover_at = self._next_boundary(now)
+            with contextlib.suppress(OSError):  # no file yet: its period starts now
+                if os.path.getsize(self.baseFilename) > 0:
+                    # The file holds content written before now: rotate at the first boundary after its
+                    # last write, which is in the past when the process was down over a boundary. A
+                    # modification time not before now (another clock) still dates the content before now.
+                    written = os.path.getmtime(self.baseFilename)
+                    self._rollover_at = (
+                        self._next_boundary(written) if written < now else math.ceil(now / interval) * interval
+                    )
         self.rotations = 0
+
+    def _next_boundary(self, now: float) -> float:
+        """Return the first multiple of ``interval`` after ``now``: the schedule survives restarts."""
+        assert self.interval is not None
+        return (now // self.interval + 1) * self.interval
 
     def archive_path(self, index: int) -> str:
         """Return the path of archive number ``index`` (1 = newest)."""
@@ -128,7 +152,7 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         position = self.stream.tell()
         if position == 0:
             return False
-        size = len((self.format(record) + self.terminator).encode(self.encoding or "utf-8"))
+        size = len((self.format(record) + self.terminator).encode(self.encoding or "utf-8", "backslashreplace"))
         return position + size > self.max_bytes
 
     def doRollover(self) -> None:
@@ -137,7 +161,7 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
             self.stream.close()
             self.stream = None
         if self.interval is not None:
-            self._rollover_at = self._clock() + self.interval
+            self._rollover_at = self._next_boundary(self._clock())
         base = self.baseFilename
         if os.path.exists(base) and os.path.getsize(base) > 0:
             # Unique, so a rotation that failed to compress never has its file overwritten by the next.
