@@ -91,3 +91,21 @@ def test_csv_backups_rotate(tmp_path: Path) -> None:
     write_csv(rows, tmp_path / "d.csv")
     write_csv([{"a": "2"}], tmp_path / "d.csv")
     assert rows == read_csv(f"{tmp_path / 'd.csv'}.1")
+
+
+def test_read_csv_refuses_a_file_cut_in_its_last_field(tmp_path: Path) -> None:
+    path = tmp_path / "scores.csv"
+    write_csv([{"id": 1, "score": 250}], path)
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(CorruptFileError, match="no newline") as caught:
+        read_csv(path)
+    assert 2 == caught.value.line
+
+
+def test_csv_cut_in_its_last_field_never_replaces_a_good_backup(tmp_path: Path) -> None:
+    path = tmp_path / "scores.csv"
+    write_csv([{"id": 1, "score": 100}], path, backups=1)
+    write_csv([{"id": 1, "score": 250}], path, backups=1)
+    path.write_bytes(path.read_bytes()[:-4])
+    write_csv([{"id": 1, "score": 300}], path, backups=1)
+    assert [{"id": "1", "score": "100"}] == read_csv(f"{path}.1")

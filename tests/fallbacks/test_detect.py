@@ -22,6 +22,10 @@ from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_j
         ("a.csv", b"a,b\r\n1,2,3\r\n", True),
         ("a.csv", b'a,b\r\n"1,2\r\n', True),
         ("a.csv", b"a,b\r\n1,\xfe\r\n", True),
+        ("a.csv", b"a,b\r\n1,22\r\n3,4", True),
+        ("a.csv", b"", False),
+        ("a.jsonl", b'{"n": 1}\n123', True),
+        ("a.jsonl", b"", False),
     ],
 )
 def test_detect_corruption_by_parsing(tmp_path: Path, name: str, content: bytes, corrupt: bool) -> None:
@@ -57,3 +61,10 @@ def test_unknown_format_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"1")
     with pytest.raises(ValueError, match="unknown format"):
         CorruptionDetector.inspect(tmp_path / "a", "xml")  # type: ignore[arg-type]
+
+
+def test_inspect_reports_a_torn_last_line_where_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b'{"n": 1}\n123')
+    report = CorruptionDetector.inspect(tmp_path / "a.jsonl")
+    assert (True, 2, 9) == (report.corrupt, report.line, report.offset)
+    assert "no newline" in report.reason

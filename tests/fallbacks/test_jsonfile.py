@@ -192,3 +192,19 @@ def test_iter_json_array_memory_stays_bounded_on_a_large_file(tmp_path: Path) ->
         tracemalloc.stop()
     assert 20_000 == count
     assert peak < 1_000_000, f"peak {peak} bytes for a {path.stat().st_size} byte file"
+
+
+def test_iter_jsonl_refuses_a_last_line_cut_mid_number(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    append_jsonl([{"n": 1}, 12345], path)
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(CorruptFileError, match="no newline") as caught:
+        list(iter_jsonl(path))
+    assert (2, len(b"{\"n\":1}\n")) == (caught.value.line, caught.value.offset)
+
+
+def test_iter_jsonl_skip_invalid_skips_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    append_jsonl([{"n": 1}, 12345], path)
+    path.write_bytes(path.read_bytes()[:-3])
+    assert [{"n": 1}] == list(iter_jsonl(path, skip_invalid=True))

@@ -27,6 +27,7 @@ from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
 from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items
+from stalwart.fallbacks._validate import torn_last_line
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -205,8 +206,8 @@ def read_csv(
 
     Raises:
         ReadError: The file is missing or unreadable.
-        CorruptFileError: Undecodable bytes, bad quoting or a ragged row
-            (``line``/``offset`` say where),
+        CorruptFileError: Undecodable bytes, bad quoting, a ragged row or a
+            torn last row (no final newline) (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
 
     """
@@ -215,6 +216,10 @@ def read_csv(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CorruptFileError(path, f"invalid UTF-8: {exc.reason}", offset=exc.start) from exc
+    torn = torn_last_line(raw)
+    if torn is not None:
+        # The last row may still parse, with its last cell cut short: it would read wrong.
+        raise CorruptFileError(path, torn.reason, offset=torn.offset, line=torn.line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     where = os.fspath(path)
     try:

@@ -22,6 +22,7 @@ from stalwart.fallbacks._atomic import (
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
+from stalwart.fallbacks._validate import TORN_LAST_LINE
 from stalwart.fallbacks._tagged import (
     MARKER_BYTES,
     NanPolicy,
@@ -210,7 +211,8 @@ def iter_jsonl(
 
     Args:
         path: The file.
-        skip_invalid: Skip (log and count) bad lines instead of raising.
+        skip_invalid: Skip (log and count) bad lines, and a torn last line,
+            instead of raising.
         restore_types: Turn tagged values back into their Python types.
 
     Yields:
@@ -218,7 +220,8 @@ def iter_jsonl(
 
     Raises:
         ReadError: The file cannot be opened.
-        CorruptFileError: A line is not valid JSON (``line`` and ``offset`` say which).
+        CorruptFileError: A line is not valid JSON, or the last line has no
+            newline (a cut-off write) (``line`` and ``offset`` say which).
 
     """
     with open_for_reading(path) as handle:
@@ -228,17 +231,25 @@ def iter_jsonl(
             offset += len(line)
             if not line.strip():
                 continue
-            try:
-                value = _DECODER.decode(line)
-                if restore_types and MARKER_BYTES in line:
-                    value = decode_types(value)
-            except (msgspec.DecodeError, UnicodeDecodeError, TagError) as exc:
+            value: Any = None
+            cause: Exception | None = None
+            if line.endswith(b"\n"):
+                try:
+                    value = _DECODER.decode(line)
+                    if restore_types and MARKER_BYTES in line:
+                        value = decode_types(value)
+                except (msgspec.DecodeError, UnicodeDecodeError, TagError) as exc:
+                    cause = exc
+                reason = None if cause is None else f"invalid JSON line: {cause}"
+            else:
+                # Only the last line can lack it: the write was cut off, even if what is
+                # left parses (``12`` of ``12345``).
+                reason = TORN_LAST_LINE
+            if reason is not None:
                 if not skip_invalid:
-                    raise CorruptFileError(
-                        path, f"invalid JSON line: {exc}", offset=start, line=number
-                    ) from exc
+                    raise CorruptFileError(path, reason, offset=start, line=number) from cause
                 _stats.count("invalid_lines_skipped")
-                _log.warning("skipping invalid line %d of %s (byte %d): %s", number, path, start, exc)
+                _log.warning("skipping invalid line %d of %s (byte %d): %s", number, path, start, reason)
                 continue
             yield value
         _stats.count("reads")

@@ -10,7 +10,7 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["FORMATS", "Format", "Problem", "find_problem", "json_error_offset"]
+__all__ = ["FORMATS", "TORN_LAST_LINE", "Format", "Problem", "find_problem", "json_error_offset", "torn_last_line"]
 
 #: The file formats this package reads and writes.
 Format = Literal["json", "jsonl", "csv"]
@@ -64,6 +64,23 @@ def _json_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem
     return _utf8_problem(raw, base, line)
 
 
+#: Why a non-empty line-based file without a final newline is damaged.
+TORN_LAST_LINE = "truncated: the last line has no newline at the end (a write was cut off)"
+
+
+def torn_last_line(raw: bytes) -> Problem | None:
+    """Return a problem if non-empty line-based ``raw`` does not end with a newline.
+
+    Our writers end every JSON line and CSV row with ``\n``; a file that stops
+    elsewhere was cut mid-line, and its last line may still parse (``12`` of ``12345``,
+    a CSV cell cut short), so parsing alone cannot tell.
+    """
+    if not raw or raw.endswith(b"\n"):
+        return None
+    start = raw.rfind(b"\n") + 1
+    return Problem(TORN_LAST_LINE, offset=start, line=raw.count(b"\n") + 1)
+
+
 def _jsonl_problem(raw: bytes) -> Problem | None:
     base = 0
     for number, line in enumerate(raw.split(b"\n"), start=1):
@@ -72,7 +89,7 @@ def _jsonl_problem(raw: bytes) -> Problem | None:
             if problem is not None:
                 return problem
         base += len(line) + 1
-    return None
+    return torn_last_line(raw)
 
 
 def _line_offsets(raw: bytes) -> list[int]:
@@ -111,7 +128,7 @@ def _csv_problem(raw: bytes, delimiter: str = ",") -> Problem | None:
             offset=offsets[line - 1] if 0 < line <= len(offsets) else None,
             line=line,
         )
-    return None
+    return torn_last_line(raw)
 
 
 def find_problem(raw: bytes, fmt: Format) -> Problem | None:
