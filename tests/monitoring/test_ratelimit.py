@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from stalwart.monitoring import MonitoringConfigError, RateLimitFilter
@@ -162,3 +165,63 @@ def test_a_child_forked_while_the_lock_is_held_can_still_filter() -> None:
     finally:
         f._lock.release()
     assert 0 == os.waitstatus_to_exitcode(status)
+
+
+def test_a_flood_that_stopped_is_summarised_by_the_next_record_of_any_key() -> None:
+    clock = FakeClock()
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=1.0, burst=2, clock=clock, sink=out.append)
+    for i in range(10):
+        f.filter(rec("disk full %d", (i,)))
+    clock.advance(100.0)  # the flood is over; its key never logs again
+    assert f.filter(rec("user %s logged in", ("ada",))) is True
+    [summary] = out
+    assert "suppressed 8 similar records: disk full %d" == summary.getMessage()
+    assert 0 == f.flush_summaries()
+
+
+def test_a_flood_still_running_is_not_summarised_by_other_keys() -> None:
+    clock = FakeClock()
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=1.0, burst=2, clock=clock, sink=out.append)
+    for i in range(10):
+        f.filter(rec("disk full %d", (i,)))
+    clock.advance(0.5)  # not even one token back
+    f.filter(rec("user %s logged in", ("ada",)))
+    assert [] == out
+    assert 1 == f.flush_summaries()
+
+
+def test_pending_summaries_are_logged_at_interpreter_exit(tmp_path: Path) -> None:
+    script = tmp_path / "flood.py"
+    script.write_text(
+        "import logging\n"
+        "from stalwart.monitoring import RateLimitFilter\n"
+        "handler = logging.StreamHandler()\n"
+        "handler.addFilter(RateLimitFilter(rate=0.001, burst=2))\n"
+        "logger = logging.getLogger('flood')\n"
+        "logger.addHandler(handler)\n"
+        "logger.propagate = False\n"
+        "for i in range(10):\n"
+        "    logger.warning('disk full %d', i)\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True)
+    assert ["disk full 0", "disk full 1", "suppressed 8 similar records: disk full %d"] == result.stderr.splitlines()
+
+
+def test_a_forked_child_does_not_report_the_parents_suppressed_records() -> None:
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=0.001, burst=1, sink=out.append)
+    for _ in range(3):
+        f.filter(rec())
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        signal.alarm(20)
+        try:
+            code = f.flush_summaries()  # 0 summaries: the parent reports its own suppression
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert 0 == os.waitstatus_to_exitcode(status)
+    assert 1 == f.flush_summaries()

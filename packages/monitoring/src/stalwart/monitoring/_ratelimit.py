@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -26,6 +28,26 @@ _KEYS: dict[str, Callable[[logging.LogRecord], Hashable]] = {
 
 # Idle, full buckets are forgotten once this many keys exist (unique messages must not leak memory).
 _MAX_KEYS = 10_000
+
+# Filters whose pending summaries are emitted at interpreter exit; held weakly, hook installed on first use.
+_live: weakref.WeakSet[RateLimitFilter] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_installed = False
+
+
+def _flush_at_exit() -> None:
+    # atexit runs hooks last-registered first: this one runs before logging.shutdown closes the handlers.
+    for live in list(_live):
+        live.flush_summaries()
+
+
+def _watch_at_exit(rate_filter: RateLimitFilter) -> None:
+    global _exit_hook_installed
+    with _exit_hook_lock:
+        _live.add(rate_filter)
+        if not _exit_hook_installed:
+            atexit.register(_flush_at_exit)
+            _exit_hook_installed = True
 
 
 @dataclass
@@ -50,8 +72,12 @@ class RateLimitFilter(logging.Filter):
     records: <template>"`` (level = the highest suppressed level, extras
     ``suppressed`` and ``rate_limit_key``) is emitted first through the
     record's logger (or ``sink``); the user's records are never rewritten.
-    :meth:`flush_summaries` emits the pending summaries without waiting for
-    the next record. Thread-safe.
+    A flood that just stops is summarised too: any later record (of any
+    key) first emits the summary of every key whose bucket has a token
+    again, and pending summaries are emitted at interpreter exit (before
+    ``logging.shutdown`` closes the handlers) or by :meth:`flush_summaries`.
+    A forked child starts with no pending summaries (they are the parent's
+    to report). Thread-safe.
 
     Args:
         rate: Tokens added per second (> 0).
@@ -94,13 +120,20 @@ class RateLimitFilter(logging.Filter):
         # A fork while another thread holds the lock must not leave the child stuck.
         reset_after_fork(self)
         self._buckets: dict[Hashable, _Bucket] = {}
+        # Keys that suppressed records since their last summary: checked on every record, usually few.
+        self._pending: dict[Hashable, _Bucket] = {}
         self.passed = 0
         self.suppressed = 0
         # One decision per record even when the filter is shared by several handlers (dictConfig does that).
         self._memo = f"_stalwart_rate_{id(self):x}"
+        _watch_at_exit(self)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        for bucket in self._pending.values():
+            bucket.suppressed = 0
+            bucket.level = logging.NOTSET
+        self._pending = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Return whether ``record`` passes; emit a pending summary first when it does."""
@@ -116,7 +149,7 @@ class RateLimitFilter(logging.Filter):
 
     def _decide(self, record: logging.LogRecord) -> bool:
         key = self._key(record)
-        pending: _Bucket | None = None
+        due: list[tuple[Hashable, _Bucket]] = []
         with self._lock:
             now = self._clock()
             bucket = self._buckets.get(key)
@@ -127,22 +160,44 @@ class RateLimitFilter(logging.Filter):
             else:
                 bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * self.rate)
                 bucket.stamp = now
+            if self._pending:
+                due = self._take_due(key, now)
             if bucket.tokens < 1.0:
                 bucket.suppressed += 1
                 bucket.name = record.name
                 bucket.level = max(bucket.level, record.levelno)
                 bucket.template = record_template(record)
+                self._pending[key] = bucket
                 self.suppressed += 1
-                return False
-            bucket.tokens -= 1.0
-            self.passed += 1
-            if bucket.suppressed:
-                pending = _Bucket(0.0, now, bucket.suppressed, bucket.name, bucket.level, bucket.template)
-                bucket.suppressed = 0
-                bucket.level = logging.NOTSET
-        if pending is not None:
-            self._emit_summary(key, pending)
-        return True
+                decision = False
+            else:
+                bucket.tokens -= 1.0
+                self.passed += 1
+                if bucket.suppressed:
+                    due.append((key, self._take_summary(key, bucket)))
+                decision = True
+        for due_key, snapshot in due:
+            self._emit_summary(due_key, snapshot)
+        return decision
+
+    def _take_due(self, current: Hashable, now: float) -> list[tuple[Hashable, _Bucket]]:
+        """Take the summaries of other keys whose flood stopped (their bucket has a token again).
+
+        Called with the lock held.
+        """
+        return [
+            (key, self._take_summary(key, bucket))
+            for key, bucket in list(self._pending.items())
+            if key != current and bucket.tokens + (now - bucket.stamp) * self.rate >= 1.0
+        ]
+
+    def _take_summary(self, key: Hashable, bucket: _Bucket) -> _Bucket:
+        """Return a snapshot of ``bucket``'s suppression and reset it (called with the lock held)."""
+        snapshot = _Bucket(0.0, bucket.stamp, bucket.suppressed, bucket.name, bucket.level, bucket.template)
+        bucket.suppressed = 0
+        bucket.level = logging.NOTSET
+        self._pending.pop(key, None)
+        return snapshot
 
     def flush_summaries(self) -> int:
         """Emit a summary for every key that suppressed records since its last summary.
@@ -151,13 +206,7 @@ class RateLimitFilter(logging.Filter):
             How many summary records were emitted.
         """
         with self._lock:
-            pending = [(key, bucket) for key, bucket in self._buckets.items() if bucket.suppressed]
-            snapshots = [
-                (key, _Bucket(0.0, b.stamp, b.suppressed, b.name, b.level, b.template)) for key, b in pending
-            ]
-            for _, bucket in pending:
-                bucket.suppressed = 0
-                bucket.level = logging.NOTSET
+            snapshots = [(key, self._take_summary(key, bucket)) for key, bucket in list(self._pending.items())]
         for key, snapshot in snapshots:
             self._emit_summary(key, snapshot)
         return len(snapshots)
