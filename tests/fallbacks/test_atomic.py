@@ -9,6 +9,8 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +253,56 @@ def test_sigkill_with_the_temp_file_half_written_leaves_the_old_version(tmp_path
     assert {"version": "old", "rows": []} == read_json(path)
     write_json({"version": "next", "rows": []}, path)
     assert [] == _leftovers(tmp_path)
+
+
+class _PausedChunks(list[bytes]):
+    """Content that stops after its first chunk until released: a slow writer caught mid-write."""
+
+    def __init__(self, first: bytes, rest: bytes) -> None:
+        super().__init__([first, rest])
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self[0]
+        self.started.set()
+        assert self.release.wait(30), "never released"
+        yield self[1]
+
+
+@pytest.mark.parametrize("other", ["log.1", "log.2", "log~b", "log~w"])
+def test_writes_to_log_never_remove_the_live_temp_file_of_another_target(tmp_path: Path, other: str) -> None:
+    target = tmp_path / "log"
+    neighbour = tmp_path / other
+    content = _PausedChunks(b'{"neighbour": ', b"true}\n")
+    errors: list[BaseException] = []
+
+    def write_neighbour() -> None:
+        try:
+            atomic_write(neighbour, content, fmt="json")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=write_neighbour)
+    thread.start()
+    try:
+        assert content.started.wait(30)
+        # Its temp file exists now; writes of "log" (and their backup links) run meanwhile.
+        for version in range(3):
+            write_json({"v": version}, target, backups=2, durable=False)
+    finally:
+        content.release.set()
+        thread.join(30)
+    assert [] == errors
+    assert {"neighbour": True} == read_json(neighbour)
+    assert {"v": 2} == read_json(target)
+    assert [] == _leftovers(tmp_path)
+
+
+def test_stale_temps_of_the_target_itself_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    (tmp_path / ".log~wabcd1234.tmp").write_bytes(b"left by a killed writer")
+    (tmp_path / ".log~babcd1234.tmp").write_bytes(b"left by a killed backup")
+    (tmp_path / ".log.1~wabcd1234.tmp").write_bytes(b"another target's")
+    write_json([1], path)
+    assert [".log.1~wabcd1234.tmp"] == _leftovers(tmp_path)

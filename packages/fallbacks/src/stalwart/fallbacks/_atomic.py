@@ -3,7 +3,9 @@
 Steps, all under the file's lock (see :mod:`._locking`):
 
 1. write the new bytes to a unique temp file in the target's directory
-   (``mkstemp``: two targets, or two writers, never share a temp name);
+   (``mkstemp``: two targets, or two writers, never share a temp name), named
+   ``.<name>~w<8 random>.tmp`` (``~b`` for a backup's link), so the temps of one
+   target are told apart from every other target's (``log`` vs ``log.1``);
 2. ``fsync`` it and give it the target's permission bits;
 3. if backups are wanted and the current file is valid, shift ``path.1`` ->
    ``path.2`` ... and hard-link the current file as ``path.1``;
@@ -80,14 +82,24 @@ def _current_umask() -> int:
     return mask
 
 
+def _temp_prefix(name: str, kind: str) -> str:
+    """Return the ``mkstemp`` prefix of a temp file of target ``name``.
+
+    ``kind`` is ``"w"`` (the new content) or ``"b"`` (a backup being linked).
+    The name always ends ``~<kind><8 random>.tmp``: the fixed-length tail can be
+    cut off exactly, so no other target's temp (``log.1``'s, ``log~b``'s) ever
+    matches the pattern of ``log``.
+    """
+    return f".{name}~{kind}"
+
+
 def _remove_stale_temps(directory: str, name: str) -> None:
     """Delete temp files a killed writer of ``name`` left behind.
 
-    Only called with the file's lock held: no live writer of ours can own them.
-    The pattern is exact (mkstemp's 8 random characters), so other targets'
-    temp files never match.
+    Only called with the file's lock held: no live writer of ``name`` can own
+    them, and both kinds (content and backup link) are made under that lock.
     """
-    pattern = re.compile(r"\." + re.escape(name) + r"\.(?:\d+\.)?[a-z0-9_]{8}\.tmp")
+    pattern = re.compile(re.escape(f".{name}~") + r"[wb][a-z0-9_]{8}\.tmp")
     with os.scandir(directory) as entries:
         stale = [entry.path for entry in entries if pattern.fullmatch(entry.name)]
     for temp in stale:
@@ -138,8 +150,11 @@ def is_valid_file(real_path: str, fmt: Format) -> bool:
 
 
 def _link_or_copy(source: str, destination: str) -> None:
+    """Make ``destination`` (a backup of ``source``) a hard link to it, or a copy."""
     directory = os.path.dirname(destination)
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.", suffix=".tmp", dir=directory)
+    # Named after the target, not the backup: ".log.1~..." would be a temp of target "log.1".
+    prefix = _temp_prefix(os.path.basename(source), "b")
+    fd, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         os.unlink(temp)
@@ -210,7 +225,7 @@ def atomic_write(
     with counted_write(real_path), file_lock(real_path, lock_timeout):
         _remove_stale_temps(directory, name)
         try:
-            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            fd, temp = tempfile.mkstemp(prefix=_temp_prefix(name, "w"), suffix=".tmp", dir=directory)
         except OSError as exc:
             raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
         try:
