@@ -20,6 +20,7 @@ from stalwart.monitoring import (
     DatabaseHandler,
     HandlerOpenError,
     MonitoringConfigError,
+    _database,
     read_database,
     with_correlation,
 )
@@ -166,6 +167,23 @@ def test_an_unwritable_path_fails_at_construction(tmp_path: Path, where: str) ->
     with pytest.raises(HandlerOpenError, match="cannot open") as info:
         DatabaseHandler(path)
     assert str(path) == info.value.path
+
+
+def test_an_existing_database_that_can_only_be_read_fails_at_construction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "logs.db"
+    DatabaseHandler(path).close()  # an existing log database
+
+    def read_only(location: str) -> sqlite3.Connection:
+        # What a process without write permission gets (root ignores chmod, so open it read-only).
+        return sqlite3.connect(f"file:{location}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+
+    monkeypatch.setattr(_database, "_connect", read_only)
+    with pytest.raises(HandlerOpenError, match="readonly") as info:
+        DatabaseHandler(path)
+    assert str(path) == info.value.path
+    assert 0 == count(path)
 
 
 def test_bad_sizes_are_rejected() -> None:

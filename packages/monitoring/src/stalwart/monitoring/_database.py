@@ -53,6 +53,8 @@ _INSERT_BATCH = (
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(12))
     + " FROM json_each(?)"
 )
+# A write that is rolled back: an existing database the process may only read fails here, at construction.
+_PROBE_WRITE = "INSERT INTO logs (ts_ns, level, logger, message, template) VALUES (0, 0, '', '', '')"
 _RETENTION_CHUNK = 5_000
 _WAIT_SECONDS = 30.0
 
@@ -156,7 +158,9 @@ class DatabaseHandler(GuardedHandler):
         clock: Wall clock in seconds, for retention (injectable for tests).
 
     Raises:
-        HandlerOpenError: If the database cannot be created or written.
+        HandlerOpenError: If the database cannot be created or written (a
+            rolled-back test insert is made at construction, so an existing
+            read-only database fails here, not at the first batch).
         MonitoringConfigError: On a non-positive size or interval.
     """
 
@@ -197,6 +201,13 @@ class DatabaseHandler(GuardedHandler):
             conn = _connect(self.path)
             try:
                 conn.executescript(_SCHEMA)
+                # CREATE ... IF NOT EXISTS writes nothing on an existing database: probe a real write.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute(_PROBE_WRITE)
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
             finally:
                 conn.close()
         except (sqlite3.Error, OSError) as exc:
