@@ -193,3 +193,71 @@ def test_a_forked_child_does_not_inherit_a_held_thread_lock(tmp_path: Path) -> N
     child.join(60)
     assert 0 == child.exitcode
     assert {"from": "child"} == read_json(path)
+
+
+_HOLDER_THAT_FORKS = textwrap.dedent(
+    """
+    import os, sys, threading, time
+    from stalwart.fallbacks._locking import file_lock
+    held = threading.Event()
+    def long_write():
+        with file_lock(sys.argv[1]):
+            held.set()
+            time.sleep(600)
+    threading.Thread(target=long_write, daemon=True).start()
+    held.wait(30)
+    child = os.fork()  # e.g. multiprocessing starting a worker while a write runs
+    if child == 0:
+        time.sleep(600)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@posix_only
+def test_a_killed_lock_holder_does_not_block_writers_while_its_forked_child_lives(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER_THAT_FORKS, os.path.realpath(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    child = int(holder.stdout.readline())
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        holder.stdout.close()
+        write_json([1], path, lock_timeout=15)
+        assert [1] == read_json(path)
+        os.kill(child, 0)  # the child is still there: its copy of the lock fd was closed
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
+@posix_only
+def test_a_child_forked_inside_a_lock_block_does_not_release_the_parents_lock(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import fcntl, os, sys
+        from stalwart.fallbacks._locking import file_lock
+        path = sys.argv[1]
+        with file_lock(path):
+            child = os.fork()
+            if child == 0:
+                pass  # the child leaves the block too, then exits below
+            else:
+                os.waitpid(child, 0)
+                probe = os.open(path + ".lock", os.O_RDWR)
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    print("released by the child", flush=True)
+                except BlockingIOError:
+                    print("still held", flush=True)
+        if child == 0:
+            os._exit(0)
+        """
+    )
+    path = os.path.realpath(tmp_path / "data.json")
+    done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True, timeout=60)
+    assert "still held" == done.stdout.strip(), done.stderr

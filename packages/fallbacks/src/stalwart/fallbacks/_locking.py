@@ -9,10 +9,17 @@ writer never blocks the others. Threads of one process are serialized first by a
 
 The ``.lock`` file is left in place: deleting it would let two processes lock two
 different inodes of the same name.
+
+A ``flock`` belongs to the open file description, which a forked child shares:
+a child forked while a lock is held (by any thread) would keep it held after the
+holder died. So a forked child closes its copies of every lock fd open at fork
+time, without ``LOCK_UN`` (that would release the parent's lock too), and a
+``with file_lock`` block the child inherits mid-way exits without touching them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -31,12 +38,19 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 _registry_guard = threading.Lock()
 _thread_locks: dict[str, threading.Lock] = {}
 _fork_hook_registered = [False]
+#: The ``.lock`` fds this process has open (locked, or waiting for the lock).
+_open_lock_fds: set[int] = set()
 
 
 def _reset_after_fork() -> None:
     global _registry_guard
     _registry_guard = threading.Lock()
     _thread_locks.clear()
+    for fd in list(_open_lock_fds):
+        # EBADF: its owner closed it just before the fork; nothing is held then.
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _open_lock_fds.clear()
     _stats.reset_after_fork()
 
 
@@ -125,10 +139,12 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
             raise LockTimeoutError(real_path, f"lock not acquired within {timeout} s (thread)")
     try:
         lock_path = real_path + ".lock"
+        owner = os.getpid()
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
         except OSError as exc:
             raise WriteError(real_path, f"cannot open lock file {lock_path}: {exc}") from exc
+        _open_lock_fds.add(fd)
         try:
             delay = 0.0005
             while not _try_os_lock(fd):
@@ -144,8 +160,12 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
             try:
                 yield
             finally:
-                _os_unlock(fd)
+                if os.getpid() == owner:
+                    _os_unlock(fd)
         finally:
-            os.close(fd)
+            # In a forked child the fork hook closed fd already (its number may be reused).
+            if os.getpid() == owner:
+                _open_lock_fds.discard(fd)
+                os.close(fd)
     finally:
         thread_lock.release()
