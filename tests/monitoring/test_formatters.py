@@ -232,3 +232,25 @@ def test_lone_surrogates_are_escaped_so_the_line_can_be_written_as_utf8(formatte
     record = make_record("opened %s", (_UNDECODABLE,), file=_UNDECODABLE)
     text = formatter.format(record)
     assert "report-\\udcff.csv" in text.encode("utf-8").decode("utf-8")
+
+
+def test_structured_formatter_extras_cannot_forge_its_own_fields() -> None:
+    record = make_record("payment failed", (), level="INFO", ts="1999-01-01T00:00:00Z", logger="audit", exc="none")
+    record.levelno, record.levelname = logging.ERROR, "ERROR"
+    fields = parse_logfmt(StructuredFormatter().format(record))
+    assert ("ERROR", "app.db", "payment failed") == (fields["level"], fields["logger"], fields["msg"])
+    assert not fields["ts"].startswith("1999")
+    forged = {"extra.level": "INFO", "extra.ts": "1999-01-01T00:00:00Z", "extra.logger": "audit", "extra.exc": "none"}
+    assert forged == {k: v for k, v in fields.items() if k.startswith("extra.")}
+    assert "exc" not in fields
+
+
+@pytest.mark.parametrize(
+    "formatter",
+    [PerformanceFormatter(), DashboardFormatter(), StructuredFormatter()],
+    ids=["performance", "dashboard", "structured"],
+)
+def test_a_newline_in_the_logger_name_cannot_forge_a_line(formatter: logging.Formatter) -> None:
+    record = make_record("hello", ())
+    record.name = "tenant.acme\n1700000000.000000 CRITICAL admin"
+    assert 1 == len(formatter.format(record).splitlines())

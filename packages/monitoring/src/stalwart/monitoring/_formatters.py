@@ -37,6 +37,8 @@ CONTINUATION = "  | "
 _BARE_VALUE = re.compile(r"[^\s=\"\\]+")
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
 _ENCODER = msgspec.json.Encoder(enc_hook=json_default)
+# The fields StructuredFormatter writes itself; an extra with one of these names is written as ``extra.<name>``.
+_LOGFMT_FIXED = frozenset({"ts", "level", "logger", "correlation_id", "msg", "exc", "stack"})
 
 
 def _logfmt_key(key: str) -> str:
@@ -68,7 +70,9 @@ class StructuredFormatter(logging.Formatter):
 
     Fields, in order: ``ts`` (ISO 8601 UTC), ``level``, ``logger``,
     ``correlation_id`` (when set), ``msg``, then every extra / bound-context
-    field, then ``exc`` (the traceback, escaped). Values with spaces, quotes,
+    field, then ``exc`` (the traceback, escaped). An extra named like one of
+    those fields is written as ``extra.<name>`` (``extra.level=INFO``), so
+    user data can never forge or shadow them. Values with spaces, quotes,
     ``=`` or control characters are double-quoted with backslash escapes
     (``\\n``, ``\\"``, ``\\\\``, ``\\xNN``); mappings and lists are JSON.
     """
@@ -77,7 +81,7 @@ class StructuredFormatter(logging.Formatter):
         """Return ``record`` as one logfmt line."""
         parts = [
             f"ts={iso_utc(record.created)}",
-            f"level={record.levelname}",
+            f"level={_logfmt_value(record.levelname)}",
             f"logger={_logfmt_value(record.name)}",
         ]
         correlation_id = _correlation(record)
@@ -85,7 +89,10 @@ class StructuredFormatter(logging.Formatter):
             parts.append(f"correlation_id={_logfmt_value(correlation_id)}")
         parts.append(f"msg={_logfmt_value(record_message(record))}")
         for key, value in record_extras(record).items():
-            parts.append(f"{_logfmt_key(key)}={_logfmt_value(value)}")
+            name = _logfmt_key(key)
+            if name in _LOGFMT_FIXED:
+                name = f"extra.{name}"
+            parts.append(f"{name}={_logfmt_value(value)}")
         exc = exception_text(record, self)
         if exc:
             parts.append(f"exc={_logfmt_value(exc)}")
@@ -111,7 +118,7 @@ class DashboardFormatter(logging.Formatter):
             message = f"{message}\n{exc}"
         correlation_id = _correlation(record) or "-"
         return (
-            f"{iso_utc(record.created)[11:26]} | {record.levelname:<8} | {escape_line(record.name)} | "
+            f"{iso_utc(record.created)[11:26]} | {escape_line(record.levelname):<8} | {escape_line(record.name)} | "
             f"{escape_line(correlation_id)} | {escape_line(message)}"
         )
 
@@ -119,8 +126,9 @@ class DashboardFormatter(logging.Formatter):
 class PerformanceFormatter(logging.Formatter):
     """The cheapest useful line: ``<unix seconds> LEVEL logger message``.
 
-    No timestamp formatting, no extras; the message (and traceback, if any)
-    is escaped to one line only when it holds a control character.
+    No timestamp formatting, no extras; the logger name, level name and
+    message (and traceback, if any) are escaped to one line only when they
+    hold a control character, so a newline in a logger name cannot forge a line.
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -128,7 +136,10 @@ class PerformanceFormatter(logging.Formatter):
         message = record_message(record)
         if record.exc_info or record.exc_text:
             message = f"{message}\n{exception_text(record, self)}"
-        return f"{record.created:.6f} {record.levelname} {record.name} {escape_line(message)}"
+        return (
+            f"{record.created:.6f} {escape_line(record.levelname)} {escape_line(record.name)} "
+            f"{escape_line(message)}"
+        )
 
 
 def _block(header: str, lines: Iterable[str]) -> str:
