@@ -87,6 +87,30 @@ def test_incr_past_the_msgpack_range_is_refused_and_keeps_the_old_value(store: S
     assert 2**64 - 1 == store.get("n")
 
 
+@pytest.mark.parametrize("start", [None, 0, 5])
+def test_incr_by_a_delta_beyond_64_bits_stores_what_the_codec_holds(store: SharedStore, start: int | None) -> None:
+    if start is not None:
+        store.set("z", start)
+    assert (start or 0) + 2**63 == store.incr("z", 2**63)
+    assert (start or 0) + 2**63 == store.get("z")
+
+
+@pytest.mark.parametrize("delta", [2**64, -(2**64)])
+def test_incr_whose_result_leaves_the_msgpack_range_is_a_typed_error_naming_the_key(
+    store: SharedStore, delta: int
+) -> None:
+    store.set("z", 1)
+    with pytest.raises(UnsupportedValueError, match="'z'.*64-bit"):
+        store.incr("z", delta)
+    assert 1 == store.get("z")
+
+
+def test_incr_by_a_huge_delta_keeps_exact_ints_with_the_json_codec(tmp_path: Path) -> None:
+    with SharedStore(tmp_path / "big.db", codec="json") as store:
+        assert 2**70 == store.incr("n", 2**70)
+        assert 2**70 - 1 == store.incr("n", -1)
+
+
 def test_incr_of_a_non_integer_value_raises_naming_the_key(store: SharedStore) -> None:
     store.set("name", "text")
     with pytest.raises(NotAnIntegerError, match=r"'name'.*str"):

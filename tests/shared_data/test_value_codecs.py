@@ -95,6 +95,28 @@ def test_aware_datetimes_come_back_equal_in_utc(stores: dict[str, SharedStore]) 
     assert (moment, datetime.timezone.utc) == (back, back.tzinfo)
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime.datetime(1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=5))),
+        datetime.datetime(9999, 12, 31, 23, tzinfo=datetime.timezone(-datetime.timedelta(hours=5))),
+    ],
+)
+def test_datetime_without_a_utc_equivalent_is_refused_naming_the_key(
+    stores: dict[str, SharedStore], moment: datetime.datetime
+) -> None:
+    with pytest.raises(UnsupportedValueError, match="'t'.*UTC"):
+        stores["msgpack"].set("t", moment)
+    assert "absent" == stores["msgpack"].get("t", "absent")
+
+
+def test_extreme_utc_datetimes_round_trip(stores: dict[str, SharedStore]) -> None:
+    utc = datetime.timezone.utc
+    for moment in (datetime.datetime(1, 1, 1, tzinfo=utc), datetime.datetime(9999, 12, 31, 23, 59, tzinfo=utc)):
+        stores["msgpack"].set("edge", moment)
+        assert moment == stores["msgpack"].get("edge")
+
+
 def _cyclic() -> list[Any]:
     cycle: list[Any] = []
     cycle.append(cycle)

@@ -117,7 +117,11 @@ class _CheckedCodec(Codec):
     def encode(self, key: str, value: Any) -> bytes:
         """Check ``value`` is plain data this codec round-trips, then encode it (see :meth:`Codec.encode`)."""
         self._check(key, value)
-        return self._encoder.encode(value)
+        try:
+            return self._encoder.encode(value)
+        except OverflowError as exc:
+            # A value the checks let through but msgspec cannot represent: still "cannot store".
+            raise self._refuse(key, "", value, f"cannot be encoded: {exc}") from exc
 
     def decode(self, data: bytes) -> Any:
         """Decode msgspec bytes (see :meth:`Codec.decode`); ``msgspec.DecodeError`` is a ``ValueError``."""
@@ -137,7 +141,14 @@ class _MsgpackCodec(_CheckedCodec):
         if isinstance(value, int):
             return None if _INT64_MIN <= value <= _UINT64_MAX else "is outside the 64-bit integer range"
         if isinstance(value, datetime.datetime):
-            return None if value.tzinfo is not None else "is naive (give it a tzinfo)"
+            if value.tzinfo is None:
+                return "is naive (give it a tzinfo)"
+            try:
+                # It is stored as a UTC timestamp: 0001-01-01 00:00+05:00 has no UTC year.
+                value.astimezone(datetime.timezone.utc)
+            except OverflowError:
+                return "is outside the datetime range once converted to UTC"
+            return None
         return f"is not supported (supported: {self.supported})"
 
 

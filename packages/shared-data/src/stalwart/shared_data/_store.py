@@ -255,13 +255,15 @@ class SharedStore:
                 f"{self._path}: incr of key {key!r} needs an int delta, not {type(delta).__qualname__}",
                 path=self._path,
             )
-        if _HAS_RETURNING:
+        # A delta beyond 64 bits cannot be bound as an SQLite integer (raw OverflowError).
+        if _HAS_RETURNING and _INT64_MIN <= delta <= _INT64_MAX:
             bounds = (_INT64_MIN - min(delta, 0), _INT64_MAX - max(delta, 0))
             if bounds[0] <= bounds[1]:
                 rows = self._db.run(_INCR_SQL, (delta, key, *bounds))
                 if rows:
                     return int(rows[0][0])
-        # Absent key, a value beyond 64 bits, or an old SQLite: read-modify-write under the lock.
+        # Absent key, a value or delta beyond 64 bits, or an old SQLite: read-modify-write under
+        # the lock; the codec refuses a result it cannot store (UnsupportedValueError).
         with self._db.transaction():
             current = self.get(key, 0)
             if type(current) is not int:
