@@ -100,7 +100,7 @@ def test_incr_whose_result_leaves_the_msgpack_range_is_a_typed_error_naming_the_
     store: SharedStore, delta: int
 ) -> None:
     store.set("z", 1)
-    with pytest.raises(UnsupportedValueError, match="'z'.*64-bit"):
+    with pytest.raises(UnsupportedValueError, match=r"'z'.*64-bit"):
         store.incr("z", delta)
     assert 1 == store.get("z")
 

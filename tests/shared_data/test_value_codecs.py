@@ -105,7 +105,7 @@ def test_aware_datetimes_come_back_equal_in_utc(stores: dict[str, SharedStore]) 
 def test_datetime_without_a_utc_equivalent_is_refused_naming_the_key(
     stores: dict[str, SharedStore], moment: datetime.datetime
 ) -> None:
-    with pytest.raises(UnsupportedValueError, match="'t'.*UTC"):
+    with pytest.raises(UnsupportedValueError, match=r"'t'.*UTC"):
         stores["msgpack"].set("t", moment)
     assert "absent" == stores["msgpack"].get("t", "absent")
 

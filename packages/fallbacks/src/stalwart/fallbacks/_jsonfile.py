@@ -22,7 +22,6 @@ from stalwart.fallbacks._atomic import (
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
-from stalwart.fallbacks._validate import TORN_LAST_LINE
 from stalwart.fallbacks._tagged import (
     MARKER_BYTES,
     NanPolicy,
@@ -31,6 +30,7 @@ from stalwart.fallbacks._tagged import (
     encode_types,
     map_items,
 )
+from stalwart.fallbacks._validate import TORN_LAST_LINE
 
 __all__ = [
     "append_jsonl",

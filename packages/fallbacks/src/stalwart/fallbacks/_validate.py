@@ -69,7 +69,7 @@ TORN_LAST_LINE = "truncated: the last line has no newline at the end (a write wa
 
 
 def torn_last_line(raw: bytes) -> Problem | None:
-    """Return a problem if non-empty line-based ``raw`` does not end with a newline.
+    r"""Return a problem if non-empty line-based ``raw`` does not end with a newline.
 
     Our writers end every JSON line and CSV row with ``\n``; a file that stops
     elsewhere was cut mid-line, and its last line may still parse (``12`` of ``12345``,
