@@ -182,6 +182,8 @@ def test_the_callers_objects_are_never_modified() -> None:
 def test_harmless_records_pass_untouched() -> None:
     record = rec("user %s logged in after %d ms", ("ada", 12), author="bob", monkey="george")
     assert {} == RedactionFilter().changes(record)
+    containers = rec("roles %s of %s", ({"admin"}, ("ada", ["x"])), roles=frozenset({"admin"}), pairs=[("u", "a")])
+    assert {} == RedactionFilter().changes(containers)
     assert "user ada logged in after 12 ms" == apply(record).getMessage()
 
 

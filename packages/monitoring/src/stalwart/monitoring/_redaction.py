@@ -162,7 +162,12 @@ class Redactor:
             return pair if isinstance(value, list) else tuple(pair)
         if isinstance(value, (list, tuple, set, frozenset)):
             items = [self.value(item, _depth + 1) for item in value]
-            return items if isinstance(value, list) else tuple(items)
+            if isinstance(value, list):
+                return items
+            if isinstance(value, (set, frozenset)):
+                # Same type, so a set without secrets compares equal and is left alone.
+                return type(value)(items) if isinstance(value, frozenset) else set(items)
+            return tuple(items)
         if isinstance(value, (bytes, bytearray)):
             text = value.decode("utf-8", "replace")
             masked = self.text(text)
