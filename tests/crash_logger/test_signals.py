@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import multiprocessing.synchronize
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
 import pytest
-from stalwart.crash_logger import setup_logging
+from stalwart.crash_logger import setup_logging, summarize_log_file
 from stalwart.crash_logger._signals import SignalLogger
 
 
@@ -59,3 +64,41 @@ def test_nothing_is_installed_outside_the_main_thread() -> None:
     thread.start()
     thread.join(30)
     assert [[]] == names
+
+
+def _sleep_until_terminated(running: multiprocessing.synchronize.Event) -> None:
+    running.set()
+    time.sleep(60)
+
+
+def test_forked_child_terminated_with_sigterm_logs_nothing_and_the_run_still_completes(tmp_path: Path) -> None:
+    _, crash_logger = setup_logging("sig", log_dir=tmp_path, heartbeat_interval=0, log_system_info=False)
+    try:
+        fork = multiprocessing.get_context("fork")
+        running = fork.Event()
+        child = fork.Process(target=_sleep_until_terminated, args=(running,))
+        child.start()
+        # A signal that lands while the child is still inside fork() is lost by CPython.
+        assert running.wait(30)
+        child.terminate()  # SIGTERM: the child dies by the default action, as without a crash logger
+        child.join(30)
+        logging.getLogger("app").info("parent finished normally")
+    finally:
+        crash_logger.cleanup()
+    assert -signal.SIGTERM == child.exitcode
+    text = crash_logger.log_file.read_text()
+    assert "Received signal" not in text
+    assert "completed" == summarize_log_file(crash_logger.log_file).outcome
+
+
+def test_a_handler_inherited_by_another_process_passes_the_signal_on_without_logging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logged: list[str] = []
+    seen: list[int] = []
+    watcher = SignalLogger(logged.append)
+    watcher._previous[signal.SIGHUP] = lambda signum, _frame: seen.append(signum)
+    monkeypatch.setattr(os, "getpid", lambda: watcher._pid + 1)
+    watcher._handle(signal.SIGHUP, None)
+    assert [signal.SIGHUP] == seen
+    assert [] == logged

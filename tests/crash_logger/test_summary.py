@@ -128,3 +128,15 @@ def test_print_log_summary_shows_one_line_per_run(tree: dict[str, Path]) -> None
 def test_unreadable_file_raises_naming_it(tmp_path: Path) -> None:
     with pytest.raises(CrashLoggerError, match=r"missing\.log"):
         summarize_log_file(tmp_path / "missing.log")
+
+
+def test_lifecycle_lines_of_a_forked_child_do_not_decide_the_outcome(tmp_path: Path) -> None:
+    child = _line("09:00:01", "CRITICAL", LIFE, "Received signal SIGTERM (x)", day=TODAY)
+    path = tmp_path / "job_12-00-00.log"
+    path.write_text(
+        _line(*STARTED, day=TODAY)
+        + child.replace("MainProcess:10", "ForkProcess-1:77")
+        + _line("09:00:02", "INFO", LIFE, "Clean shutdown: cleanup() called; ran 2.000 s", day=TODAY)
+    )
+    summary = summarize_log_file(path)
+    assert ("completed", "", 3, 1) == (summary.outcome, summary.detail, summary.records, summary.errors)

@@ -230,6 +230,7 @@ class CrashLogger:
                 _close_fd(fd)
         self._fault_fd = None
         self._threads = []
+        self._signals.restore_after_fork()
         if self._faulthandler_installed:
             try:
                 faulthandler.enable(file=self._handler.open_direct(), all_threads=True)

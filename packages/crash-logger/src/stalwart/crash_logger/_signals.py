@@ -32,6 +32,10 @@ class SignalLogger:
     whose prior action was the default is re-delivered with the default
     action, so the process ends exactly as it would have without us.
 
+    Only the installing process logs: a forked child gets the prior handlers
+    back (:meth:`restore_after_fork`), and a handler that still runs in
+    another process passes the signal on without logging it.
+
     Args:
         log: Called with the message to log, from the main thread, inside the handler.
     """
@@ -40,6 +44,7 @@ class SignalLogger:
         """Prepare, without installing anything yet."""
         self._log = log
         self._previous: dict[int, _Handler] = {}
+        self._pid = os.getpid()
 
     def install(self) -> list[str]:
         """Install the handlers; return the names of the signals now watched.
@@ -49,6 +54,7 @@ class SignalLogger:
         """
         if threading.current_thread() is not threading.main_thread():
             return []
+        self._pid = os.getpid()
         names = []
         for name in SIGNAL_REASONS:
             number = getattr(signal, name, None)
@@ -71,9 +77,22 @@ class SignalLogger:
                 signal.signal(number, previous)
         self._previous.clear()
 
+    def restore_after_fork(self) -> None:
+        """In a forked child: put back the prior handlers, so the child's signals are not logged.
+
+        A child's ``SIGTERM`` (``Process.terminate()``) is the child's business, not the
+        logged run's; logging it into the parent's file made the run look signalled.
+        """
+        self.restore()
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
         previous = self._previous.get(signum, signal.SIG_DFL)
+        if os.getpid() != self._pid:
+            # Inherited by a child whose at-fork restore could not run (forked off the main
+            # thread): behave exactly as the prior handling, silently.
+            self._pass_on(signum, frame, previous)
+            return
+        name = signal.Signals(signum).name
         if previous == signal.SIG_IGN:
             action = "ignored, as before"
         elif callable(previous):
@@ -81,6 +100,10 @@ class SignalLogger:
         else:
             action = "terminating by the default action"
         self._log(f"{SIGNAL_RECEIVED} {name} ({SIGNAL_REASONS.get(name, 'signal')}); {action}")
+        self._pass_on(signum, frame, previous)
+
+    @staticmethod
+    def _pass_on(signum: int, frame: FrameType | None, previous: _Handler) -> None:
         if previous == signal.SIG_IGN:
             return
         if callable(previous):

@@ -48,6 +48,7 @@ CRASHED = "crashed-without-shutdown"
 UNFINISHED = "unfinished"
 
 _STARTED_PID = re.compile(r"\bpid (\d+)")
+_WRITER_PID = re.compile(r"\bwriter pid (\d+)")
 _FATAL = re.compile(r"^Fatal Python error: (.+)$")
 _ERROR_LEVEL = 40
 
@@ -88,6 +89,10 @@ class RunSummary:
 def summarize_log_file(path: str | os.PathLike[str]) -> RunSummary:
     """Summarise one crash-safe log file.
 
+    Only lifecycle lines (signals, exceptions, shutdown) written by the process
+    named in the "started" line decide the outcome; those of forked children
+    that logged into the same file still count as records and errors.
+
     Args:
         path: The file.
 
@@ -109,6 +114,8 @@ def _summarize_lines(file: Path, lines: Iterable[str]) -> RunSummary:
     start = end = None
     records = errors = 0
     pid: int | None = None
+    # The logged process and its writer (which reports a crash) speak for the run.
+    owners: set[int | None] = {None}
     signal_name = exception = native = ""
     clean = crashed = in_native = False
     for line in lines:
@@ -125,10 +132,16 @@ def _summarize_lines(file: Path, lines: Iterable[str]) -> RunSummary:
         in_native = False
         if head.logger != LIFECYCLE_LOGGER:
             continue
+        if pid is not None and _line_pid(head.process) not in owners:
+            # A forked child writes into the same file; its signals, exceptions and exit
+            # are not the outcome of the run the file is about.
+            continue
         message = head.message
         if message.startswith(STARTED) and pid is None:
             found = _STARTED_PID.search(message)
             pid = int(found.group(1)) if found else None
+            writer = _WRITER_PID.search(message)
+            owners.update(int(match.group(1)) for match in (found, writer) if match)
         elif message.startswith(SIGNAL_RECEIVED) and not signal_name:
             signal_name = message[len(SIGNAL_RECEIVED) :].split()[0]
         elif (message.startswith((EXCEPTION, UNCAUGHT))) and not exception:
@@ -150,6 +163,12 @@ def _summarize_lines(file: Path, lines: Iterable[str]) -> RunSummary:
     else:
         outcome, detail = UNFINISHED, native
     return RunSummary(file, start, end, outcome, detail, errors, records, pid)
+
+
+def _line_pid(process: str) -> int | None:
+    """Return the pid of a head line's ``process:pid`` field, or ``None`` if it has none."""
+    _, _, text = process.rpartition(":")
+    return int(text) if text.isdigit() else None
 
 
 def _day(name: str) -> dt.date | None:
