@@ -39,6 +39,12 @@ def test_default_path_is_ipc_in_a_per_user_runtime_dir(
         "tcp://host:99999",
         "tcp://:5",
         "ipc://@abstract",
+        "tcp://127.0.0.1 :5555",
+        "tcp://999.1.1.1:5555",
+        "tcp://1.2.3:5555",
+        "tcp://bad_host!:5555",
+        "tcp://-lead.example:5555",
+        "tcp://[not:v6:zz]:5555",
     ],
 )
 def test_bad_path_raises_config_error_naming_it(path: str) -> None:
@@ -74,3 +80,17 @@ def test_out_of_range_option_raises_config_error_naming_the_key(key: str, value:
     with pytest.raises(ConfigError) as info:
         LoggerConfig(path="ipc:///tmp/x.sock", **{key: value})  # type: ignore[arg-type]
     assert key == info.value.key
+
+
+@pytest.mark.parametrize(
+    ("path", "host"),
+    [
+        ("tcp://127.0.0.1:5555", "127.0.0.1"),
+        ("tcp://log-master.internal.example:1", "log-master.internal.example"),
+        ("tcp://localhost:0", "localhost"),
+        ("tcp://*:5555", "*"),
+        ("tcp://[::1]:5555", "::1"),
+    ],
+)
+def test_good_tcp_hosts_are_accepted(path: str, host: str) -> None:
+    assert host == LoggerConfig(path=path).endpoint.host

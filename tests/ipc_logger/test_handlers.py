@@ -71,3 +71,23 @@ def test_logging_adapter_feeds_a_stdlib_handler_with_extra_fields() -> None:
     adapter.push(_records())
     adapter.close()
     assert "ERROR:app.db:second\nline:users\n" == stream.getvalue()
+
+
+class _LockedDatabase(logging.Handler):
+    """Fails like stdlib handlers do: catch, then report through handleError."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            raise RuntimeError(f"database is locked ({record.getMessage()})")
+        except RuntimeError:
+            self.handleError(record)
+
+
+def test_adapter_turns_handle_error_reports_into_one_handler_error_per_batch() -> None:
+    stdlib = _LockedDatabase()
+    adapter = LoggingHandlerAdapter(stdlib)
+    with pytest.raises(HandlerError, match="2 of 2 records failed") as info:
+        adapter.push(_records())
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert "first" in str(info.value.__cause__)
+    assert "handleError" not in vars(stdlib)  # the handler's own method is back

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.synchronize
 import os
@@ -18,8 +19,10 @@ from stalwart.core import Record, encode_batch
 from stalwart.ipc_logger import (
     MASTER_LOGGER_NAME,
     AddressInUseError,
+    DeliveryError,
     FileLogHandler,
     LoggerConfig,
+    LoggingHandlerAdapter,
     LogHandler,
     MasterLogger,
     WorkerInfo,
@@ -204,6 +207,27 @@ def test_a_raising_handler_is_isolated_and_the_others_receive_everything(
     assert 1 == len(logged)  # reported once per interval, not once per failure
 
 
+class _LockedDatabase(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            raise RuntimeError("database is locked")
+        except RuntimeError:
+            self.handleError(record)  # what stdlib handlers do instead of raising
+
+
+def test_errors_a_stdlib_handler_reports_via_handle_error_are_counted_once_per_batch(ipc_path: str) -> None:
+    config = LoggerConfig(path=ipc_path, flush_interval_s=5.0)
+    # WARNING and up only: the master's own INFO notices do not reach the adapter.
+    adapter = LoggingHandlerAdapter(_LockedDatabase(), level=logging.WARNING)
+    with MasterLogger(config, [adapter]) as master:
+        worker = WorkerLogger(config, "w")
+        for index in range(5):
+            worker.warning(f"r{index}")
+        worker.shutdown(timeout_s=_TIMEOUT_S)  # one batch of five
+    assert {repr(adapter): 1} == master.stats().handler_errors
+    assert 5 == master.stats().delivered
+
+
 def test_base_level_and_handler_level_filter_records(ipc_path: str) -> None:
     master_config = LoggerConfig(path=ipc_path, base_level=30)
     everything, errors_only = _Collecting(), _Collecting(level=40)
@@ -270,7 +294,8 @@ def test_seq_gap_gives_a_warning_with_the_number_lost(ipc_path: str) -> None:
         sock.close()
         context.term()
     assert proto.ACK == kind
-    assert proto.Ack(last_seq=10, lost=5) == proto.decode_ack(ack)
+    # Acknowledged: every record up to seq 3 only, from seq 1, with 5 lost.
+    assert proto.Ack(last_seq=3, lost=5, first_seq=1) == proto.decode_ack(ack)
     notices = [r.message for r in collecting.records if r.logger == MASTER_LOGGER_NAME and r.level == 30]
     assert [
         "worker raw (pid 4242 on h): 3 records lost (seq 4..6 missing, noticed at batch)",
@@ -278,6 +303,24 @@ def test_seq_gap_gives_a_warning_with_the_number_lost(ipc_path: str) -> None:
     ] == notices
     stats = master.stats()
     assert (5, 2, 5) == (stats.lost, stats.gaps, stats.received)
+
+
+def test_ack_covers_only_the_complete_run_from_the_first_seq_this_master_saw(ipc_path: str) -> None:
+    with MasterLogger(LoggerConfig(path=ipc_path), [_Collecting()]) as master:
+        context, sock = _raw_dealer(ipc_path)
+        # No HELLO: this master joined late (a restart); seq 1..4 went elsewhere.
+        sock.send_multipart([proto.BATCH, _header(7), _batch(range(5, 8))])
+        sock.send_multipart([proto.BATCH, _header(12), _batch(range(10, 13))])  # 8..9 lost
+        sock.send_multipart([proto.BYE, _header(12)])
+        assert sock.poll(int(_TIMEOUT_S * 1000))
+        kind, ack = sock.recv_multipart()
+        sock.close()
+        context.term()
+    assert proto.ACK == kind
+    assert proto.Ack(last_seq=7, lost=2, first_seq=5) == proto.decode_ack(ack)
+    info = _worker_named(master, "raw")
+    assert info is not None
+    assert (5, 7, 12, 2) == (info.first_seq, info.complete_seq, info.last_seq, info.lost)
 
 
 def test_workers_table_shows_name_pid_host_state_and_counts(ipc_path: str) -> None:
@@ -343,12 +386,14 @@ def test_workers_reconnect_to_a_restarted_master_on_the_same_path(ipc_path: str)
         _wait_for(lambda: master.stats().received == 100, "first master got the first part")
     for index in range(100):
         worker.info(f"b{index}")  # nobody listening now: queued in the worker
-    with MasterLogger(config, [second]) as restarted:
+    with MasterLogger(config, [second]) as restarted, pytest.raises(DeliveryError) as info:
         worker.shutdown(timeout_s=_TIMEOUT_S)
     assert [f"a{i}" for i in range(100)] == [r.message for r in first.records if r.logger == "w"]
     assert [f"b{i}" for i in range(100)] == [r.message for r in second.records if r.logger == "w"]
     assert 0 == restarted.stats().lost
     assert 200 == worker.stats().acked_seq
+    # The restarted master vouches for seq 101..200 only: the first 100 went to an earlier instance.
+    assert (200, 0, 100) == (info.value.acked_seq, info.value.lost, info.value.unconfirmed)
 
 
 def test_default_path_directory_is_created_private_to_the_user(

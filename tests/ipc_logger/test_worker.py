@@ -4,6 +4,8 @@ import base64
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,13 +13,17 @@ import pytest
 from stalwart.core import Record
 from stalwart.ipc_logger import (
     MASTER_LOGGER_NAME,
+    DeliveryError,
     FileLogHandler,
     IPCLoggerError,
     LoggerConfig,
     MasterLogger,
     ShutdownTimeoutError,
+    WorkerClosedError,
     WorkerLogger,
 )
+from stalwart.ipc_logger import _protocol as proto
+from stalwart.ipc_logger import _worker as worker_module
 
 _fork = multiprocessing.get_context("fork")
 _TIMEOUT_S = 60.0
@@ -147,14 +153,128 @@ def test_shutdown_without_a_master_raises_shutdown_timeout_naming_the_path(ipc_p
     assert 1 == info.value.last_seq
 
 
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + _TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def test_shutdown_racing_a_logging_thread_delivers_every_accepted_record_and_counts_the_refused(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    # A small blocking buffer: the logging thread is often waiting for room when shutdown begins.
+    config = LoggerConfig(path=ipc_path, queue_limit=2_000, max_batch=200)
+    out = sock_dir / "race.jsonl"
+    accepted: list[int] = []
+    refused: list[WorkerClosedError] = []
+
+    def spam(worker: WorkerLogger) -> None:
+        index = 0
+        while len(refused) < 5:
+            try:
+                worker.info(f"w {index}", extra={"i": index})
+            except WorkerClosedError as exc:
+                refused.append(exc)
+                continue
+            accepted.append(index)
+            index += 1
+
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        worker = WorkerLogger(config, "w")
+        thread = threading.Thread(target=spam, args=(worker,))
+        thread.start()
+        _wait_for(lambda: worker.stats().logged >= 5_000, "the thread to be logging")
+        worker.shutdown(timeout_s=_TIMEOUT_S)
+        thread.join(_TIMEOUT_S)
+    assert not thread.is_alive()
+    assert list(range(len(accepted))) == accepted
+    assert {"w": accepted} == _by_worker(read_jsonl(out))
+    stats = worker.stats()
+    assert (len(accepted), len(accepted), 5, 0) == (stats.logged, stats.acked_seq, stats.refused, stats.pending)
+    assert len(accepted) == master.stats().received
+    assert "shut down" in str(refused[0])
+
+
+def test_shutdown_raises_delivery_error_when_the_master_reports_a_lost_batch(
+    ipc_path: str, sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = LoggerConfig(path=ipc_path, max_batch=10, flush_interval_s=5.0)
+    with MasterLogger(config, [FileLogHandler(sock_dir / "lossy.log")]) as master:
+        worker = WorkerLogger(config, "w")
+        real_send = worker._send
+        batches = 0
+
+        def lossy_send(sock: object, frames: list[bytes]) -> None:  # the transport loses batch 2
+            nonlocal batches
+            if frames[0] == proto.BATCH:
+                batches += 1
+                if batches == 2:
+                    return
+            real_send(sock, frames)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(worker, "_send", lossy_send)
+        for index in range(30):
+            worker.info(f"r{index}")
+        with pytest.raises(DeliveryError, match="cannot confirm delivery") as info:
+            worker.shutdown(timeout_s=_TIMEOUT_S)
+    assert (30, 10, 10, 0) == (info.value.sent_seq, info.value.acked_seq, info.value.lost, info.value.unconfirmed)
+    assert 20 == master.stats().received
+
+
+def _log_five_and_return(worker: WorkerLogger, index: int) -> None:
+    for record in range(5):
+        worker.info(f"child {index} rec {record}", extra={"i": record})
+    # No shutdown(): multiprocessing ends the child with os._exit, atexit never runs.
+
+
+def test_multiprocessing_fork_children_that_never_shut_down_still_deliver(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    config = LoggerConfig(path=ipc_path, flush_interval_s=5.0)
+    out = sock_dir / "children.jsonl"
+    with MasterLogger(config, [FileLogHandler(out, json_lines=True)]) as master:
+        worker = WorkerLogger(config, "w")
+        codes = _run_children(_log_five_and_return, [(worker, index) for index in range(3)])
+        worker.shutdown()  # the parent never logged: returns at once
+    assert [0, 0, 0] == codes
+    records = [r for r in read_jsonl(out) if r.logger == "w"]
+    assert 15 == len(records)
+    assert {f"child {c} rec {r}" for c in range(3) for r in range(5)} == {r.message for r in records}
+    assert {"closed"} == {w.state for w in master.stats().workers}
+
+
+def test_a_failed_sender_refuses_the_next_log_call_and_shows_in_stats(
+    ipc_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_accepted = threading.Event()
+
+    def broken(_self: WorkerLogger, _sock: object) -> None:
+        first_accepted.wait(_TIMEOUT_S)
+        raise OSError("simulated transport failure")
+
+    monkeypatch.setattr(worker_module.WorkerLogger, "_serve", broken)
+    worker = WorkerLogger(LoggerConfig(path=ipc_path), "w")
+    worker.info("accepted before the sender thread failed")
+    first_accepted.set()
+    _wait_for(lambda: worker.stats().failure != "", "the sender failure to be recorded")
+    with pytest.raises(WorkerClosedError, match="simulated transport failure"):
+        worker.info("refused")
+    assert (1, "OSError('simulated transport failure')") == (worker.stats().refused, worker.stats().failure)
+    with pytest.raises(IPCLoggerError, match="sender failed"):
+        worker.shutdown(timeout_s=1.0)
+
+
 def test_logging_after_shutdown_raises(ipc_path: str, sock_dir: Path) -> None:
     config = LoggerConfig(path=ipc_path)
     with MasterLogger(config, [FileLogHandler(sock_dir / "x.log")]):
         worker = WorkerLogger(config, "w")
         worker.info("one")
         worker.shutdown()
-        with pytest.raises(IPCLoggerError, match="shut down"):
+        with pytest.raises(WorkerClosedError, match="shut down"):
             worker.info("two")
+    assert 1 == worker.stats().refused
 
 
 def test_levels_below_base_level_are_skipped_and_extra_and_msg_bytes_travel(

@@ -23,11 +23,13 @@ from stalwart.ipc_logger._control import request_status
 from stalwart.ipc_logger._errors import (
     AddressInUseError,
     ConfigError,
+    DeliveryError,
     HandlerError,
     IPCLoggerError,
     MasterUnreachableError,
     ShutdownTimeoutError,
     WebhookError,
+    WorkerClosedError,
 )
 from stalwart.ipc_logger._format import RecordFormatter
 from stalwart.ipc_logger._handlers import (
@@ -60,6 +62,7 @@ __all__ = [
     "MASTER_LOGGER_NAME",
     "AddressInUseError",
     "ConfigError",
+    "DeliveryError",
     "DiscordLogHandler",
     "FileLogHandler",
     "HandlerError",
@@ -81,6 +84,7 @@ __all__ = [
     "WebhookError",
     "WebhookHandler",
     "WebhookStats",
+    "WorkerClosedError",
     "WorkerInfo",
     "WorkerLogger",
     "WorkerState",

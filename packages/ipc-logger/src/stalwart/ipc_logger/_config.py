@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import sys
 import tempfile
 from typing import Literal, NamedTuple
@@ -40,6 +42,37 @@ class Endpoint(NamedTuple):
     port: int
 
 
+# RFC 1123 host name labels; "_" too, as ZeroMQ and many internal DNS zones accept it.
+_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+_DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
+
+
+def _check_host(path: str, host: str) -> str:
+    """Return the host of a ``tcp://`` path without IPv6 brackets, or raise ConfigError."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError as exc:
+            raise ConfigError("path", path, f"{host} is not an IPv6 address: {exc}") from None
+        return host[1:-1]
+    if host == "*":
+        return host  # ZeroMQ's "every interface", for a master's bind
+    if any(char.isspace() for char in host):
+        raise ConfigError("path", path, f"host {host!r} contains whitespace")
+    if _DOTTED_NUMBERS.match(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError as exc:
+            raise ConfigError("path", path, f"host {host!r} is not an IPv4 address: {exc}") from None
+        return host
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if len(host) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise ConfigError(
+            "path", path, f"host {host!r} is not a host name, IPv4 address or [IPv6] address"
+        )
+    return host
+
+
 def _runtime_dir() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg):
@@ -68,7 +101,9 @@ def parse_path(path: str) -> Endpoint:
 
     Raises:
         ConfigError: If the scheme is unknown, the file name is empty or too
-            long for a Unix socket, or the port is not 0..65535.
+            long for a Unix socket, the host is not a host name, IPv4 address
+            (octets up to 255) or bracketed IPv6 address (whitespace included),
+            or the port is not 0..65535.
 
     """
     if not isinstance(path, str):
@@ -93,7 +128,7 @@ def parse_path(path: str) -> Endpoint:
             raise ConfigError("path", path, "tcp:// needs host:port")
         if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
             raise ConfigError("path", path, f"port {port_text!r} is not a number in 0..65535")
-        return Endpoint("tcp", "", host.strip("[]"), int(port_text))
+        return Endpoint("tcp", "", _check_host(path, host), int(port_text))
     raise ConfigError("path", path, "scheme must be ipc:// or tcp://")
 
 

@@ -7,11 +7,13 @@ from stalwart.core import StalwartError
 __all__ = [
     "AddressInUseError",
     "ConfigError",
+    "DeliveryError",
     "HandlerError",
     "IPCLoggerError",
     "MasterUnreachableError",
     "ShutdownTimeoutError",
     "WebhookError",
+    "WorkerClosedError",
 ]
 
 
@@ -68,8 +70,59 @@ class ShutdownTimeoutError(IPCLoggerError, TimeoutError):
         )
 
 
+class DeliveryError(IPCLoggerError):
+    """The master answered a worker's shutdown, but cannot vouch for every record it sent.
+
+    Raised by :meth:`WorkerLogger.shutdown` when the master counted records of
+    this worker as lost (a ``seq`` gap), acknowledged a lower ``seq`` than the
+    worker sent, or never saw the start of the worker's sequence (it started or
+    restarted after records were sent to an earlier master instance).
+
+    Attributes:
+        path: The master's endpoint.
+        worker: The worker's name.
+        sent_seq: The last ``seq`` the worker sent.
+        acked_seq: The highest ``seq`` up to which the master received every record.
+        lost: Records the master counted as missing from this worker.
+        unconfirmed: Records sent before the first ``seq`` this master saw.
+
+    """
+
+    def __init__(
+        self, path: str, worker: str, *, sent_seq: int, acked_seq: int, lost: int, unconfirmed: int
+    ) -> None:
+        self.path = path
+        self.worker = worker
+        self.sent_seq = sent_seq
+        self.acked_seq = acked_seq
+        self.lost = lost
+        self.unconfirmed = unconfirmed
+        super().__init__(
+            f"master at {path} cannot confirm delivery for worker {worker!r}: it received every "
+            f"record only up to seq {acked_seq} of {sent_seq} sent, counted {lost} lost, and "
+            f"{unconfirmed} were sent before the first seq it saw (an earlier master instance)"
+        )
+
+
+class WorkerClosedError(IPCLoggerError):
+    """A log call was refused: the worker's shutdown has begun, or its sender thread failed.
+
+    Every refused call is also counted in :attr:`WorkerStats.refused`.
+
+    Attributes:
+        worker: The worker's name.
+        reason: Why the record was refused.
+
+    """
+
+    def __init__(self, worker: str, reason: str) -> None:
+        self.worker = worker
+        self.reason = reason
+        super().__init__(f"worker {worker!r} refused a record: {reason}")
+
+
 class HandlerError(IPCLoggerError):
-    """A log handler could not be set up (e.g. its file cannot be opened).
+    """A log handler could not be set up, or reported failures while handling a batch.
 
     Attributes:
         target: The file, URL or object at fault.

@@ -160,6 +160,11 @@ class LoggingHandlerAdapter(LogHandler):
     fields become attributes) and goes through the handler's own level,
     filters and formatter. The adapter owns the handler: :meth:`close` closes it.
 
+    Stdlib handlers report their own failures through ``handleError`` instead
+    of raising. During :meth:`push` the adapter captures those calls and, once
+    the batch is done, raises one :class:`HandlerError` for it, so the master
+    counts the failure in ``stats().handler_errors`` (and logs it, throttled).
+
     Args:
         handler: The stdlib handler.
         level: Minimum level for this adapter (the handler's own level applies too).
@@ -171,11 +176,38 @@ class LoggingHandlerAdapter(LogHandler):
         self.handler = handler
 
     def push(self, records: Sequence[Record]) -> None:
-        """Hand each record to the stdlib handler, in order."""
+        """Hand each record to the stdlib handler, in order.
+
+        Raises:
+            HandlerError: Once per batch, if the handler reported failures via
+                ``handleError``; it says how many records failed and chains the first error.
+
+        """
         handler = self.handler
-        for record in records:
-            if record.level >= handler.level:
-                handler.handle(record.to_logging())
+        failures: list[BaseException | None] = []
+
+        def capture(_record: logging.LogRecord) -> None:
+            # Called inside the handler's ``except`` block: the exception is the current one.
+            failures.append(sys.exc_info()[1])
+
+        # Shadowed on the instance for this batch only; an instance override is put back after.
+        attributes = vars(handler)
+        own = attributes.get("handleError")
+        attributes["handleError"] = capture
+        try:
+            for record in records:
+                if record.level >= handler.level:
+                    handler.handle(record.to_logging())
+        finally:
+            if own is None:
+                del attributes["handleError"]
+            else:
+                attributes["handleError"] = own
+        if failures:
+            first = failures[0]
+            raise HandlerError(
+                handler, f"handleError reported {len(failures)} of {len(records)} records failed: {first!r}"
+            ) from first
 
     def close(self) -> None:
         """Flush and close the stdlib handler."""

@@ -54,6 +54,11 @@ class WorkerInfo(msgspec.Struct, frozen=True):
         last_seq: The highest ``seq`` received from it.
         dropped: Records it reported dropping (``drop_newest``).
         lost: Records missing from its ``seq`` sequence.
+        first_seq: The first ``seq`` this master saw from it (1 unless the
+            master started or restarted after the worker's first records).
+        complete_seq: The highest ``seq`` up to which every record from
+            ``first_seq`` on was received (stops before the first gap); what
+            the shutdown ACK acknowledges.
 
     """
 
@@ -68,6 +73,8 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     last_seq: int
     dropped: int
     lost: int
+    first_seq: int = 1
+    complete_seq: int = 0
 
 
 class MasterStats(msgspec.Struct, frozen=True):
@@ -111,6 +118,8 @@ class _Worker:
     last_seq: int = 0
     dropped: int = 0
     lost: int = 0
+    first_seq: int = 1
+    complete_seq: int = 0
 
     def info(self) -> WorkerInfo:
         next_checkin = self.last_seen + self.interval_s
@@ -126,6 +135,8 @@ class _Worker:
             last_seq=self.last_seq,
             dropped=self.dropped,
             lost=self.lost,
+            first_seq=self.first_seq,
+            complete_seq=self.complete_seq,
         )
 
     def label(self) -> str:
@@ -319,7 +330,7 @@ class MasterLogger:
         if records:
             self._route(records)
         if kind == proto.BYE:
-            ack = proto.Ack(last_seq=worker.last_seq, lost=worker.lost)
+            ack = proto.Ack(last_seq=worker.complete_seq, lost=worker.lost, first_seq=worker.first_seq)
             sock.send_multipart([identity, proto.ACK, proto.encode(ack)])
 
     # -- worker bookkeeping (under self._lock) -----------------------------------------------------
@@ -331,10 +342,13 @@ class MasterLogger:
             worker = _Worker(name=header.name, pid=header.pid, host=header.host, process=header.process)
             self._workers[identity] = worker
             if kind != proto.HELLO and records:
-                # We missed its start (e.g. this master restarted): count gaps from here on.
-                worker.last_seq = records[0].seq - 1
+                # We missed its start (e.g. this master restarted): count gaps from here on,
+                # and tell the worker at BYE that we cannot vouch for what came before.
+                worker.last_seq = worker.complete_seq = records[0].seq - 1
+                worker.first_seq = records[0].seq
             elif kind != proto.HELLO:
-                worker.last_seq = header.last_seq
+                worker.last_seq = worker.complete_seq = header.last_seq
+                worker.first_seq = header.last_seq + 1
         elif worker.state == "dead" and kind != proto.BYE:
             worker.state = "alive"
             self._notice(Level.INFO, f"worker {worker.label()} is alive again", worker)
@@ -347,6 +361,9 @@ class MasterLogger:
             worker.received += len(records)
             self._check_seq(worker, records[0].seq, "batch")
             worker.last_seq = max(worker.last_seq, records[-1].seq)
+            # A batch holds consecutive seqs; after a gap nothing can make the run complete again.
+            if records[0].seq <= worker.complete_seq + 1:
+                worker.complete_seq = max(worker.complete_seq, records[-1].seq)
         elif header.last_seq > worker.last_seq:
             # The header says more was sent than we got: the tail went missing.
             self._check_seq(worker, header.last_seq + 1, "check-in")

@@ -3,8 +3,9 @@
 Every message is multipart: ``[kind, header, *payload]``. The master's ROUTER
 socket prefixes the sender's routing id. ZeroMQ keeps one connection's
 messages in order, so when the master reads a worker's ``BYE`` it has already
-read every batch that worker sent before it; its ``ACK`` carrying the last
-``seq`` it saw is the proof that nothing is still in flight.
+read every batch that worker sent before it; its ``ACK`` carrying the highest
+``seq`` up to which it received every record (from ``first_seq``), with the
+count it found missing, is the proof that nothing is still in flight or lost.
 """
 
 from __future__ import annotations
@@ -66,13 +67,19 @@ class Ack(msgspec.Struct, frozen=True, array_like=True):
     """The master's answer to ``BYE``.
 
     Attributes:
-        last_seq: The highest sequence number received from that worker.
+        last_seq: The highest sequence number up to which the master received
+            every record of that worker, starting at ``first_seq`` (it stops
+            before the first gap).
         lost: Records the master counted as lost from that worker.
+        first_seq: The first sequence number this master saw from that worker:
+            1, unless it started (or restarted) after the worker's first records
+            were sent, in which case it cannot vouch for those.
 
     """
 
     last_seq: int
     lost: int
+    first_seq: int = 1
 
 
 _ENCODER = msgspec.msgpack.Encoder()

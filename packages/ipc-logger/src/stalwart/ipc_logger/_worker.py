@@ -19,7 +19,13 @@ import zmq
 from stalwart.core import Level, Record, current_host, encode_batch, reset_after_fork, to_jsonable
 from stalwart.ipc_logger import _protocol as proto
 from stalwart.ipc_logger._config import LoggerConfig
-from stalwart.ipc_logger._errors import ConfigError, IPCLoggerError, ShutdownTimeoutError
+from stalwart.ipc_logger._errors import (
+    ConfigError,
+    DeliveryError,
+    IPCLoggerError,
+    ShutdownTimeoutError,
+    WorkerClosedError,
+)
 
 __all__ = ["WorkerLogger", "WorkerStats"]
 
@@ -29,6 +35,12 @@ _SEND_HWM = 16
 _POLL_MS = 100
 _BYE_RESEND_S = 1.0
 _DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+# Interpreter exit / multiprocessing child exit: a short, bounded chance to deliver the tail.
+_EXIT_SHUTDOWN_TIMEOUT_S = 2.0
+# multiprocessing runs finalizers with a higher exitpriority first; ours flushes before
+# the usual queue/pool finalizers (priority <= 10) tear things down.
+_EXIT_PRIORITY = 50
+_SHUT_DOWN = "it is shut down (shutdown() began); create a new WorkerLogger"
 
 _time_ns = time.time_ns
 _current_thread = threading.current_thread
@@ -42,7 +54,11 @@ class WorkerStats(msgspec.Struct, frozen=True):
         sent: Records handed to the transport.
         dropped: Records dropped because the buffer was full (``drop_newest``).
         pending: Records still buffered in this process.
-        acked_seq: The last ``seq`` the master acknowledged at shutdown (0 before).
+        acked_seq: The ``seq`` up to which the master acknowledged receiving
+            every record, at shutdown (0 before).
+        refused: Log calls refused with :class:`WorkerClosedError` because
+            shutdown had begun or the sender thread had failed.
+        failure: ``repr`` of the sender thread's failure, ``""`` while it is healthy.
 
     """
 
@@ -51,6 +67,8 @@ class WorkerStats(msgspec.Struct, frozen=True):
     dropped: int
     pending: int
     acked_seq: int
+    refused: int = 0
+    failure: str = ""
 
 
 class _GiveUp(Exception):
@@ -77,7 +95,14 @@ class WorkerLogger:
 
     Fork-safe: a child created by ``os.fork`` (or multiprocessing's ``fork``)
     starts with an empty buffer, a fresh ``seq`` and its own ZeroMQ context,
-    socket and thread, created on its first log call.
+    socket and thread, created on its first log call. A multiprocessing child
+    that logged and returns without calling :meth:`shutdown` still delivers:
+    its exit runs a ``multiprocessing.util.Finalize`` that shuts the worker
+    down (waiting at most 2 s), as ``atexit`` does for ordinary processes.
+
+    Once :meth:`shutdown` begins, every log call (from any thread) is refused
+    with :class:`WorkerClosedError` and counted in ``stats().refused``; the
+    same happens after the sender thread failed (``stats().failure`` says why).
 
     Args:
         config: Shared options; ``config.path`` must name the master's
@@ -120,6 +145,10 @@ class WorkerLogger:
         self._buf: list[tuple[Any, ...]] = []
         self._seq = 0
         self._dropped = 0
+        self._refused = 0
+        # Not None once records must be refused: shutdown began, or the sender thread failed.
+        # One attribute, read under the lock on every log call, keeps the hot path cheap.
+        self._refuse_reason: str | None = _SHUT_DOWN if self._closed else None
         self._sent = 0
         self._sent_seq = 0
         self._acked_seq = 0
@@ -129,6 +158,7 @@ class WorkerLogger:
         self._stopping = False
         self._deadline = float("inf")
         self._handshake_ok = False
+        self._ack: proto.Ack | None = None
         self._failure: BaseException | None = None
         self._pid = os.getpid()
         self._process = ""
@@ -140,15 +170,29 @@ class WorkerLogger:
         self._reset_state()
 
     def _start(self) -> None:
-        if self._closed:
-            raise IPCLoggerError(f"worker {self._name!r} is shut down; create a new WorkerLogger")
+        import multiprocessing.util
+
         with self._lock:
+            if self._refuse_reason is not None:
+                self._refuse()
             if self._thread is not None:
                 return
             self._process = _process_name()
             thread = threading.Thread(target=self._run, name=f"stalwart-ipc-worker-{self._name}", daemon=True)
             self._thread = thread
+        if multiprocessing.parent_process() is not None:
+            # A multiprocessing child ends with os._exit(): atexit never runs there, its
+            # exit finalizers do. Registered here, in the process that will exit, because
+            # multiprocessing clears the finalizer registry right after fork.
+            multiprocessing.util.Finalize(
+                None, _shutdown_at_exit, args=(weakref.ref(self),), exitpriority=_EXIT_PRIORITY
+            )
         thread.start()
+
+    def _refuse(self) -> None:
+        """Count a refused record and raise; call with the lock held."""
+        self._refused += 1
+        raise WorkerClosedError(self._name, self._refuse_reason or _SHUT_DOWN)
 
     # -- the calling thread's side ---------------------------------------------------------------
 
@@ -208,7 +252,8 @@ class WorkerLogger:
             msg_bytes: Binary payload, stored base64-encoded as ``extra["msg_bytes"]``.
 
         Raises:
-            IPCLoggerError: If the worker was shut down.
+            WorkerClosedError: If :meth:`shutdown` has begun (or finished), or
+                the sender thread failed; the call is counted in ``stats().refused``.
 
         """
         self._log(int(level), msg, extra, msg_bytes)
@@ -228,6 +273,8 @@ class WorkerLogger:
         ts = _time_ns()
         thread = _current_thread()
         with self._lock:
+            if self._refuse_reason is not None:
+                self._refuse()
             buf = self._buf
             size = len(buf)
             if size < self._limit:
@@ -245,6 +292,8 @@ class WorkerLogger:
         if self._thread is None:
             self._start()
         with self._lock:
+            if self._refuse_reason is not None:
+                self._refuse()
             buf = self._buf
             size = len(buf)
             if size < self._limit:
@@ -259,15 +308,14 @@ class WorkerLogger:
         """Handle a full buffer: drop and count, or wait for the sender to make room."""
         if not self._block:
             with self._lock:
+                if self._refuse_reason is not None:
+                    self._refuse()
                 self._dropped += 1
             return
         while True:
             with self._lock:
-                if self._failure is not None or (self._closed and self._thread is None):
-                    raise IPCLoggerError(
-                        f"worker {self._name!r} cannot take records: it is shut down or its "
-                        f"sender failed ({self._failure!r})"
-                    )
+                if self._refuse_reason is not None:
+                    self._refuse()
                 buf = self._buf
                 if len(buf) < self._limit:
                     self._seq = seq = self._seq + 1
@@ -357,8 +405,11 @@ class WorkerLogger:
             self._serve(sock)
         except _GiveUp:
             pass  # shutdown() reports the unacknowledged tail as ShutdownTimeoutError
-        except BaseException as exc:  # noqa: BLE001 - kept and re-raised by shutdown()
-            self._failure = exc
+        except BaseException as exc:  # noqa: BLE001 - kept, refused on the next log call, re-raised by shutdown()
+            with self._lock:
+                self._failure = exc
+                if self._refuse_reason is None:
+                    self._refuse_reason = f"its sender thread failed: {exc!r}"
         finally:
             sock.close(linger=0)
             context.term()
@@ -395,6 +446,7 @@ class WorkerLogger:
                 frames = sock.recv_multipart()
                 if len(frames) == 2 and frames[0] == proto.ACK:
                     ack = proto.decode_ack(frames[1])
+                    self._ack = ack
                     self._acked_seq = ack.last_seq
                     self._handshake_ok = True
                     return
@@ -420,12 +472,18 @@ class WorkerLogger:
                 dropped=self._dropped,
                 pending=len(self._buf),
                 acked_seq=self._acked_seq,
+                refused=self._refused,
+                failure="" if self._failure is None else repr(self._failure),
             )
 
     def shutdown(self, timeout_s: float = _DEFAULT_SHUTDOWN_TIMEOUT_S) -> None:
         """Send everything buffered and wait until the master acknowledges the last ``seq``.
 
-        Calling it again does nothing. After it returns the worker refuses new records.
+        From the moment it is called, log calls from any thread are refused
+        with :class:`WorkerClosedError` (and counted in ``stats().refused``),
+        so the final flush covers exactly the records accepted before it: it
+        sends them up to the ``seq`` reached when shutdown began, then does
+        the BYE/ACK handshake. Calling it again does nothing.
 
         Args:
             timeout_s: How long to wait for the transport and the master.
@@ -434,14 +492,20 @@ class WorkerLogger:
             ShutdownTimeoutError: If the master did not acknowledge in time
                 (it is absent, or too slow); the error says how many records
                 never left this process.
-            IPCLoggerError: If the master acknowledged fewer records than were
-                sent, or the sender thread failed.
+            DeliveryError: If the master acknowledged, but reports records of
+                this worker lost, received every record only up to a lower
+                ``seq`` than was sent, or never saw the start of the sequence
+                (it restarted after records were sent to an earlier instance).
+            IPCLoggerError: If the sender thread failed.
 
         """
-        if self._closed:
-            return
-        self._closed = True
-        thread = self._thread
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._refuse_reason = _SHUT_DOWN
+            final_seq = self._seq
+            thread = self._thread
         _untrack(self)
         if thread is None:
             return  # nothing was ever logged in this process: nothing to flush or acknowledge
@@ -450,14 +514,21 @@ class WorkerLogger:
         self._wake.set()
         thread.join(timeout_s + 1.0)
         self._thread = None
-        if self._failure is not None:
-            raise IPCLoggerError(f"worker {self._name!r} sender failed: {self._failure!r}") from self._failure
-        if not self._handshake_ok:
-            raise ShutdownTimeoutError(self._config.path, self._seq, self._seq - self._sent, timeout_s)
-        if self._acked_seq != self._sent_seq:
-            raise IPCLoggerError(
-                f"master at {self._config.path} acknowledged seq {self._acked_seq} but worker "
-                f"{self._name!r} sent up to {self._sent_seq}"
+        failure = self._failure
+        if failure is not None:
+            raise IPCLoggerError(f"worker {self._name!r} sender failed: {failure!r}") from failure
+        ack = self._ack
+        if not self._handshake_ok or ack is None:
+            raise ShutdownTimeoutError(self._config.path, final_seq, final_seq - self._sent, timeout_s)
+        unconfirmed = max(0, min(ack.first_seq, self._sent_seq + 1) - 1)
+        if ack.lost > 0 or ack.last_seq < self._sent_seq or unconfirmed > 0:
+            raise DeliveryError(
+                self._config.path,
+                self._name,
+                sent_seq=self._sent_seq,
+                acked_seq=ack.last_seq,
+                lost=ack.lost,
+                unconfirmed=unconfirmed,
             )
 
     def __enter__(self) -> WorkerLogger:
@@ -493,10 +564,22 @@ def _untrack(worker: WorkerLogger) -> None:
     _live.discard(worker)
 
 
+def _shutdown_quietly(worker: WorkerLogger) -> None:
+    """Shut ``worker`` down at process exit, where raising helps nobody: warn instead."""
+    try:
+        worker.shutdown(timeout_s=_EXIT_SHUTDOWN_TIMEOUT_S)
+    except IPCLoggerError as exc:
+        warnings.warn(f"stalwart.ipc_logger: {exc}", RuntimeWarning, stacklevel=1)
+
+
 def _shutdown_live_workers() -> None:
     """At interpreter exit, give workers nobody shut down a short chance to deliver their tail."""
     for worker in list(_live):
-        try:
-            worker.shutdown(timeout_s=2.0)
-        except IPCLoggerError as exc:
-            warnings.warn(f"stalwart.ipc_logger: {exc}", RuntimeWarning, stacklevel=1)
+        _shutdown_quietly(worker)
+
+
+def _shutdown_at_exit(ref: weakref.ref[WorkerLogger]) -> None:
+    """At a multiprocessing child's exit, deliver the tail of a worker the child never shut down."""
+    worker = ref()
+    if worker is not None:
+        _shutdown_quietly(worker)
