@@ -222,6 +222,20 @@ def _count(data: Any) -> int:
     return len(data) if isinstance(data, list) else 1
 
 
+def _salvage_report(
+    path: str | os.PathLike[str],
+    real_path: str,
+    salvaged: tuple[list[Any], int, RecoveryMethod],
+    problems: list[str],
+) -> RecoveryReport:
+    """Count and log a recovery of ``salvaged`` = (complete items, lost count, method) from the file itself."""
+    items, lost, method = salvaged
+    _stats.count("recoveries")
+    report = RecoveryReport(items, len(items), lost, real_path, method, tuple(problems))
+    _log.warning("recovered %s: %s", path, report.summary())
+    return report
+
+
 def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) -> RecoveryReport:
     """Salvage as much as possible from a damaged JSON (or JSON Lines) file.
 
@@ -290,11 +304,7 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
                         # Damaged lines in the middle: a valid backup is the better bet.
                         damaged_lines = (lines.items, lines.lost, "jsonl")
     if salvaged is not None:
-        items, lost, method = salvaged
-        _stats.count("recoveries")
-        report = RecoveryReport(items, len(items), lost, real_path, method, tuple(problems))
-        _log.warning("recovered %s: %s", path, report.summary())
-        return report
+        return _salvage_report(path, real_path, salvaged, problems)
     for backup in _backups_newest_first(real_path):
         try:
             with open(backup, "rb") as handle:
@@ -307,11 +317,7 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
         _log.warning("recovered %s from backup: %s", path, report.summary())
         return report
     if damaged_lines is not None:
-        items, lost, method = damaged_lines
-        _stats.count("recoveries")
-        report = RecoveryReport(items, len(items), lost, real_path, method, tuple(problems))
-        _log.warning("recovered %s: %s", path, report.summary())
-        return report
+        return _salvage_report(path, real_path, damaged_lines, problems)
     if empty_array is not None:
         items, lost, method = empty_array
         _stats.count("recoveries")
