@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import functools
 import logging
 import os
 import threading
@@ -12,7 +13,7 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import zmq
@@ -69,6 +70,45 @@ class WorkerStats(msgspec.Struct, frozen=True):
     acked_seq: int
     refused: int = 0
     failure: str = ""
+
+
+class _PlainRecord(msgspec.Struct, gc=False):
+    """A record without ``extra``: encodes as a map that decodes as a core ``Record``.
+
+    Field names and meaning match :class:`~stalwart.core.Record`; the fields
+    left out take the defaults the master's decoder fills in. Built
+    positionally, it costs the sender far less than ``Record(**fields)``.
+    """
+
+    ts_ns: int
+    level: int
+    logger: str
+    message: str
+    pid: int
+    process: str
+    thread: int
+    thread_name: str
+    host: str
+    seq: int
+
+
+_PLAIN_ENCODER = msgspec.msgpack.Encoder()
+# What msgspec raises for values msgpack cannot carry (as stalwart.core's encode_batch handles).
+_UNENCODABLE = (UnicodeEncodeError, TypeError, OverflowError)
+
+
+class _LogMethod(Protocol):
+    """The signature of the per-level log methods (see :func:`_level_method`)."""
+
+    def __call__(
+        self,
+        worker: WorkerLogger,
+        msg: Any,
+        /,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        msg_bytes: bytes | None = None,
+    ) -> None: ...
 
 
 class _GiveUp(Exception):
@@ -196,41 +236,39 @@ class WorkerLogger:
 
     # -- the calling thread's side ---------------------------------------------------------------
 
-    def trace(
-        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
-    ) -> None:
-        """Log ``msg`` at TRACE (5); see :meth:`log`."""
-        self._log(Level.TRACE, msg, extra, msg_bytes)
+    # The level methods are built by _level_method (one body, no extra call per record);
+    # these stubs give type checkers their signatures.
+    if TYPE_CHECKING:
 
-    def debug(
-        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
-    ) -> None:
-        """Log ``msg`` at DEBUG; see :meth:`log`."""
-        self._log(Level.DEBUG, msg, extra, msg_bytes)
+        def trace(
+            self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+        ) -> None:
+            """Log ``msg`` at TRACE (5); see :meth:`log`."""
 
-    def info(
-        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
-    ) -> None:
-        """Log ``msg`` at INFO; see :meth:`log`."""
-        self._log(Level.INFO, msg, extra, msg_bytes)
+        def debug(
+            self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+        ) -> None:
+            """Log ``msg`` at DEBUG; see :meth:`log`."""
 
-    def warning(
-        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
-    ) -> None:
-        """Log ``msg`` at WARNING; see :meth:`log`."""
-        self._log(Level.WARNING, msg, extra, msg_bytes)
+        def info(
+            self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+        ) -> None:
+            """Log ``msg`` at INFO; see :meth:`log`."""
 
-    def error(
-        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
-    ) -> None:
-        """Log ``msg`` at ERROR; see :meth:`log`."""
-        self._log(Level.ERROR, msg, extra, msg_bytes)
+        def warning(
+            self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+        ) -> None:
+            """Log ``msg`` at WARNING; see :meth:`log`."""
 
-    def critical(
-        self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
-    ) -> None:
-        """Log ``msg`` at CRITICAL; see :meth:`log`."""
-        self._log(Level.CRITICAL, msg, extra, msg_bytes)
+        def error(
+            self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+        ) -> None:
+            """Log ``msg`` at ERROR; see :meth:`log`."""
+
+        def critical(
+            self, msg: str, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+        ) -> None:
+            """Log ``msg`` at CRITICAL; see :meth:`log`."""
 
     def log(
         self,
@@ -256,34 +294,7 @@ class WorkerLogger:
                 the sender thread failed; the call is counted in ``stats().refused``.
 
         """
-        self._log(int(level), msg, extra, msg_bytes)
-
-    def _log(self, level: int, msg: Any, extra: Mapping[str, Any] | None, msg_bytes: bytes | None) -> None:
-        if level < self._min_level:
-            return
-        if self._thread is None:
-            self._start()
-        if type(msg) is not str:
-            msg = str(msg)
-        if extra is not None:
-            # Converted now: the caller may mutate its dict after the call returns.
-            extra = to_jsonable(extra)
-        if msg_bytes is not None:
-            msg_bytes = bytes(msg_bytes)
-        ts = _time_ns()
-        thread = _current_thread()
-        with self._lock:
-            if self._refuse_reason is not None:
-                self._refuse()
-            buf = self._buf
-            size = len(buf)
-            if size < self._limit:
-                self._seq = seq = self._seq + 1
-                buf.append((seq, ts, level, msg, thread, extra, msg_bytes))
-                if (size + 1) % self._max_batch == 0:
-                    self._wake.set()
-                return
-        self._overflowed((ts, level, msg, thread, extra, msg_bytes))
+        _level_method(int(level), "")(self, msg, extra=extra, msg_bytes=msg_bytes)
 
     def _submit_logging(self, record: logging.LogRecord) -> None:
         """Queue a stdlib record (already formatted by :class:`IPCHandler`)."""
@@ -340,6 +351,35 @@ class WorkerLogger:
             )
         )
 
+    def _encode_chunk(self, chunk: list[tuple[Any, ...]]) -> bytes:
+        """Encode buffered items as one ``encode_batch``-compatible payload, cheaply.
+
+        The sender shares the GIL (and, on small machines, a core) with the
+        logging threads, so its per-record Python work is what the callers
+        pay for: plain records (no ``extra``, no ``msg_bytes``) become a
+        positional :class:`_PlainRecord` with the thread's ident and name
+        looked up once per thread per batch; the rest take the full
+        :class:`~stalwart.core.Record` path.
+        """
+        name, pid, process, host = self._name, self._pid, self._process, self._host
+        threads: dict[threading.Thread, tuple[int, str]] = {}
+        records: list[_PlainRecord | Record] = []
+        append = records.append
+        for item in chunk:
+            if len(item) == 7 and item[5] is None and item[6] is None:
+                seq, ts, level, msg, thread, _, _ = item
+                ident_name = threads.get(thread)
+                if ident_name is None:
+                    ident_name = threads[thread] = (thread.ident or 0, thread.name)
+                append(_PlainRecord(ts, level, name, msg, pid, process, ident_name[0], ident_name[1], host, seq))
+            else:
+                append(self._to_record(item))
+        try:
+            return _PLAIN_ENCODER.encode(records)
+        except _UNENCODABLE:
+            # e.g. a lone surrogate in a message: encode_batch knows how to clean records up.
+            return encode_batch([self._to_record(item) for item in chunk])
+
     def _to_record(self, item: tuple[Any, ...]) -> Record:
         if len(item) == 2:
             return Record.from_logging(item[1], seq=item[0])
@@ -365,7 +405,10 @@ class WorkerLogger:
         """Send without blocking forever: wait for room, give up only past the shutdown deadline."""
         while True:
             try:
-                sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+                # copy=True: a batch is larger than zmq.COPY_THRESHOLD, and a zero-copy send
+                # hands its buffer to pyzmq's garbage-collector thread, one more Python thread
+                # taking the GIL from the logging threads per batch; a memcpy is far cheaper.
+                sock.send_multipart(frames, flags=zmq.NOBLOCK)
                 return
             except zmq.Again:
                 if time.monotonic() > self._deadline:
@@ -389,7 +432,7 @@ class WorkerLogger:
             chunk = self._take()
             if not chunk:
                 return
-            payload = encode_batch([self._to_record(item) for item in chunk])
+            payload = self._encode_chunk(chunk)
             self._sent_seq = chunk[-1][0]
             self._send(sock, [proto.BATCH, self._header(), payload])
             self._sent += len(chunk)
@@ -542,6 +585,62 @@ class WorkerLogger:
     def __repr__(self) -> str:
         """Show name, path and pid."""
         return f"WorkerLogger(name={self._name!r}, path={self._config.path!r}, pid={self._pid})"
+
+
+# Bounded: log() accepts any int level.
+@functools.lru_cache(maxsize=256)
+def _level_method(level: int, level_name: str) -> _LogMethod:
+    """Build the log method for ``level``: the whole hot path in one Python frame.
+
+    A log call's cost is mostly interpreter overhead, so the body is written
+    once here and each level method *is* this function (no call into a
+    shared ``_log``); the lock is taken with ``acquire``/``release``, which
+    costs about half of a ``with`` block.
+    """
+
+    def method(
+        self: WorkerLogger, msg: Any, *, extra: Mapping[str, Any] | None = None, msg_bytes: bytes | None = None
+    ) -> None:
+        if level < self._min_level:
+            return
+        if self._thread is None:
+            self._start()
+        if type(msg) is not str:
+            msg = str(msg)
+        if extra is not None:
+            # Converted now: the caller may mutate its dict after the call returns.
+            extra = to_jsonable(extra)
+        if msg_bytes is not None:
+            msg_bytes = bytes(msg_bytes)
+        ts = _time_ns()
+        thread = _current_thread()
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._refuse_reason is not None:
+                self._refuse()
+            buf = self._buf
+            size = len(buf)
+            if size < self._limit:
+                self._seq = seq = self._seq + 1
+                buf.append((seq, ts, level, msg, thread, extra, msg_bytes))
+                if (size + 1) % self._max_batch == 0:
+                    self._wake.set()
+                return
+        finally:
+            lock.release()
+        self._overflowed((ts, level, msg, thread, extra, msg_bytes))
+
+    if level_name:
+        method.__name__ = method.__qualname__ = level_name.lower()
+        method.__doc__ = f"Log ``msg`` at {level_name}; see :meth:`log`."
+    return method
+
+
+if not TYPE_CHECKING:
+    for _level in (Level.TRACE, Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR, Level.CRITICAL):
+        setattr(WorkerLogger, _level.name.lower(), _level_method(int(_level), _level.name))
+    del _level
 
 
 # -- process-wide bookkeeping: the exit hook ----------------------------------------
