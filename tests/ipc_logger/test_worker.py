@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from stalwart.core import Record
+from stalwart.core import Record, current_host
 from stalwart.ipc_logger import (
     MASTER_LOGGER_NAME,
     DeliveryError,
@@ -300,6 +300,41 @@ def test_levels_below_base_level_are_skipped_and_extra_and_msg_bytes_travel(
     assert "ada" == records[0].extra["user"]
     assert repr(object) == records[0].extra["obj"]
     assert b"\x00\xff" == base64.b64decode(records[2].extra["msg_bytes"])
+
+
+def test_plain_records_carry_every_field_and_a_lone_surrogate_batch_still_arrives(
+    ipc_path: str, sock_dir: Path, read_jsonl: ReadJsonl
+) -> None:
+    # max_batch=4: the plain records (built by the sender's fast path) and the
+    # unencodable message (which sends its batch through encode_batch's clean-up) travel
+    # in batches of their own and mixed with a record that has ``extra``.
+    config = LoggerConfig(path=ipc_path, max_batch=4, flush_interval_s=5.0)
+    out = sock_dir / "plain.jsonl"
+    with (
+        MasterLogger(config, [FileLogHandler(out, json_lines=True)]),
+        WorkerLogger(config, "pl") as worker,
+    ):
+        worker.info("main 1")
+        helper = threading.Thread(target=lambda: worker.warning("from helper"), name="helper-T")
+        helper.start()
+        helper.join(_TIMEOUT_S)
+        worker.info("with extra", extra={"k": 1})
+        worker.error("bad \udc80 text")
+        for index in range(6):
+            worker.info(f"tail {index}")
+    records = [r for r in read_jsonl(out) if r.logger == "pl"]
+    assert list(range(1, 11)) == [r.seq for r in records]
+    assert "from helper" == records[1].message
+    assert ("helper-T", 30) == (records[1].thread_name, records[1].level)
+    assert {threading.current_thread().name} == {r.thread_name for i, r in enumerate(records) if i != 1}
+    assert {os.getpid()} == {r.pid for r in records}
+    assert {threading.get_ident()} == {r.thread for i, r in enumerate(records) if i != 1}
+    assert {"log"} == {r.kind for r in records}
+    assert {"k": 1} == records[2].extra
+    assert [{}] * 9 == [r.extra for i, r in enumerate(records) if i != 2]
+    assert {(multiprocessing.current_process().name, current_host())} == {(r.process, r.host) for r in records}
+    assert records[3].message.startswith("bad ")
+    assert [f"tail {i}" for i in range(6)] == [r.message for r in records[4:]]
 
 
 def _child_logs_with_inherited_worker(worker: WorkerLogger) -> None:
