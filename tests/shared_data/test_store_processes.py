@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import queue
 import random
@@ -384,3 +385,36 @@ def test_two_store_objects_in_one_process_contend_like_processes(tmp_path: Path)
             assert "0.1 s" in str(caught.value)
             assert second.get("a") is None  # uncommitted writes are invisible to others
         assert 1 == second.get("a")
+
+
+def _open_new_store_at_once(
+    path: str, start: multiprocessing.synchronize.Barrier, errors: multiprocessing.Queue[str]
+) -> None:
+    start.wait(WAIT)
+    try:
+        with SharedStore(path) as store:
+            store.incr("opened")
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def test_processes_creating_the_same_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    """The emptiness check and the creation are one locked step: no racer calls the new store foreign."""
+    ctx = multiprocessing.get_context("fork")
+    procs = 6
+    for round_number in range(12):
+        path = str(tmp_path / f"new-{round_number}.db")
+        start = ctx.Barrier(procs)
+        errors: multiprocessing.Queue[str] = ctx.Queue()
+        children = [ctx.Process(target=_open_new_store_at_once, args=(path, start, errors)) for _ in range(procs)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(WAIT)
+        failures = []
+        while not errors.empty():
+            failures.append(errors.get(timeout=WAIT))
+        assert ([], [0] * procs) == (failures, [child.exitcode for child in children])
+        with SharedStore(path) as store:
+            assert procs == store.get("opened")

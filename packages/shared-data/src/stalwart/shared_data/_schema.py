@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from typing import Final
 
 from stalwart.shared_data._errors import (
@@ -81,14 +82,22 @@ def _check_header(path: str) -> None:
         raise NotAStoreError(f"{path} is not a stalwart store (not an SQLite file)", path=path)
 
 
-def _initialise(conn: sqlite3.Connection, codec: str) -> None:
-    """Turn an empty database into a store; a racing process may win, which is fine."""
-    conn.execute("PRAGMA journal_mode=WAL")
+def _initialise(conn: sqlite3.Connection, codec: str, path: str) -> None:
+    """Turn an empty database into a store; a racing process may win, which is fine.
+
+    The emptiness check and the creation happen under one write lock: two
+    separate reads could see "no application id" from before and "tables"
+    from after another process created the store, and call it foreign.
+
+    Raises:
+        NotAStoreError: The database has tables but no stalwart application id.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-        if app_id == 0 and not has_tables:
+        if app_id == 0:
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0:
+                raise NotAStoreError(f"{path} is an SQLite database but not a stalwart store", path=path)
             for statement in _SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -100,6 +109,27 @@ def _initialise(conn: sqlite3.Connection, codec: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch a new store to WAL, retrying while other processes hold it open.
+
+    SQLite answers ``database is locked`` to a journal-mode change at once,
+    without calling the busy handler, when other connections are reading the
+    file (as they are while several processes open a brand-new store), so the
+    wait up to ``timeout`` is done here.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _read_meta(conn: sqlite3.Connection, path: str) -> dict[str, str]:
@@ -147,9 +177,7 @@ def connect(path: str, *, timeout: float, durable: bool, codec: str | None) -> t
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id == 0:
-            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0:
-                raise NotAStoreError(f"{path} is an SQLite database but not a stalwart store", path=path)
-            _initialise(conn, codec if codec is not None else "msgpack")
+            _initialise(conn, codec if codec is not None else "msgpack", path)
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id != APPLICATION_ID:
             raise NotAStoreError(
@@ -157,7 +185,7 @@ def connect(path: str, *, timeout: float, durable: bool, codec: str | None) -> t
             )
         meta = _read_meta(conn, path)
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn, timeout)
         codec_name = meta["codec"]
         if codec is not None and codec != codec_name:
             raise CodecMismatchError(path, stored=codec_name, requested=codec)
