@@ -273,3 +273,35 @@ def test_text_that_is_not_valid_utf8_is_kept_escaped_not_lost(tmp_path: Path, at
     logger.info("plain")
     handler.close()
     assert ["file bad\\udcffname", "plain"] == [r.message for r in read_database(tmp_path / "logs.db")]
+
+
+@pytest.mark.parametrize("total", [1, 511, 512, 513, 1000, 2047])
+def test_batches_of_any_size_are_written_whole_and_in_order(tmp_path: Path, attach: Attach, total: int) -> None:
+    # Batches go in as multi-row statements of power-of-two sizes; every remainder must land too.
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=700)
+    logger = attach(handler, "test.db.sizes")
+    for i in range(total):
+        logger.info("n=%d", i)
+    handler.close()
+    assert [f"n={i}" for i in range(total)] == [r.message for r in read_database(tmp_path / "logs.db")]
+    assert total == handler.stats().written
+
+
+class Unbindable:
+    def __str__(self) -> str:
+        return "an object"
+
+
+def test_attributes_sqlite_cannot_bind_are_stored_as_text_not_lost(tmp_path: Path, attach: Attach) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db")
+    logger = attach(handler, "test.db.unbindable")
+    odd = logger.makeRecord("test.db.unbindable", logging.INFO, "f.py", 1, "odd", (), None)
+    odd.funcName = Unbindable()  # type: ignore[assignment]
+    odd.lineno = 2**70  # past SQLite's 64-bit integers (the column's affinity then keeps it as a REAL)
+    logger.handle(odd)
+    logger.info("after")
+    handler.close()
+    records = list(read_database(tmp_path / "logs.db"))
+    assert ["odd", "after"] == [r.message for r in records]
+    assert "an object" == records[0].func
+    assert 0 == handler.stats().failed
