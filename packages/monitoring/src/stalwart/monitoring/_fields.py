@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -36,9 +37,26 @@ TEMPLATE_ATTRIBUTE = "_stalwart_template"
 
 
 # Records from one call site share their attribute names in the same order, so the
-# (cheap to hash) tuple of names maps to the extra names once per shape.
+# list of names maps to the extra names once per shape. Listing a record's ~22 names
+# is unavoidable (an extra may sit anywhere), but comparing that list with the last
+# shape seen is cheaper than hashing it: a logging loop hits the same shape every time.
 _EXTRA_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 _EXTRA_KEYS_LIMIT = 4096
+# (shape, extra names) of the last record, swapped whole so threads never see a torn pair.
+_last_shape: tuple[list[str], tuple[str, ...]] = ([], ())
+
+
+def _extra_keys(shape: list[str]) -> tuple[str, ...]:
+    global _last_shape
+    key = tuple(shape)
+    keys = _EXTRA_KEYS.get(key)
+    if keys is None:
+        keys = tuple(name for name in shape if name not in STANDARD_ATTRIBUTES and name[0] != "_")
+        if len(_EXTRA_KEYS) >= _EXTRA_KEYS_LIMIT:
+            _EXTRA_KEYS.clear()
+        _EXTRA_KEYS[key] = keys
+    _last_shape = (shape, keys)
+    return keys
 
 
 def record_extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -47,14 +65,14 @@ def record_extras(record: logging.LogRecord) -> dict[str, Any]:
     Names starting with ``_`` are private to filters and handlers and are left out.
     """
     attrs = record.__dict__
-    shape = tuple(attrs)
-    keys = _EXTRA_KEYS.get(shape)
-    if keys is None:
-        keys = tuple(key for key in shape if key not in STANDARD_ATTRIBUTES and key[0] != "_")
-        if len(_EXTRA_KEYS) >= _EXTRA_KEYS_LIMIT:
-            _EXTRA_KEYS.clear()
-        _EXTRA_KEYS[shape] = keys
-    return {key: attrs[key] for key in keys} if keys else {}
+    shape = [*attrs]
+    last, keys = _last_shape
+    if shape != last:
+        keys = _extra_keys(shape)
+    extras = {}
+    for key in keys:
+        extras[key] = attrs[key]
+    return extras
 
 
 def record_message(record: logging.LogRecord) -> str:
@@ -88,21 +106,33 @@ def exception_text(record: logging.LogRecord, formatter: logging.Formatter | Non
     return record.exc_text or None
 
 
-# (second, formatted second): one tuple, swapped whole, so threads never see a torn pair.
-_second_cache: tuple[int, str] = (-1, "")
+# (start of the second, its text up to the "."): one tuple, swapped whole, so threads never see a torn pair.
+_second: tuple[float, str] = (math.inf, "")
+# "000".."999" and "000Z".."999Z": two lookups are cheaper than a "06d" format spec.
+_DIGITS = [f"{number:03d}" for number in range(1000)]
+_DIGITS_Z = [f"{number:03d}Z" for number in range(1000)]
+
+
+def _new_second(created: float) -> tuple[float, str]:
+    global _second
+    whole = math.floor(created)
+    _second = (float(whole), time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)))
+    return _second
 
 
 def iso_utc(created: float) -> str:
     """Return ``created`` (Unix seconds) as ISO 8601 UTC, microseconds: ``2026-01-02T03:04:05.123456Z``."""
-    whole = int(created)
-    micros = int((created - whole) * 1_000_000)
-    global _second_cache
-    cached_second, text = _second_cache
-    if cached_second != whole:
+    start, text = _second
+    fraction = created - start
+    # Below .999999 the microseconds cannot round up to 1,000,000 (the next second).
+    if not 0.0 <= fraction < 0.999999:
         # Records arrive in time order, so one formatted second serves thousands of them.
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        _second_cache = (whole, text)
-    return f"{text}.{micros:06d}Z"
+        start, text = _new_second(created)
+        fraction = created - start
+        if fraction >= 0.999999:
+            return f"{text}{min(int(fraction * 1_000_000), 999_999):06d}Z"
+    micros = int(fraction * 1_000_000)
+    return text + _DIGITS[micros // 1000] + _DIGITS_Z[micros % 1000]
 
 
 _ESCAPES = {code: f"\\x{code:02x}" for code in range(32)}

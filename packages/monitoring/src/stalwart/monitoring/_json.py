@@ -18,8 +18,12 @@ def json_default(value: Any) -> Any:
     return repr(value)
 
 
-class _Line(msgspec.Struct, omit_defaults=True, array_like=False):
-    """One output line; a Struct encodes faster than a dict and leaves unset fields out."""
+class _Line(msgspec.Struct, omit_defaults=True, gc=False):
+    """One output line; a Struct encodes faster than a dict and leaves unset fields out.
+
+    Not tracked by the garbage collector: a line lives for one ``format`` call
+    and nothing refers back to it, so it can never be part of a cycle.
+    """
 
     ts: str
     ts_ns: int
@@ -76,29 +80,43 @@ class JSONFormatter(logging.Formatter):
         self._encoder = msgspec.json.Encoder(enc_hook=json_default)
 
     def _line(self, record: logging.LogRecord) -> _Line:
+        # The hot path of every log call: helpers are inlined where a call would cost more than their work.
+        attrs = record.__dict__
         created = record.created
         extras = record_extras(record)
         if self._static:
             extras = {**self._static, **extras}
-        correlation_id = record.__dict__.get("correlation_id")
-        location = self._include_location
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - record_message describes any failure
+            message = record_message(record)
+        exc = record.exc_text
+        if record.exc_info and not exc:
+            exc = exception_text(record, self)
+        correlation_id = attrs.get("correlation_id")
+        module: str | None = None
+        func: str | None = None
+        line: int | None = None
+        path: str | None = None
+        if self._include_location:
+            module, func, line, path = record.module, record.funcName, record.lineno, record.pathname
         return _Line(
             iso_utc(created),
             int(created * 1_000_000_000),
             record.levelno,
             record.levelname,
             record.name,
-            record_message(record),
+            message,
             record.process or 0,
             record.processName or "",
             record.thread or 0,
             record.threadName or "",
             self._host,
-            record.module if location else None,
-            record.funcName if location else None,
-            record.lineno if location else None,
-            record.pathname if location else None,
-            exception_text(record, self),
+            module,
+            func,
+            line,
+            path,
+            exc or None,
             record.stack_info or None,
             None if correlation_id is None else str(correlation_id),
             extras or None,
