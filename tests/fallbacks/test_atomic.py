@@ -41,8 +41,9 @@ def test_json_and_csv_of_the_same_stem_never_share_a_temp_file(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("failing", ["write", "fsync"])
+@pytest.mark.parametrize("repeat", [1000, 400_000])  # 400k: over 1 MiB, written while the data is checked
 def test_disk_full_raises_keeps_old_file_and_removes_temp(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str, repeat: int
 ) -> None:
     path = tmp_path / "data.json"
     write_json({"v": "old"}, path)
@@ -52,7 +53,7 @@ def test_disk_full_raises_keeps_old_file_and_removes_temp(
 
     monkeypatch.setattr(os, failing, disk_full)
     with pytest.raises(WriteError) as caught:
-        write_json({"v": "new" * 1000}, path)
+        write_json({"v": "new" * repeat}, path)
     monkeypatch.undo()
     assert str(path) == caught.value.path
     assert "No space left" in str(caught.value)

@@ -24,7 +24,8 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from stalwart.fallbacks import _stats
@@ -33,6 +34,7 @@ from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._validate import Format, find_problem
 
 __all__ = [
+    "Unconfirmed",
     "atomic_write",
     "backup_paths",
     "counted_write",
@@ -45,6 +47,10 @@ __all__ = [
 _log = logging.getLogger("stalwart.fallbacks")
 
 Chunks = Sequence[bytes | bytearray | memoryview]
+
+
+class Unconfirmed(Exception):
+    """``atomic_write``'s ``confirm`` said no: nothing was replaced and no temp file is left."""
 
 
 def resolve_target(path: str | os.PathLike[str]) -> str:
@@ -198,6 +204,7 @@ def atomic_write(
     backups: int = 0,
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     valid: bool = True,
+    confirm: Callable[[], bool] | None = None,
 ) -> int:
     """Replace the content of ``path`` with ``chunks``, atomically.
 
@@ -209,6 +216,10 @@ def atomic_write(
         backups: How many backup generations to keep.
         lock_timeout: Seconds to wait for the file's lock; ``None`` waits forever.
         valid: Whether ``chunks`` are known-valid ``fmt`` content (then cached as such).
+        confirm: A last check that the content may be committed, run in this thread
+            while a worker thread writes and syncs the temp file (the I/O releases the
+            GIL, so the check's time hides the disk's); the target is replaced only
+            if it returns True.
 
     Returns:
         The number of bytes written.
@@ -216,6 +227,8 @@ def atomic_write(
     Raises:
         WriteError: Anything went wrong; the old content of ``path`` is intact and no
             temp file is left.
+        Unconfirmed: ``confirm`` returned False; the old content is intact, no temp
+            file is left.
 
     """
     if backups < 0:
@@ -230,10 +243,10 @@ def atomic_write(
             raise WriteError(real_path, f"cannot create a temp file in {directory}: {exc}") from exc
         try:
             try:
-                written = write_all(fd, chunks)
-                _copy_permissions(fd, real_path)  # before fsync, so the mode is durable too
-                if durable:
-                    os.fsync(fd)
+                if confirm is None:
+                    written = _fill_temp(fd, chunks, real_path, durable)
+                else:
+                    written = _fill_temp_while(confirm, fd, chunks, real_path, durable)
             finally:
                 os.close(fd)
             if backups:
@@ -252,6 +265,52 @@ def atomic_write(
     _stats.count("writes")
     _stats.count("bytes_written", written)
     return written
+
+
+def _fill_temp(fd: int, chunks: Chunks, real_path: str, durable: bool) -> int:
+    written = write_all(fd, chunks)
+    _copy_permissions(fd, real_path)  # before fsync, so the mode is durable too
+    if durable:
+        os.fsync(fd)
+    return written
+
+
+def _fill_temp_while(
+    confirm: Callable[[], bool], fd: int, chunks: Chunks, real_path: str, durable: bool
+) -> int:
+    """Fill the temp file in a worker thread while ``confirm`` runs here; raise if it says no."""
+    outcome: list[int | BaseException] = []
+    verdict: list[bool] = []
+
+    def fill() -> None:
+        try:
+            written = write_all(fd, chunks)
+            _copy_permissions(fd, real_path)
+            if durable and verdict != [False]:  # a rejected temp file needs no fsync
+                os.fsync(fd)
+            outcome.append(written)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, re-raised there
+            outcome.append(exc)
+
+    worker = threading.Thread(target=fill, name="stalwart-fallbacks-write", daemon=True)
+    try:
+        worker.start()
+    except RuntimeError:
+        # No new threads (interpreter shutting down): check first, then write.
+        if not confirm():
+            raise Unconfirmed from None
+        return _fill_temp(fd, chunks, real_path, durable)
+    try:
+        verdict.append(confirm())
+    finally:
+        # Whatever happens here, the fd is closed only after the worker is done with it.
+        worker.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    if not verdict[0]:
+        raise Unconfirmed
+    return result
 
 
 def _copy_permissions(fd: int, real_path: str) -> None:

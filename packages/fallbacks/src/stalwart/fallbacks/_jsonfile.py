@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import (
+    Unconfirmed,
     atomic_write,
     counted_write,
     fsync_directory,
@@ -21,11 +22,13 @@ from stalwart.fallbacks._atomic import (
 )
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
+from stalwart.fallbacks._plain import is_plain_json
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
 from stalwart.fallbacks._tagged import (
     MARKER_BYTES,
     NanPolicy,
     TagError,
+    check_nan_policy,
     decode_types,
     encode_types,
     map_items,
@@ -44,6 +47,8 @@ __all__ = [
 _log = logging.getLogger("stalwart.fallbacks")
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()
+#: From this payload size on, ``write_json`` checks the data while the temp file is written.
+_OVERLAP_MIN_BYTES = 1 << 20
 
 
 def encode_json(data: Any, *, indent: int | None = None, nan: NanPolicy = "raise") -> bytes:
@@ -89,6 +94,30 @@ def write_json(
         WriteError: The file could not be written; the old content is intact.
 
     """
+    check_nan_policy(nan)
+    raw = _encode_untagged(data)
+    if raw is not None:
+        # Plain JSON data (the common case): msgspec's output is already exact, if the
+        # lossless check agrees. A large payload is written while the check runs.
+        payload = raw if indent is None else msgspec.json.format(raw, indent=indent)
+
+        def plain() -> bool:
+            return is_plain_json(data, len(raw))
+
+        overlap = len(raw) >= _OVERLAP_MIN_BYTES
+        if overlap or plain():
+            try:
+                return atomic_write(
+                    path,
+                    (payload, b"\n"),
+                    fmt="json",
+                    durable=durable,
+                    backups=backups,
+                    lock_timeout=lock_timeout,
+                    confirm=plain if overlap else None,
+                )
+            except Unconfirmed:
+                pass  # not plain after all: the exact path below decides
     payload = encode_json(data, indent=indent, nan=nan)
     return atomic_write(
         path,
@@ -98,6 +127,20 @@ def write_json(
         backups=backups,
         lock_timeout=lock_timeout,
     )
+
+
+def _encode_untagged(data: Any) -> bytes | None:
+    """Return msgspec's encoding of ``data`` as it is, or None where msgspec refuses it.
+
+    Only a candidate: msgspec also writes tuples, sets, bytes, datetimes, NaN ...
+    (lossily), so it is used only if :func:`is_plain_json` then says the data is
+    plain. Refusals (an unknown type, a cycle) are left to the exact path, which
+    raises the documented errors.
+    """
+    try:
+        return _ENCODER.encode(data)
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError):
+        return None
 
 
 def read_json(path: str | os.PathLike[str], *, recover: bool = False, restore_types: bool = True) -> Any:

@@ -43,6 +43,7 @@ __all__ = [
     "MARKER_BYTES",
     "NanPolicy",
     "TagError",
+    "check_nan_policy",
     "decode_types",
     "encode_types",
     "map_items",
@@ -82,8 +83,7 @@ def encode_types(value: Any, nan: NanPolicy = "raise") -> Any:
         ValueError: ``nan`` is not one of ``"raise"``, ``"tag"``, ``"null"``.
 
     """
-    if nan not in _NAN_POLICIES:
-        raise ValueError(f"nan must be one of {_NAN_POLICIES}, not {nan!r}")
+    check_nan_policy(nan)
     try:
         return _encode(value, nan)
     except RecursionError as exc:
@@ -91,6 +91,12 @@ def encode_types(value: Any, nan: NanPolicy = "raise") -> Any:
         raise UnsupportedTypeError(
             type(value).__name__, "nested deeper than the recursion limit (or contains itself)"
         ) from exc
+
+
+def check_nan_policy(nan: str) -> None:
+    """Raise ``ValueError`` unless ``nan`` is ``"raise"``, ``"tag"`` or ``"null"``."""
+    if nan not in _NAN_POLICIES:
+        raise ValueError(f"nan must be one of {_NAN_POLICIES}, not {nan!r}")
 
 
 def _encode(value: Any, nan: NanPolicy) -> Any:

@@ -1,0 +1,196 @@
+"""The fast lossless check: True only where the exact walk finds nothing to tag; writes stay exact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import math
+import os
+import pathlib
+import uuid
+from collections import OrderedDict, UserList
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stalwart.fallbacks import UnsupportedTypeError, get_performance_stats, read_json, write_json
+from stalwart.fallbacks._plain import is_plain_json
+from stalwart.fallbacks._tagged import encode_types
+
+NO_LIMIT = 10**12
+
+
+def _exact_says_plain(value: Any) -> bool:
+    """The reference: the exact walk returns plain data unchanged (no copy)."""
+    try:
+        return encode_types(value) is value
+    except (UnsupportedTypeError, ValueError):
+        return False
+
+
+def _records(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": i,
+            "name": f"user {i}",
+            "score": i * 0.25,
+            "ok": i % 2 == 0,
+            "note": None,
+            "tags": ["alpha", "beta"],
+            "nested": {"a": i % 7, "b": f"note {i}"},
+        }
+        for i in range(count)
+    ]
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Text(str):
+    pass
+
+
+class Weird(dict[str, Any]):
+    pass
+
+
+def _poisoned(where: str, value: Any) -> list[dict[str, Any]]:
+    """40 records (columns of one type each) with ``value`` put in record 23."""
+    records = _records(40)
+    record = records[23]
+    if where == "tags":
+        record["tags"][1] = value
+    elif where == "nested":
+        record["nested"]["b"] = value
+    else:
+        record[where] = value
+    return records
+
+
+POISONS = [
+    (1, 2),
+    {1},
+    frozenset({"a"}),
+    b"raw",
+    bytearray(b"raw"),
+    1j,
+    dt.datetime(2026, 11, 23, 12, 0),
+    dt.date(2026, 11, 23),
+    decimal.Decimal("1.5"),
+    uuid.UUID(int=7),
+    pathlib.Path("/tmp/x"),
+    math.nan,
+    math.inf,
+    -math.inf,
+    Color.RED,
+    Text("subclass"),
+    Weird(a=1),
+    OrderedDict(a=1),
+    UserList([1]),
+    object(),
+]
+
+
+@pytest.mark.parametrize("where", ["score", "name", "tags", "nested"])
+@pytest.mark.parametrize("value", POISONS, ids=lambda value: type(value).__name__ + repr(value)[:12])
+def test_any_value_that_needs_a_tag_or_raises_is_never_plain(where: str, value: Any) -> None:
+    data = _poisoned(where, value)
+    assert _exact_says_plain(data) is False
+    assert is_plain_json(data, NO_LIMIT) is False
+
+
+@pytest.mark.parametrize(
+    "key", [1, 1.5, None, True, (1, 2), uuid.UUID(int=1), dt.date(2026, 1, 1), "$stalwart"], ids=repr
+)
+@pytest.mark.parametrize("where", ["record", "nested"])
+def test_a_dict_with_one_non_str_or_marker_key_is_never_plain(where: str, key: Any) -> None:
+    data = _records(40)
+    target = data[31] if where == "record" else data[31]["nested"]
+    target[key] = 1
+    assert is_plain_json(data, NO_LIMIT) is False
+
+
+def test_plain_records_are_plain_as_for_the_exact_walk() -> None:
+    data = _records(200)
+    assert _exact_says_plain(data) is True
+    assert is_plain_json(data, NO_LIMIT) is True
+
+
+def test_str_subclass_keys_count_as_str_like_the_exact_walk() -> None:
+    data = _records(40)
+    data[5][Text("extra")] = 1
+    assert _exact_says_plain(data) is True
+    assert is_plain_json(data, NO_LIMIT) is True
+
+
+def test_records_of_different_shapes_are_still_checked_value_by_value() -> None:
+    data: list[Any] = [*_records(30), {"x": [1, 2, 3, {"y": (1,)}]}, [1, "a", None], 5]
+    assert is_plain_json(data, NO_LIMIT) is False
+    data[30]["x"][3]["y"] = [1]
+    assert is_plain_json(data, NO_LIMIT) is True
+
+
+def test_huge_finite_floats_whose_sum_overflows_still_round_trip(tmp_path: Path) -> None:
+    data = [1e308] * 40  # the column sum overflows: the exact path takes over
+    write_json(data, tmp_path / "f.json")
+    assert data == read_json(tmp_path / "f.json")
+
+
+def test_a_check_over_budget_gives_up() -> None:
+    data = _records(40)
+    assert is_plain_json(data, 100) is False
+
+
+def test_self_containing_data_still_raises_a_typed_error(tmp_path: Path) -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    with pytest.raises(UnsupportedTypeError, match="recursion limit"):
+        write_json(loop, tmp_path / "loop.json")
+    assert not (tmp_path / "loop.json").exists()
+
+
+JSON_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=4)
+)
+ANY_LEAVES = JSON_LEAVES | st.sampled_from([(1,), {2}, b"b", 1j, Color.RED, Text("t"), dt.date(2026, 1, 1)])
+KEYS = st.text(max_size=3) | st.sampled_from(["$stalwart", 1, Text("k")])
+TREES = st.recursive(
+    ANY_LEAVES,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(template=TREES, count=st.integers(min_value=1, max_value=40), poison=st.none() | ANY_LEAVES)
+def test_plain_only_if_the_exact_walk_finds_it_plain(template: Any, count: int, poison: Any) -> None:
+    # Many similar records (columns of one type), some with a different value in one place.
+    data = [{"k": template, "n": [i, template]} for i in range(count)]
+    if poison is not None:
+        data[count // 2]["n"][1] = poison
+    if is_plain_json(data, NO_LIMIT):
+        assert _exact_says_plain(data)
+
+
+def test_large_write_with_a_tagged_value_far_in_is_exact_and_leaves_no_temp(tmp_path: Path) -> None:
+    data: list[Any] = _records(20_000)  # over 1 MiB: the check runs while the temp is written
+    data[15_000]["tags"] = ("alpha", "beta")
+    path = tmp_path / "big.json"
+    before = get_performance_stats()["writes"]
+    write_json(data, path)
+    assert 1 == get_performance_stats()["writes"] - before
+    assert ("alpha", "beta") == read_json(path)[15_000]["tags"]
+    assert [] == [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_large_plain_write_reads_back_equal(tmp_path: Path) -> None:
+    data = _records(20_000)
+    path = tmp_path / "big.json"
+    write_json(data, path, backups=2)
+    write_json(data, path, backups=2)
+    assert data == read_json(path)
+    assert data == read_json(f"{path}.1")
