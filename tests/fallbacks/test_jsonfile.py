@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from stalwart.fallbacks import (
     ReadError,
     UnsupportedTypeError,
     append_jsonl,
+    get_performance_stats,
     iter_json_array,
     iter_jsonl,
     read_json,
@@ -109,17 +111,48 @@ def test_append_jsonl_accepts_core_records(tmp_path: Path) -> None:
     assert "hello" == line["message"]
 
 
-def test_append_after_a_torn_line_starts_a_fresh_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "torn",
+    [b'{"torn": ', b"12", b"-1.5", b"12 ", b'{"a": 1}{', b"\x00\x00\x00", b"  "],
+    ids=["cut-object", "cut-number", "cut-float", "number-and-space", "trailing-junk", "zeros", "blank"],
+)
+def test_append_after_a_torn_line_drops_it_so_it_never_reads_as_a_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, torn: bytes
+) -> None:
     path = tmp_path / "log.jsonl"
     append_jsonl([{"a": 1}], path)
     with open(path, "ab") as handle:
-        handle.write(b'{"torn": ')
+        handle.write(torn)  # a writer killed mid-line: "12" may be "12345" cut short
+    before = get_performance_stats()["torn_lines_dropped"]
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        append_jsonl([{"a": 2}], path)
+    assert [{"a": 1}, {"a": 2}] == list(iter_jsonl(path))  # strict: no invalid line left
+    assert b'{"a":1}\n{"a":2}\n' == path.read_bytes()
+    assert 1 == get_performance_stats()["torn_lines_dropped"] - before
+    assert "dropped the torn last line" in caplog.text
+    assert "byte 8" in caplog.text
+
+
+@pytest.mark.parametrize("whole", [b'{"a": 1.5}', b"[1, 2]", b'"text"', b"null", b"true"])
+def test_append_after_a_whole_record_that_lost_its_newline_keeps_it(tmp_path: Path, whole: bytes) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 0}\n' + whole)
     append_jsonl([{"a": 2}], path)
-    assert [{"a": 1}, {"a": 2}] == list(iter_jsonl(path, skip_invalid=True))
-    with pytest.raises(CorruptFileError) as caught:
-        list(iter_jsonl(path))
-    assert 2 == caught.value.line
-    assert 8 == caught.value.offset
+    assert [{"a": 0}, json.loads(whole), {"a": 2}] == list(iter_jsonl(path))
+
+
+def test_append_after_a_torn_line_longer_than_a_read_block_drops_only_that_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 0}\n' + b'{"a": "' + b"x" * 200_000)
+    append_jsonl([{"a": 2}], path)
+    assert [{"a": 0}, {"a": 2}] == list(iter_jsonl(path))
+
+
+def test_append_to_a_file_that_is_one_torn_line_starts_it_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"123")
+    append_jsonl([{"a": 2}], path)
+    assert b'{"a":2}\n' == path.read_bytes()
 
 
 def test_append_with_a_bad_record_appends_nothing(tmp_path: Path) -> None:

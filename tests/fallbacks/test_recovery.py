@@ -202,6 +202,21 @@ def test_truncated_indented_object_without_backup_salvages_no_fragments(tmp_path
         recover_json(path)
 
 
+@pytest.mark.parametrize("torn", [b"12", b"-0.5", b'{"a": 3', b"tru"])
+def test_a_torn_last_json_line_is_lost_even_when_it_parses(tmp_path: Path, torn: bytes) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n' + torn)  # "12" may be "12345" cut short
+    report = recover_json(path)
+    assert ([{"a": 1}, {"a": 2}], 1) == (report.data, report.lost)
+
+
+def test_a_last_json_line_that_only_lost_its_newline_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3}')
+    report = recover_json(path)
+    assert ([{"a": 1}, {"a": 2}, {"a": 3}], 0) == (report.data, report.lost)
+
+
 def test_json_lines_with_only_a_torn_last_line_are_preferred_to_a_backup(tmp_path: Path) -> None:
     path = tmp_path / "d.json"
     write_json([0], path, backups=1)

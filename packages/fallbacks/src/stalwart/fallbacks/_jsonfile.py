@@ -33,7 +33,7 @@ from stalwart.fallbacks._tagged import (
     encode_types,
     map_items,
 )
-from stalwart.fallbacks._validate import TORN_LAST_LINE
+from stalwart.fallbacks._validate import TORN_LAST_LINE, torn_line_is_whole
 
 __all__ = [
     "append_jsonl",
@@ -200,11 +200,13 @@ def append_jsonl(
     nan: NanPolicy = "raise",
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> int:
-    """Append records to a JSON Lines file, one line each, under the file's lock.
+    r"""Append records to a JSON Lines file, one line each, under the file's lock.
 
     Every record is encoded before anything is written, so a bad value appends
-    nothing. If the file ends in a torn line (a writer was killed), the new lines
-    start on a fresh line so they stay readable.
+    nothing. If the file ends in a torn line (a writer was killed mid-append),
+    it is settled first: a whole record that only lost its ``\n`` is kept, any
+    other torn line — unparsable, or a number that may be cut short (``12`` of
+    ``12345``) — is removed and logged, so it never reads as a record mid-file.
 
     Args:
         records: Values to append (``msgspec.Struct`` such as ``Record`` are welcome).
@@ -232,8 +234,8 @@ def append_jsonl(
         fd = os.open(real_path, flags, 0o666)
         try:
             size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                lines.insert(0, b"\n")  # close a torn last line first
+            if size and os.pread(fd, 1, size - 1) != b"\n" and _settle_torn_line(fd, size, real_path):
+                lines.insert(0, b"\n")  # the last record only lost its newline
             # One write call: with O_APPEND the lines land together even beside other appenders.
             written = write_all(fd, (b"".join(lines),))
             if durable:
@@ -245,6 +247,50 @@ def append_jsonl(
     _stats.count("writes")
     _stats.count("bytes_written", written)
     return count
+
+
+def _settle_torn_line(fd: int, size: int, path: str) -> bool:
+    r"""Deal with a last line that has no ``\n`` (a writer was killed mid-append).
+
+    Returns True if the line is a whole record that only lost its newline (it is
+    kept). Otherwise it is not a record — it does not parse, or it is a number
+    that may be cut short (``12`` of ``12345``) — and closing it with a newline
+    would pass it off as one mid-file: it is cut off the file (logged with its
+    bytes, counted as ``torn_lines_dropped``) and False is returned.
+    """
+    start = size
+    while start > 0:
+        length = min(start, 1 << 16)
+        cut = _pread_exactly(fd, length, start - length).rfind(b"\n")
+        if cut >= 0:
+            start = start - length + cut + 1
+            break
+        start -= length
+    tail = _pread_exactly(fd, size - start, start)
+    if torn_line_is_whole(tail):
+        return True
+    os.ftruncate(fd, start)
+    _stats.count("torn_lines_dropped")
+    _log.warning(
+        "dropped the torn last line of %s (byte %d, %d bytes, not a whole record): %r",
+        path,
+        start,
+        len(tail),
+        tail[:200],
+    )
+    return False
+
+
+def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, length, offset)
+        if not chunk:
+            raise OSError(f"file shrank while reading byte {offset}")
+        chunks.append(chunk)
+        length -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def iter_jsonl(

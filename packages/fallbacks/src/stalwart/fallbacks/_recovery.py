@@ -16,6 +16,7 @@ from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._readfile import decode_json_bytes, gc_paused
 from stalwart.fallbacks._tagged import TagError, decode_types
+from stalwart.fallbacks._validate import torn_line_is_whole
 
 __all__ = ["RecoveryReport", "recover_json"]
 
@@ -195,6 +196,11 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     first = True
     for number, line in enumerate(lines):
         if not line.strip():
+            continue
+        if number == last and not torn_line_is_whole(line):
+            if first and line.lstrip()[:1] in (b"[", b"{"):
+                return None
+            lost += 1  # cut off: even if it parses (``12`` of ``12345``) it is no record
             continue
         try:
             value = decoder.decode(line)

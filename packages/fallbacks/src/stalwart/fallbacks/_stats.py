@@ -29,6 +29,7 @@ _COUNTER_NAMES = (
     "backups_skipped_invalid",
     "lock_waits",
     "invalid_lines_skipped",
+    "torn_lines_dropped",
     "validity_cache_hits",
     "validity_cache_misses",
 )

@@ -10,7 +10,16 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["FORMATS", "TORN_LAST_LINE", "Format", "Problem", "find_problem", "json_error_offset", "torn_last_line"]
+__all__ = [
+    "FORMATS",
+    "TORN_LAST_LINE",
+    "Format",
+    "Problem",
+    "find_problem",
+    "json_error_offset",
+    "torn_last_line",
+    "torn_line_is_whole",
+]
 
 #: The file formats this package reads and writes.
 Format = Literal["json", "jsonl", "csv"]
@@ -79,6 +88,24 @@ def torn_last_line(raw: bytes) -> Problem | None:
         return None
     start = raw.rfind(b"\n") + 1
     return Problem(TORN_LAST_LINE, offset=start, line=raw.count(b"\n") + 1)
+
+
+def torn_line_is_whole(line: bytes) -> bool:
+    r"""Return True if a JSON line that lost its ``\n`` still holds one whole value.
+
+    An object, array, string, ``true``, ``false`` or ``null`` ends with its own
+    last byte: if the line parses as one, only the newline was lost. A number
+    does not (``12`` may be ``12345`` cut short), and a line that does not parse
+    was cut inside its value: neither is a record.
+    """
+    stripped = line.strip()
+    if not stripped or stripped[:1] in b"-0123456789":
+        return False
+    try:
+        msgspec.json.decode(stripped)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _jsonl_problem(raw: bytes) -> Problem | None:
