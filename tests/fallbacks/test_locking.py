@@ -261,3 +261,48 @@ def test_a_child_forked_inside_a_lock_block_does_not_release_the_parents_lock(tm
     path = os.path.realpath(tmp_path / "data.json")
     done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True, timeout=60)
     assert "still held" == done.stdout.strip(), done.stderr
+
+
+_FORK_WHILE_A_LOCK_FILE_OPENS = textwrap.dedent(
+    """
+    import errno, os, sys, threading
+    from stalwart.fallbacks._locking import file_lock
+    path = sys.argv[1]
+    opened, fork_started, fds = threading.Event(), threading.Event(), []
+    real_open = os.open
+    def open_then_linger(name, *args, **kwargs):
+        fd = real_open(name, *args, **kwargs)
+        if str(name).endswith(".lock") and not fds:
+            fds.append(fd)
+            opened.set()
+            fork_started.wait(30)  # a fork that does not wait for us lands right here
+        return fd
+    os.open = open_then_linger
+    def write():
+        with file_lock(path):
+            pass
+    writer = threading.Thread(target=write)
+    writer.start()
+    opened.wait(30)
+    os.register_at_fork(before=fork_started.set)  # runs before the package's own hook
+    child = os.fork()
+    if child == 0:
+        try:
+            os.fstat(fds[0])
+            os.write(1, b"leaked\\n")
+        except OSError as exc:
+            os.write(1, b"closed\\n" if exc.errno == errno.EBADF else b"error\\n")
+        os._exit(0)
+    os.waitpid(child, 0)
+    writer.join(30)
+    """
+)
+
+
+@posix_only
+def test_a_fork_while_another_thread_opens_a_lock_file_leaks_no_fd_into_the_child(tmp_path: Path) -> None:
+    path = os.path.realpath(tmp_path / "data.json")
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_WHILE_A_LOCK_FILE_OPENS, path], capture_output=True, text=True, timeout=60
+    )
+    assert "closed" == done.stdout.strip(), done.stderr

@@ -15,6 +15,9 @@ a child forked while a lock is held (by any thread) would keep it held after the
 holder died. So a forked child closes its copies of every lock fd open at fork
 time, without ``LOCK_UN`` (that would release the parent's lock too), and a
 ``with file_lock`` block the child inherits mid-way exits without touching them.
+Opening a lock fd and registering it (and unregistering and closing it) happen
+under a guard that ``fork`` takes first, so no fork lands in between and leaks
+an unregistered fd into the child.
 """
 
 from __future__ import annotations
@@ -40,11 +43,23 @@ _thread_locks: dict[str, threading.Lock] = {}
 _fork_hook_registered = [False]
 #: The ``.lock`` fds this process has open (locked, or waiting for the lock).
 _open_lock_fds: set[int] = set()
+#: Held from ``os.open`` to registration (and from unregistration to ``os.close``) and
+#: by ``fork``. Reentrant: a signal handler that forks inside that window must not deadlock.
+_fd_guard = threading.RLock()
+
+
+def _before_fork() -> None:
+    _fd_guard.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _fd_guard.release()
 
 
 def _reset_after_fork() -> None:
-    global _registry_guard
+    global _registry_guard, _fd_guard
     _registry_guard = threading.Lock()
+    _fd_guard = threading.RLock()  # the parent's, copied held by the forking thread
     _thread_locks.clear()
     for fd in list(_open_lock_fds):
         # EBADF: its owner closed it just before the fork; nothing is held then.
@@ -59,7 +74,11 @@ def _thread_lock(real_path: str) -> threading.Lock:
         if not _fork_hook_registered[0]:
             # Registered on first use rather than at import: importing does no work.
             if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_reset_after_fork)
+                os.register_at_fork(
+                    before=_before_fork,
+                    after_in_parent=_after_fork_in_parent,
+                    after_in_child=_reset_after_fork,
+                )
             _fork_hook_registered[0] = True
         lock = _thread_locks.get(real_path)
         if lock is None:
@@ -140,11 +159,12 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
     try:
         lock_path = real_path + ".lock"
         owner = os.getpid()
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
-        except OSError as exc:
-            raise WriteError(real_path, f"cannot open lock file {lock_path}: {exc}") from exc
-        _open_lock_fds.add(fd)
+        with _fd_guard:
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except OSError as exc:
+                raise WriteError(real_path, f"cannot open lock file {lock_path}: {exc}") from exc
+            _open_lock_fds.add(fd)
         try:
             delay = 0.0005
             while not _try_os_lock(fd):
@@ -165,7 +185,8 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
         finally:
             # In a forked child the fork hook closed fd already (its number may be reused).
             if os.getpid() == owner:
-                _open_lock_fds.discard(fd)
-                os.close(fd)
+                with _fd_guard:
+                    _open_lock_fds.discard(fd)
+                    os.close(fd)
     finally:
         thread_lock.release()
