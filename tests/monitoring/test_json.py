@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stalwart.core import Record, iter_jsonl
@@ -108,3 +109,69 @@ def test_a_record_with_a_lone_surrogate_reaches_a_utf8_stream(tmp_path: Any) -> 
     handler.close()
     [record] = list(iter_jsonl((tmp_path / "out.jsonl").read_bytes().splitlines()))
     assert "opened report-\\udcff.csv" == record.message
+
+
+class BraceRecord(logging.LogRecord):
+    """A LogRecord subclass as some applications use: its own message style and a computed field."""
+
+    def getMessage(self) -> str:
+        return str(self.msg).format(*(self.args or ()))
+
+    @property
+    def levelname(self) -> str:
+        return "NOTICE" if self.levelno == logging.INFO else logging.getLevelName(self.levelno)
+
+    @levelname.setter
+    def levelname(self, value: str) -> None:
+        pass
+
+
+def test_record_subclasses_are_read_through_their_own_attributes_and_message() -> None:
+    record = BraceRecord("app.api", logging.INFO, "/src/app/api.py", 7, "user {}", ("ada",), None)
+    record.user = "ada"
+    fields = json.loads(JSONFormatter().format(record))
+    assert ("user ada", "NOTICE", {"user": "ada"}) == (fields["message"], fields["level_name"], fields["extra"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    message=st.text(max_size=20),
+    extra=st.dictionaries(st.text("abcxyz_", max_size=6).map(lambda key: "x" + key), st.integers()),
+    correlation_id=st.none() | st.text(max_size=8),
+    location=st.booleans(),
+)
+def test_plain_records_and_subclass_records_format_alike(
+    message: str, extra: dict[str, int], correlation_id: str | None, location: bool
+) -> None:
+    plain = make_record(message, (), **extra)
+    if correlation_id is not None:
+        plain.correlation_id = correlation_id
+
+    class Subclass(logging.LogRecord):
+        pass
+
+    sub = Subclass("app.api", logging.ERROR, "/src/app/api.py", 7, message, (), None)
+    sub.__dict__.update(plain.__dict__)
+    formatter = JSONFormatter({"service": "api"}, include_location=location)
+    assert formatter.format(plain) == formatter.format(sub)
+
+
+def test_a_standard_attribute_set_again_after_the_extras_is_still_read() -> None:
+    record = make_record(user="ada")
+    expected = JSONFormatter().format(record)
+    levelname = record.levelname
+    del record.levelname
+    record.levelname = levelname
+    assert expected == JSONFormatter().format(record)
+
+
+def test_a_record_missing_a_standard_attribute_fails_as_with_attribute_access() -> None:
+    record = make_record()
+    del record.levelno
+    with pytest.raises(AttributeError, match="levelno"):
+        JSONFormatter().format(record)
+
+
+def test_a_message_that_cannot_be_formatted_is_described_not_lost() -> None:
+    fields = json.loads(JSONFormatter().format(make_record("%d items", ("many",))))
+    assert fields["message"].startswith("'%d items' % ('many',) [message formatting failed: TypeError")
