@@ -102,7 +102,7 @@ def write_json(
         payload = raw if indent is None else msgspec.json.format(raw, indent=indent)
 
         def plain() -> bool:
-            return is_plain_json(data, len(raw))
+            return is_plain_json(data, raw)
 
         overlap = len(raw) >= _OVERLAP_MIN_BYTES
         if overlap or plain():

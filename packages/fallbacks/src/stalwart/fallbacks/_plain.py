@@ -17,10 +17,17 @@ of a large write (most of its time on 100,000 records), because each of the
   only sends the data to the exact path), a column of dicts or lists is the
   next group. Splitting by index covers every value whatever the shapes, so a
   mixed column costs speed (a Python scan), never soundness;
-* the keys of all dicts of a group are checked at once: ``"".join`` accepts
-  exactly the ``str`` instances the exact walk accepts, and the joined text
-  contains ``"$stalwart"`` if any key is the marker (a match across two keys
-  only sends the data to the exact path).
+* the keys of all dicts of a group are checked at once. On CPython 3.11,
+  ``gc.get_referents(*dicts)`` gathers the values in one C call, and its
+  length proves the keys: the collector's traversal of a dict whose keys are
+  all exact ``str`` (the "unicode" table kind) visits only its values, while
+  any other dict visits keys *and* values, so the count equals the dicts' total
+  length only if every key is a ``str`` (dict_traverse in Objects/dictobject.c,
+  checked for 3.11; other versions use the portable way). Elsewhere,
+  ``"".join`` over all keys accepts exactly the ``str`` instances the exact walk
+  accepts. A ``"$stalwart"`` key is found in the encoded bytes, where msgspec
+  writes it literally (a string value ``"$stalwart"`` only sends the data to
+  the exact path).
 
 It answers True only for data that :func:`encode_types` would return unchanged:
 exact ``str``/``int``/``bool``/``None`` and finite ``float`` leaves inside
@@ -30,12 +37,14 @@ key. False means "take the exact path", which decides what to tag or reject.
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Callable, Sequence
 from itertools import chain
 from math import isfinite
 from typing import Any
 
-from stalwart.fallbacks._tagged import MARKER
+from stalwart.fallbacks._tagged import MARKER_BYTES
 
 __all__ = ["is_plain_json"]
 
@@ -44,25 +53,28 @@ _LEAF_TYPES = frozenset({str, int, bool, type(None)})
 _MIN_GROUP = 16
 _from_iterable = chain.from_iterable
 _dict_values = dict.values
+#: Whether a dict with only exact-``str`` keys traverses to its values alone (verified for 3.11).
+TRAVERSAL_SKIPS_STR_KEYS = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
 
 
-def is_plain_json(value: Any, budget: int) -> bool:
+def is_plain_json(value: Any, encoded: bytes) -> bool:
     """Return True if ``value`` is plain JSON data that needs no tagged encoding.
 
     Args:
         value: The data to check.
-        budget: The most values to look at before giving up (returning False).
-            ``write_json`` passes the length of the data's msgspec encoding:
-            every value takes at least one byte of it, so plain data always
-            fits, while data that grows under the check (a list a thread
-            appends to itself) cannot loop for ever.
+        encoded: msgspec's encoding of ``value``. Searched for the marker key,
+            and its length bounds the work: every value takes at least one byte
+            of it, so plain data always fits, while data that grows under the
+            check (a list a thread appends to itself) cannot loop for ever.
 
     Returns:
         True only if the data is plain; False if it needs the exact path.
 
     """
+    if MARKER_BYTES in encoded:
+        return False
+    budget = len(encoded)
     groups: list[Sequence[Any]] = [(value,)]
-    dict_groups: list[Sequence[dict[Any, Any]]] = []
     while groups:
         values = groups.pop()
         budget -= len(values)
@@ -94,11 +106,13 @@ def is_plain_json(value: Any, budget: int) -> bool:
                 return False
             dicts, lists = found_dicts, found_lists
         if dicts:
-            dict_groups.append(dicts)
-            _split(list(_from_iterable(map(_dict_values, dicts))), len(dicts), len(dicts[0]), groups)
+            children = _values_if_str_keys(dicts)
+            if children is None:
+                return False
+            _split(children, len(dicts), len(dicts[0]), groups)
         if lists:
             _split(list(_from_iterable(lists)), len(lists), len(lists[0]), groups)
-    return all(map(_keys_are_plain, dict_groups))
+    return True
 
 
 def _scan(
@@ -132,10 +146,15 @@ def _split(children: list[Any], containers: int, width: int, groups: list[Sequen
         groups.append(children)
 
 
-def _keys_are_plain(dicts: Sequence[dict[Any, Any]]) -> bool:
+def _values_if_str_keys(dicts: Sequence[dict[Any, Any]]) -> list[Any] | None:
+    """Return the values of all ``dicts`` if every key is a ``str``, else None."""
+    if TRAVERSAL_SKIPS_STR_KEYS:
+        values = gc.get_referents(*dicts)
+        # More referents than values: some dict also visited its keys, so one is no exact str.
+        return values if len(values) == sum(map(len, dicts)) else None
     try:
         # str instances only, as the exact walk's isinstance check; no copy of the dicts.
-        keys = "".join(_from_iterable(dicts))
+        "".join(_from_iterable(dicts))
     except TypeError:
-        return False
-    return MARKER not in keys
+        return None
+    return list(_from_iterable(map(_dict_values, dicts)))
