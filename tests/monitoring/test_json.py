@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -36,6 +37,16 @@ def test_json_line_has_readable_time_and_level_name() -> None:
     assert "ERROR" == fields["level_name"]
     assert fields["ts"].endswith("Z")
     assert "T" == fields["ts"][10]
+
+
+def test_json_line_times_agree_to_the_microsecond() -> None:
+    record = make_record()
+    for created in (1767323044.25, 1767323045.9999999, 0.5, 1767323046.000001):
+        record.created = created
+        fields = json.loads(JSONFormatter().format(record))
+        whole, nanos = divmod(fields["ts_ns"], 1_000_000_000)
+        expected = dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).replace(microsecond=nanos // 1000)
+        assert (int(created * 1e9), expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) == (fields["ts_ns"], fields["ts"])
 
 
 def test_extras_cannot_overwrite_standard_fields() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ __all__ = [
     "escape_line",
     "exception_text",
     "iso_utc",
+    "iso_utc_ns",
     "record_extras",
     "record_message",
     "record_template",
@@ -106,33 +106,38 @@ def exception_text(record: logging.LogRecord, formatter: logging.Formatter | Non
     return record.exc_text or None
 
 
-# (start of the second, its text up to the "."): one tuple, swapped whole, so threads never see a torn pair.
-_second: tuple[float, str] = (math.inf, "")
+# (start of the second in ns, its text up to the "."): one tuple, swapped whole, so threads never see a torn pair.
+_second: tuple[int, str] = (2**63, "")
 # "000".."999" and "000Z".."999Z": two lookups are cheaper than a "06d" format spec.
 _DIGITS = [f"{number:03d}" for number in range(1000)]
 _DIGITS_Z = [f"{number:03d}Z" for number in range(1000)]
 
 
-def _new_second(created: float) -> tuple[float, str]:
+def _new_second(whole: int) -> tuple[int, str]:
     global _second
-    whole = math.floor(created)
-    _second = (float(whole), time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)))
+    _second = (whole * 1_000_000_000, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)))
     return _second
 
 
-def iso_utc(created: float) -> str:
-    """Return ``created`` (Unix seconds) as ISO 8601 UTC, microseconds: ``2026-01-02T03:04:05.123456Z``."""
+def iso_utc_ns(ns: int) -> str:
+    """Return ``ns`` (Unix nanoseconds) as ISO 8601 UTC, truncated to microseconds: ``2026-01-02T03:04:05.123456Z``."""
     start, text = _second
-    fraction = created - start
-    # Below .999999 the microseconds cannot round up to 1,000,000 (the next second).
-    if not 0.0 <= fraction < 0.999999:
+    offset = ns - start
+    if not 0 <= offset < 1_000_000_000:
         # Records arrive in time order, so one formatted second serves thousands of them.
-        start, text = _new_second(created)
-        fraction = created - start
-        if fraction >= 0.999999:
-            return f"{text}{min(int(fraction * 1_000_000), 999_999):06d}Z"
-    micros = int(fraction * 1_000_000)
+        start, text = _new_second(ns // 1_000_000_000)
+        offset = ns - start
+    micros = offset // 1000
     return text + _DIGITS[micros // 1000] + _DIGITS_Z[micros % 1000]
+
+
+def iso_utc(created: float) -> str:
+    """Return ``created`` (Unix seconds, as ``LogRecord.created``) like :func:`iso_utc_ns` does its nanoseconds.
+
+    The nanoseconds are ``int(created * 1e9)``, the ``ts_ns`` of a :class:`stalwart.core.Record`,
+    so both times of a record always agree.
+    """
+    return iso_utc_ns(int(created * 1_000_000_000))
 
 
 _ESCAPES = {code: f"\\x{code:02x}" for code in range(32)}

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from stalwart.core import current_host, to_jsonable
 from stalwart.monitoring import _fields
-from stalwart.monitoring._fields import exception_text, iso_utc, record_message
+from stalwart.monitoring._fields import exception_text, record_message
 
 __all__ = ["JSONFormatter", "json_default"]
 
@@ -138,17 +138,17 @@ class JSONFormatter(logging.Formatter):
         path: str | None = None
         if self._include_location:
             module, func, line, path = fields["module"], fields["funcName"], fields["lineno"], fields["pathname"]
-        # iso_utc(created), inlined for the common case: a time within the last formatted second.
+        ts_ns = int(created * 1_000_000_000)
+        # iso_utc_ns(ts_ns), inlined.
         start, text = _fields._second
-        fraction = created - start
-        if 0.0 <= fraction < 0.999999:
-            micros = int(fraction * 1_000_000)
-            ts = text + _fields._DIGITS[micros // 1000] + _fields._DIGITS_Z[micros % 1000]
-        else:
-            ts = iso_utc(created)
+        offset = ts_ns - start
+        if not 0 <= offset < 1_000_000_000:
+            start, text = _fields._new_second(ts_ns // 1_000_000_000)
+            offset = ts_ns - start
+        micros = offset // 1000
         return _Line(
-            ts,
-            int(created * 1_000_000_000),
+            text + _fields._DIGITS[micros // 1000] + _fields._DIGITS_Z[micros % 1000],
+            ts_ns,
             fields["levelno"],
             fields["levelname"],
             fields["name"],
