@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -95,38 +95,35 @@ def write_json(
 
     """
     check_nan_policy(nan)
+
+    def write(payload: bytes, confirm: Callable[[], bool] | None = None) -> int:
+        return atomic_write(
+            path,
+            (payload, b"\n"),
+            fmt="json",
+            durable=durable,
+            backups=backups,
+            lock_timeout=lock_timeout,
+            confirm=confirm,
+        )
+
     raw = _encode_untagged(data)
     if raw is not None:
         # Plain JSON data (the common case): msgspec's output is already exact, if the
         # lossless check agrees. A large payload is written while the check runs.
-        payload = raw if indent is None else msgspec.json.format(raw, indent=indent)
-
         def plain() -> bool:
             return is_plain_json(data, raw)
 
         overlap = len(raw) >= _OVERLAP_MIN_BYTES
         if overlap or plain():
             try:
-                return atomic_write(
-                    path,
-                    (payload, b"\n"),
-                    fmt="json",
-                    durable=durable,
-                    backups=backups,
-                    lock_timeout=lock_timeout,
-                    confirm=plain if overlap else None,
+                return write(
+                    raw if indent is None else msgspec.json.format(raw, indent=indent),
+                    plain if overlap else None,
                 )
             except Unconfirmed:
                 pass  # not plain after all: the exact path below decides
-    payload = encode_json(data, indent=indent, nan=nan)
-    return atomic_write(
-        path,
-        (payload, b"\n"),
-        fmt="json",
-        durable=durable,
-        backups=backups,
-        lock_timeout=lock_timeout,
-    )
+    return write(encode_json(data, indent=indent, nan=nan))
 
 
 def _encode_untagged(data: Any) -> bytes | None:
