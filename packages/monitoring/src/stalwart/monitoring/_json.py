@@ -103,7 +103,7 @@ class JSONFormatter(logging.Formatter):
         # The hot path of every log call, so it reads a plain LogRecord's fields from its __dict__ (an attribute
         # read costs about twice as much once the dict exists) and inlines the _fields helpers where a call
         # would cost about as much as their work.
-        instance = record.__dict__
+        instance = fields if type(fields) is dict else record.__dict__
         created = fields["created"]
         # record_extras(record), inlined.
         shape = [*instance]
@@ -132,12 +132,10 @@ class JSONFormatter(logging.Formatter):
         if fields["exc_info"] and not exc:
             exc = exception_text(record, self)
         correlation_id = fields.get("correlation_id")
-        module: str | None = None
-        func: str | None = None
-        line: int | None = None
-        path: str | None = None
         if self._include_location:
             module, func, line, path = fields["module"], fields["funcName"], fields["lineno"], fields["pathname"]
+        else:
+            module = func = line = path = None
         ts_ns = int(created * 1_000_000_000)
         # iso_utc_ns(ts_ns), inlined.
         start, text = _fields._second
