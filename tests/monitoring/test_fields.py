@@ -35,6 +35,22 @@ def test_iso_utc_ns_truncates_to_microseconds() -> None:
     assert "1970-01-01T00:00:00.000001Z" == iso_utc_ns(1000)
 
 
+def test_iso_utc_ns_follows_milliseconds_and_seconds_in_both_directions() -> None:
+    base = 1767323045_000000000
+    steps = [123_456_000, 123_999_999, 124_000_000, 123_000_001, 999_999_999, 1_000_000_000, 999_000_000, -1, 5_000]
+    assert [
+        "2026-01-02T03:04:05.123456Z",
+        "2026-01-02T03:04:05.123999Z",
+        "2026-01-02T03:04:05.124000Z",
+        "2026-01-02T03:04:05.123000Z",
+        "2026-01-02T03:04:05.999999Z",
+        "2026-01-02T03:04:06.000000Z",
+        "2026-01-02T03:04:05.999000Z",
+        "2026-01-02T03:04:04.999999Z",
+        "2026-01-02T03:04:05.000005Z",
+    ] == [iso_utc_ns(base + step) for step in steps]
+
+
 def test_iso_utc_follows_the_second_in_both_directions() -> None:
     times = [1767323045.5, 1767323044.25, 1767323045.75, 1767323046.0, 0.9999999999999999, 1767323045.1]
     assert [_expected_iso(created) for created in times] == [iso_utc(created) for created in times]

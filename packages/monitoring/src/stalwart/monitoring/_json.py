@@ -138,14 +138,13 @@ class JSONFormatter(logging.Formatter):
             module = func = line = path = None
         ts_ns = int(created * 1_000_000_000)
         # iso_utc_ns(ts_ns), inlined.
-        start, text = _fields._second
+        start, text = _fields._milli
         offset = ts_ns - start
-        if not 0 <= offset < 1_000_000_000:
-            start, text = _fields._new_second(ts_ns // 1_000_000_000)
+        if not 0 <= offset < 1_000_000:
+            start, text = _fields._new_milli(ts_ns)
             offset = ts_ns - start
-        micros = offset // 1000
         return _Line(
-            text + _fields._DIGITS[micros // 1000] + _fields._DIGITS_Z[micros % 1000],
+            text + _fields._DIGITS_Z[offset // 1000],
             ts_ns,
             fields["levelno"],
             fields["levelname"],
