@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -186,3 +187,34 @@ def test_a_record_missing_a_standard_attribute_fails_as_with_attribute_access() 
 def test_a_message_that_cannot_be_formatted_is_described_not_lost() -> None:
     fields = json.loads(JSONFormatter().format(make_record("%d items", ("many",))))
     assert fields["message"].startswith("'%d items' % ('many',) [message formatting failed: TypeError")
+
+
+def test_lines_formatted_by_many_threads_at_once_stay_intact() -> None:
+    formatter = JSONFormatter()
+    results: dict[int, list[str]] = {}
+
+    class Slow:
+        def __repr__(self) -> str:
+            return "slow"  # called back from the encoder: lets other threads run mid-line
+
+    def work(worker: int) -> None:
+        results[worker] = [
+            formatter.format(make_record("worker %d line %d " + "x" * (n % 50) * 40, (worker, n), obj=Slow()))
+            for n in range(300)
+        ]
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for worker in range(8):
+        messages = [json.loads(line)["message"] for line in results[worker]]
+        assert [f"worker {worker} line {n} " + "x" * (n % 50) * 40 for n in range(300)] == messages
+
+
+def test_a_huge_line_is_formatted_whole_and_the_next_one_too() -> None:
+    formatter = JSONFormatter()
+    huge = "y" * 200_000
+    assert huge == json.loads(formatter.format(make_record(huge, ())))["message"]
+    assert "small" == json.loads(formatter.format(make_record("small", ())))["message"]

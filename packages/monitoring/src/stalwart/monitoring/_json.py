@@ -49,6 +49,9 @@ class _Line(msgspec.Struct, omit_defaults=True, gc=False):
 
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 _LogRecord = logging.LogRecord
+_BUFFER_SIZE = 1024
+# A buffer that held a longer line is dropped, so one huge traceback does not pin its memory.
+_BUFFER_KEPT = 64 * 1024
 
 
 class _Attributes:
@@ -98,6 +101,9 @@ class JSONFormatter(logging.Formatter):
         self._include_location = include_location
         self._host = current_host()
         self._encoder = msgspec.json.Encoder(enc_hook=json_default)
+        # Reused output buffers (encode() would allocate and grow a fresh one per record). A thread takes
+        # one out while it encodes (list.pop/append are atomic), so no two threads ever share one.
+        self._buffers: list[bytearray] = []
 
     def _line(self, record: logging.LogRecord, fields: Mapping[str, Any] | _Attributes) -> _Line:
         # The hot path of every log call, so it reads a plain LogRecord's fields from its __dict__ (an attribute
@@ -190,7 +196,15 @@ class JSONFormatter(logging.Formatter):
         else:
             fields = self._line(record, _Attributes(record))
         try:
-            line = self._encoder.encode(fields).decode()
+            buffers = self._buffers
+            try:
+                buffer = buffers.pop()
+            except IndexError:
+                buffer = bytearray(_BUFFER_SIZE)
+            self._encoder.encode_into(fields, buffer)
+            line = buffer.decode()
+            if len(buffer) <= _BUFFER_KEPT:
+                buffers.append(buffer)
         except (TypeError, ValueError, OverflowError, RecursionError):
             # Non-string keys, cycles, lone surrogates, ...: fall back to the slow, total conversion
             # (to_jsonable writes lone surrogates, e.g. from undecodable file names, as \udcxx text).
