@@ -82,7 +82,7 @@ class JSONFormatter(logging.Formatter):
     ``line``, ``path``, ``exc`` (traceback text), ``stack``,
     ``correlation_id`` and ``extra`` (the user's ``extra=`` fields and bound
     context). Two fields are added for people and log shippers: ``ts`` (ISO
-    8601 UTC) and ``level_name``. User fields live under ``extra`` so they
+    8601 UTC: ``ts_ns`` truncated to microseconds) and ``level_name``. User fields live under ``extra`` so they
     can never overwrite a standard field. Newlines are escaped by JSON, so
     one record is always one line. Lone surrogates (undecodable file names
     from ``os.listdir``) are written as ``\udcxx`` text, never lost.
