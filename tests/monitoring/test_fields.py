@@ -110,3 +110,7 @@ def test_extras_survive_a_standard_name_deleted_and_set_again() -> None:
 def test_extras_of_made_log_records_are_kept() -> None:
     record = logging.makeLogRecord({"name": "app", "msg": "hi", "user": "ada", "levelno": 30})
     assert {"user": "ada"} == record_extras(record)
+
+
+def test_an_extra_with_an_empty_name_is_kept() -> None:
+    assert {"": 1, "user": "ada"} == record_extras(make_record(**{"": 1, "user": "ada"}))

@@ -51,7 +51,7 @@ def _extra_keys(shape: list[str]) -> tuple[str, ...]:
     key = tuple(shape)
     keys = _EXTRA_KEYS.get(key)
     if keys is None:
-        keys = tuple(name for name in shape if name not in STANDARD_ATTRIBUTES and name[0] != "_")
+        keys = tuple(name for name in shape if name not in STANDARD_ATTRIBUTES and not name.startswith("_"))
         if len(_EXTRA_KEYS) >= _EXTRA_KEYS_LIMIT:
             _EXTRA_KEYS.clear()
         _EXTRA_KEYS[key] = keys
