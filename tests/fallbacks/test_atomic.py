@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stalwart.fallbacks import WriteError, get_performance_stats, read_json, write_csv, write_json
+from stalwart.fallbacks import WriteError, _atomic, get_performance_stats, read_json, write_csv, write_json
 from stalwart.fallbacks._atomic import atomic_write
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX process and permission semantics")
@@ -307,3 +307,103 @@ def test_stale_temps_of_the_target_itself_are_removed(tmp_path: Path) -> None:
     (tmp_path / ".log.1~wabcd1234.tmp").write_bytes(b"another target's")
     write_json([1], path)
     assert [".log.1~wabcd1234.tmp"] == _leftovers(tmp_path)
+
+
+
+def _main_thread_waits_in(function: str) -> bool:
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@posix_only
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_signal_while_waiting_for_the_writer_thread_never_lets_it_touch_a_reused_fd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupt: type[BaseException]
+) -> None:
+    """A signal handler raises (Ctrl-C, SIGTERM -> SystemExit) while a >= 1 MiB write waits for its writer.
+
+    The writer thread is held inside its write; a real signal interrupts the
+    caller's wait for it. Once the interrupt reaches the caller, the writer's fd
+    number goes to another file, as any open() would: that file must get neither
+    the JSON nor the target's mode, and the target stays the old version.
+    """
+    assert threading.current_thread() is threading.main_thread()
+    path = tmp_path / "data.json"
+    write_json({"v": "old"}, path)
+    os.chmod(path, 0o644)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious\n")
+    os.chmod(victim, 0o600)
+    held, go, raised, caught = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+    finished = threading.Event()
+    writer_fds: list[int] = []
+    real_write_all = _atomic.write_all
+    real_copy_permissions = _atomic._copy_permissions
+
+    def held_write_all(fd: int, chunks: Any) -> int:
+        if threading.current_thread().name == "stalwart-fallbacks-write":
+            writer_fds.append(fd)
+            held.set()
+            assert go.wait(30)
+        return real_write_all(fd, chunks)
+
+    def copy_permissions_then_tell(fd: int, real_path: str) -> None:
+        try:
+            real_copy_permissions(fd, real_path)
+        finally:
+            if threading.current_thread().name == "stalwart-fallbacks-write":
+                finished.set()  # the writer's last touch of another file (its fsync changes nothing)
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if not raised.is_set():
+            raised.set()
+            raise interrupt
+
+    def interrupter() -> None:
+        assert held.wait(30)
+        while not raised.is_set():  # signal only once the caller waits for the writer
+            if _main_thread_waits_in("_fill_temp_while"):
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+            raised.wait(0.01)
+        # A caller still waiting after the interrupt may let the writer finish; one
+        # that let the interrupt through releases it itself, after reusing its fd.
+        while not caught.wait(0.01):
+            if _main_thread_waits_in("_wait_uninterruptibly"):
+                go.set()
+                return
+
+    monkeypatch.setattr(_atomic, "write_all", held_write_all)
+    monkeypatch.setattr(_atomic, "_copy_permissions", copy_permissions_then_tell)
+    previous = signal.signal(signal.SIGUSR1, handler)
+    helper = threading.Thread(target=interrupter)
+    helper.start()
+    try:
+        with pytest.raises(interrupt):
+            write_json({"v": "new" * 400_000}, path)
+        caught.set()
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(writer_fds[0])  # closed: nothing writes through it any more
+        victim_fd = os.open(victim, os.O_RDWR)
+        reused = victim_fd if victim_fd == writer_fds[0] else os.dup2(victim_fd, writer_fds[0])
+        try:
+            go.set()
+            # Not Thread.join: an interrupted join marks a running thread as ended (bpo-45274).
+            assert finished.wait(30)
+        finally:
+            os.close(victim_fd)
+            if reused != victim_fd:
+                os.close(reused)
+    finally:
+        caught.set()
+        go.set()
+        helper.join(30)
+        signal.signal(signal.SIGUSR1, previous)
+    monkeypatch.undo()
+    assert b"precious\n" == victim.read_bytes()
+    assert 0o600 == stat.S_IMODE(os.stat(victim).st_mode)
+    assert {"v": "old"} == read_json(path)
+    assert [] == _leftovers(tmp_path)

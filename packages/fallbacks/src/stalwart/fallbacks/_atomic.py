@@ -278,39 +278,93 @@ def _fill_temp(fd: int, chunks: Chunks, real_path: str, durable: bool) -> int:
 def _fill_temp_while(
     confirm: Callable[[], bool], fd: int, chunks: Chunks, real_path: str, durable: bool
 ) -> int:
-    """Fill the temp file in a worker thread while ``confirm`` runs here; raise if it says no."""
+    """Fill the temp file in a worker thread while ``confirm`` runs here; raise if it says no.
+
+    The worker writes through its own duplicate of ``fd`` and closes it itself,
+    and this thread waits for it even through an interrupt (``KeyboardInterrupt``,
+    a ``SystemExit`` from a signal handler) in ``start``, ``confirm`` or the wait,
+    then re-raises it: the caller closes ``fd``, removes the temp file and
+    releases the lock only once nothing writes to them any more, and a reused
+    fd number never receives the worker's bytes or mode.
+    """
     outcome: list[int | BaseException] = []
     verdict: list[bool] = []
+    worker_fd = os.dup(fd)
+    # Taken without blocking by the worker as it begins, or by this thread if an
+    # interrupt may have come before it began: exactly one of them then owns worker_fd.
+    claim = threading.Lock()
+    done = threading.Event()
 
     def fill() -> None:
+        if not claim.acquire(blocking=False):
+            return  # the caller was interrupted before this thread began, and closed worker_fd
         try:
-            written = write_all(fd, chunks)
-            _copy_permissions(fd, real_path)
-            if durable and verdict != [False]:  # a rejected temp file needs no fsync
-                os.fsync(fd)
+            try:
+                written = write_all(worker_fd, chunks)
+                _copy_permissions(worker_fd, real_path)
+                if durable and verdict != [False]:  # a rejected temp file needs no fsync
+                    os.fsync(worker_fd)
+            finally:
+                os.close(worker_fd)
             outcome.append(written)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, re-raised there
             outcome.append(exc)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=fill, name="stalwart-fallbacks-write", daemon=True)
+    pending: BaseException | None = None
     try:
         worker.start()
     except RuntimeError:
         # No new threads (interpreter shutting down): check first, then write.
+        os.close(worker_fd)
         if not confirm():
             raise Unconfirmed from None
         return _fill_temp(fd, chunks, real_path, durable)
-    try:
-        verdict.append(confirm())
-    finally:
-        # Whatever happens here, the fd is closed only after the worker is done with it.
-        worker.join()
+    except BaseException as exc:  # noqa: BLE001 - interrupted while start() waited; re-raised below
+        pending = exc
+    else:
+        try:
+            verdict.append(confirm())
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, once the worker is done
+            pending = exc
+    if pending is not None:
+        verdict[:] = [False]
+        if claim.acquire(blocking=False):
+            # Interrupted before the worker began: it never will, and worker_fd is ours.
+            os.close(worker_fd)
+            raise pending
+    pending = _wait_uninterruptibly(done, pending)
+    if pending is not None:
+        raise pending
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
     if not verdict[0]:
         raise Unconfirmed
     return result
+
+
+def _wait_uninterruptibly(done: threading.Event, pending: BaseException | None) -> BaseException | None:
+    """Wait until the worker has set ``done``, whatever interrupts the wait; return the last interrupt.
+
+    A wait raises whatever a signal handler raises meanwhile (Ctrl-C, a SIGTERM
+    handler's ``SystemExit``). Letting that through would remove the temp file
+    and release the lock under a writer still running, so the interrupt is kept,
+    the wait resumed, and the caller re-raises it after. An event, not
+    ``Thread.join``: on CPython 3.11 an interrupted join marks a running thread
+    as ended (it releases the thread's own lock, bpo-45274), so a join could not
+    be resumed.
+    """
+    while not done.is_set():
+        try:
+            done.wait()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller once the worker is done
+            if pending is not None and exc is not pending:
+                exc.__context__ = pending
+            pending = exc
+    return pending
 
 
 def _copy_permissions(fd: int, real_path: str) -> None:
