@@ -68,3 +68,8 @@ def test_inspect_reports_a_torn_last_line_where_it_starts(tmp_path: Path) -> Non
     report = CorruptionDetector.inspect(tmp_path / "a.jsonl")
     assert (True, 2, 9) == (report.corrupt, report.line, report.offset)
     assert "no newline" in report.reason
+
+
+def test_json_lines_whose_whole_last_line_lacks_its_newline_are_not_corrupt(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b'{"n": 1}\n{"n": 2}')
+    assert not CorruptionDetector.inspect(tmp_path / "a.jsonl").corrupt

@@ -15,6 +15,7 @@ from stalwart.fallbacks import (
     CorruptFileError,
     ReadError,
     UnsupportedTypeError,
+    WriteError,
     append_jsonl,
     get_performance_stats,
     iter_json_array,
@@ -113,10 +114,10 @@ def test_append_jsonl_accepts_core_records(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "torn",
-    [b'{"torn": ', b"12", b"-1.5", b"12 ", b'{"a": 1}{', b"\x00\x00\x00", b"  "],
-    ids=["cut-object", "cut-number", "cut-float", "number-and-space", "trailing-junk", "zeros", "blank"],
+    [b'{"torn": ', b"12", b"-1.5", b"12 ", b'{"a": 1}{', b"\x00\x00\x00", b'{"b": NaN}'],
+    ids=["cut-object", "cut-number", "cut-float", "number-and-space", "trailing-junk", "zeros", "nan"],
 )
-def test_append_after_a_torn_line_drops_it_so_it_never_reads_as_a_record(
+def test_append_after_a_torn_line_moves_its_bytes_to_the_sidecar_so_it_never_reads_as_a_record(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, torn: bytes
 ) -> None:
     path = tmp_path / "log.jsonl"
@@ -128,24 +129,67 @@ def test_append_after_a_torn_line_drops_it_so_it_never_reads_as_a_record(
         append_jsonl([{"a": 2}], path)
     assert [{"a": 1}, {"a": 2}] == list(iter_jsonl(path))  # strict: no invalid line left
     assert b'{"a":1}\n{"a":2}\n' == path.read_bytes()
+    assert torn + b"\n" == (tmp_path / "log.jsonl.torn").read_bytes()  # nothing destroyed
     assert 1 == get_performance_stats()["torn_lines_dropped"] - before
-    assert "dropped the torn last line" in caplog.text
+    assert "moved the torn last line" in caplog.text
     assert "byte 8" in caplog.text
+    assert str(tmp_path / "log.jsonl.torn") in caplog.text
 
 
-@pytest.mark.parametrize("whole", [b'{"a": 1.5}', b"[1, 2]", b'"text"', b"null", b"true"])
+def test_a_valid_jsonl_file_ending_in_a_number_without_newline_keeps_every_byte(tmp_path: Path) -> None:
+    """``3`` may be ``345`` cut short, so it cannot stay a record: it moves to the sidecar, whole."""
+    path = tmp_path / "n.jsonl"
+    path.write_bytes(b"1\n2\n3")
+    append_jsonl([4], path)
+    path.write_bytes(path.read_bytes() + b"56")
+    append_jsonl([7], path)
+    assert [1, 2, 4, 7] == list(iter_jsonl(path))
+    assert b"3\n56\n" == (tmp_path / "n.jsonl.torn").read_bytes()  # tails accumulate, one per line
+
+
+def test_append_keeps_a_last_line_msgspec_refuses_but_the_json_grammar_allows(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    line = json.dumps({"s": "\ud800"}).encode()  # an escaped lone surrogate: valid JSON
+    path.write_bytes(b'{"a": 1}\n' + line)
+    append_jsonl([{"a": 2}], path)
+    assert b'{"a": 1}\n' + line + b'\n{"a":2}\n' == path.read_bytes()
+    assert [{"a": 1}, {"s": "\ud800"}, {"a": 2}] == list(iter_jsonl(path))
+    assert not (tmp_path / "s.jsonl.torn").exists()
+
+
+def test_append_after_a_blank_last_line_without_newline_keeps_it_blank(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 1}\n  ')
+    append_jsonl([{"a": 2}], path)
+    assert b'{"a": 1}\n  \n{"a":2}\n' == path.read_bytes()
+    assert not (tmp_path / "log.jsonl.torn").exists()
+
+
+def test_append_that_cannot_save_a_torn_line_raises_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": ')
+    (tmp_path / "log.jsonl.torn").mkdir()  # the sidecar cannot be written
+    with pytest.raises(WriteError):
+        append_jsonl([{"a": 2}], path)
+    assert b'{"a": 1}\n{"a": ' == path.read_bytes()
+
+
+@pytest.mark.parametrize("whole", [b'{"a": 1.5}', b"[1, 2]", b'"text"', b"null", b"true", b'{"b": 2}   '])
 def test_append_after_a_whole_record_that_lost_its_newline_keeps_it(tmp_path: Path, whole: bytes) -> None:
     path = tmp_path / "log.jsonl"
     path.write_bytes(b'{"a": 0}\n' + whole)
     append_jsonl([{"a": 2}], path)
     assert [{"a": 0}, json.loads(whole), {"a": 2}] == list(iter_jsonl(path))
+    assert not (tmp_path / "log.jsonl.torn").exists()
 
 
-def test_append_after_a_torn_line_longer_than_a_read_block_drops_only_that_line(tmp_path: Path) -> None:
+def test_append_after_a_torn_line_longer_than_a_read_block_moves_only_that_line(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
-    path.write_bytes(b'{"a": 0}\n' + b'{"a": "' + b"x" * 200_000)
+    torn = b'{"a": "' + b"x" * 200_000
+    path.write_bytes(b'{"a": 0}\n' + torn)
     append_jsonl([{"a": 2}], path)
     assert [{"a": 0}, {"a": 2}] == list(iter_jsonl(path))
+    assert torn + b"\n" == (tmp_path / "log.jsonl.torn").read_bytes()
 
 
 def test_append_to_a_file_that_is_one_torn_line_starts_it_afresh(tmp_path: Path) -> None:
@@ -153,6 +197,7 @@ def test_append_to_a_file_that_is_one_torn_line_starts_it_afresh(tmp_path: Path)
     path.write_bytes(b"123")
     append_jsonl([{"a": 2}], path)
     assert b'{"a":2}\n' == path.read_bytes()
+    assert b"123\n" == (tmp_path / "log.jsonl.torn").read_bytes()
 
 
 def test_append_with_a_bad_record_appends_nothing(tmp_path: Path) -> None:
@@ -241,3 +286,26 @@ def test_iter_jsonl_skip_invalid_skips_a_torn_last_line(tmp_path: Path) -> None:
     append_jsonl([{"n": 1}, 12345], path)
     path.write_bytes(path.read_bytes()[:-3])
     assert [{"n": 1}] == list(iter_jsonl(path, skip_invalid=True))
+
+
+def test_iter_jsonl_yields_a_whole_last_line_without_newline(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"a":1}\n{"b":2}')
+    assert [{"a": 1}, {"b": 2}] == list(iter_jsonl(path))
+
+
+def test_iter_jsonl_refuses_a_bare_number_last_line_without_newline_strictly_and_skips_it_otherwise(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"1\n2\n3")
+    with pytest.raises(CorruptFileError, match="not provably whole") as caught:
+        list(iter_jsonl(path))
+    assert (3, 4) == (caught.value.line, caught.value.offset)
+    assert [1, 2] == list(iter_jsonl(path, skip_invalid=True))
+
+
+def test_iter_jsonl_reads_a_line_msgspec_refuses_but_the_json_grammar_allows(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(json.dumps({"s": "\udc80"}).encode() + b"\n")
+    assert [{"s": "\udc80"}] == list(iter_jsonl(path))

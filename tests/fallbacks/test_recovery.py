@@ -217,6 +217,13 @@ def test_a_last_json_line_that_only_lost_its_newline_is_recovered(tmp_path: Path
     assert ([{"a": 1}, {"a": 2}, {"a": 3}], 0) == (report.data, report.lost)
 
 
+def test_json_lines_msgspec_refuses_but_the_json_grammar_allows_are_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"a": 1}\n"\\ud800"\n[1, 2')  # an escaped lone surrogate is valid JSON
+    report = recover_json(path)
+    assert ([{"a": 1}, "\ud800"], 1) == (report.data, report.lost)
+
+
 def test_json_lines_with_only_a_torn_last_line_are_preferred_to_a_backup(tmp_path: Path) -> None:
     path = tmp_path / "d.json"
     write_json([0], path, backups=1)

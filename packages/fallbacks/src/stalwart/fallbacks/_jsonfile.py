@@ -33,7 +33,7 @@ from stalwart.fallbacks._tagged import (
     encode_types,
     map_items,
 )
-from stalwart.fallbacks._validate import TORN_LAST_LINE, torn_line_is_whole
+from stalwart.fallbacks._validate import TORN_LAST_LINE, decode_json_line, torn_line_is_whole
 
 __all__ = [
     "append_jsonl",
@@ -200,10 +200,15 @@ def append_jsonl(
     r"""Append records to a JSON Lines file, one line each, under the file's lock.
 
     Every record is encoded before anything is written, so a bad value appends
-    nothing. If the file ends in a torn line (a writer was killed mid-append),
-    it is settled first: a whole record that only lost its ``\n`` is kept, any
-    other torn line — unparsable, or a number that may be cut short (``12`` of
-    ``12345``) — is removed and logged, so it never reads as a record mid-file.
+    nothing. If the file's last line lacks its ``\n`` (a writer was killed
+    mid-append, or a hand-made file), it is settled first and no byte of it is
+    ever destroyed: a provably whole record (valid JSON, and an object, array,
+    string, ``true``, ``false`` or ``null``) or a blank line only gets its
+    newline; anything else — unparsable, or a bare number, which may be cut
+    short (``12`` of ``12345``) — is moved, byte for byte, to the sidecar file
+    ``<path>.torn`` (appended, one tail per line, synced), logged and counted
+    as ``torn_lines_dropped``, then cut off, so it never reads as a record
+    mid-file.
 
     Args:
         records: Values to append (``msgspec.Struct`` such as ``Record`` are welcome).
@@ -217,7 +222,8 @@ def append_jsonl(
 
     Raises:
         UnsupportedTypeError: A record cannot be encoded (nothing appended).
-        WriteError: The append failed (the lines before it are intact).
+        WriteError: The append failed (the lines before it are intact; a torn
+            tail is cut off only once it is safe in the sidecar).
 
     """
     lines = encode_jsonl_lines(records, nan)
@@ -247,13 +253,15 @@ def append_jsonl(
 
 
 def _settle_torn_line(fd: int, size: int, path: str) -> bool:
-    r"""Deal with a last line that has no ``\n`` (a writer was killed mid-append).
+    r"""Deal with a last line that has no ``\n`` (a writer was killed mid-append, or a hand-made file).
 
-    Returns True if the line is a whole record that only lost its newline (it is
-    kept). Otherwise it is not a record — it does not parse, or it is a number
-    that may be cut short (``12`` of ``12345``) — and closing it with a newline
-    would pass it off as one mid-file: it is cut off the file (logged with its
-    bytes, counted as ``torn_lines_dropped``) and False is returned.
+    Returns True if the line is a provably whole record that only lost its
+    newline, or blank (it is kept). Otherwise — it does not parse, or it is a
+    number that may be cut short (``12`` of ``12345``) — closing it with a
+    newline could pass it off as a wrong record mid-file, and deleting it could
+    destroy a real one (``1\n2\n3``): its exact bytes are appended to the
+    sidecar ``<path>.torn`` and synced, and only then is it cut off the file
+    (logged, counted as ``torn_lines_dropped``); False is returned.
     """
     start = size
     while start > 0:
@@ -264,18 +272,35 @@ def _settle_torn_line(fd: int, size: int, path: str) -> bool:
             break
         start -= length
     tail = _pread_exactly(fd, size - start, start)
-    if torn_line_is_whole(tail):
+    if not tail.strip() or torn_line_is_whole(tail):
         return True
+    sidecar = _keep_in_sidecar(tail, path)
     os.ftruncate(fd, start)
     _stats.count("torn_lines_dropped")
     _log.warning(
-        "dropped the torn last line of %s (byte %d, %d bytes, not a whole record): %r",
+        "moved the torn last line of %s (byte %d, %d bytes, not provably a whole record) to %s: %r",
         path,
         start,
         len(tail),
+        sidecar,
         tail[:200],
     )
     return False
+
+
+def _keep_in_sidecar(tail: bytes, path: str) -> str:
+    r"""Append ``tail`` and a ``\n`` to ``<path>.torn``, durably; return the sidecar's path."""
+    sidecar = f"{path}.torn"
+    created = not os.path.exists(sidecar)
+    fd = os.open(sidecar, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        write_all(fd, (tail + b"\n",))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_directory(os.path.dirname(sidecar))
+    return sidecar
 
 
 def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
@@ -297,17 +322,20 @@ def iter_jsonl(
 
     Args:
         path: The file.
-        skip_invalid: Skip (log and count) bad lines, and a torn last line,
-            instead of raising.
+        skip_invalid: Skip (log and count) bad lines, and a last line without
+            its newline that is not provably whole, instead of raising.
         restore_types: Turn tagged values back into their Python types.
 
     Yields:
-        One value per non-blank line.
+        One value per non-blank line. A last line without its newline is
+        yielded if it is provably whole (an object, array, string, ``true``,
+        ``false`` or ``null``); a bare number there may be cut short (``12`` of
+        ``12345``) and counts as torn.
 
     Raises:
         ReadError: The file cannot be opened.
         CorruptFileError: A line is not valid JSON, or the last line has no
-            newline (a cut-off write) (``line`` and ``offset`` say which).
+            newline and is not provably whole (``line`` and ``offset`` say which).
 
     """
     with open_for_reading(path) as handle:
@@ -319,17 +347,18 @@ def iter_jsonl(
                 continue
             value: Any = None
             cause: Exception | None = None
-            if line.endswith(b"\n"):
+            reason: str | None = None
+            if line.endswith(b"\n") or torn_line_is_whole(line):
                 try:
-                    value = _DECODER.decode(line)
+                    value = decode_json_line(_DECODER, line)
                     if restore_types and MARKER_BYTES in line:
                         value = decode_types(value)
                 except (msgspec.DecodeError, UnicodeDecodeError, TagError) as exc:
                     cause = exc
-                reason = None if cause is None else f"invalid JSON line: {cause}"
+                    reason = f"invalid JSON line: {cause}"
             else:
-                # Only the last line can lack it: the write was cut off, even if what is
-                # left parses (``12`` of ``12345``).
+                # Only the last line can lack it, and this one is not provably whole:
+                # the write may have been cut off, even if what is left parses (``12`` of ``12345``).
                 reason = TORN_LAST_LINE
             if reason is not None:
                 if not skip_invalid:

@@ -16,7 +16,7 @@ from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._readfile import decode_json_bytes, gc_paused
 from stalwart.fallbacks._tagged import TagError, decode_types
-from stalwart.fallbacks._validate import torn_line_is_whole
+from stalwart.fallbacks._validate import decode_json_line, torn_line_is_whole
 
 __all__ = ["RecoveryReport", "recover_json"]
 
@@ -203,7 +203,7 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
             lost += 1  # cut off: even if it parses (``12`` of ``12345``) it is no record
             continue
         try:
-            value = decoder.decode(line)
+            value = decode_json_line(decoder, line)
             items.append(decode_types(value) if restore_types else value)
         except (msgspec.DecodeError, UnicodeDecodeError, TagError):
             if first and line.lstrip()[:1] in (b"[", b"{"):

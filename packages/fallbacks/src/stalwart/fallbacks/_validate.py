@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -15,8 +16,10 @@ __all__ = [
     "TORN_LAST_LINE",
     "Format",
     "Problem",
+    "decode_json_line",
     "find_problem",
     "json_error_offset",
+    "strict_json_loads",
     "torn_last_line",
     "torn_line_is_whole",
 ]
@@ -74,7 +77,9 @@ def _json_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem
 
 
 #: Why a non-empty line-based file without a final newline is damaged.
-TORN_LAST_LINE = "truncated: the last line has no newline at the end (a write was cut off)"
+TORN_LAST_LINE = (
+    "truncated: the last line has no newline at the end and is not provably whole (a write may have been cut off)"
+)
 
 
 def torn_last_line(raw: bytes) -> Problem | None:
@@ -90,22 +95,56 @@ def torn_last_line(raw: bytes) -> Problem | None:
     return Problem(TORN_LAST_LINE, offset=start, line=raw.count(b"\n") + 1)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json_loads(raw: bytes) -> Any:
+    r"""Decode ``raw`` with the stdlib ``json`` module, which follows the JSON grammar exactly.
+
+    It accepts what msgspec refuses although it is valid JSON (an escaped lone
+    surrogate such as ``"\ud800"``); ``NaN`` and ``Infinity``, which the stdlib
+    allows by default, are refused as they are not JSON.
+
+    Raises:
+        ValueError: ``raw`` is not valid UTF-8 JSON (``JSONDecodeError``,
+            ``UnicodeDecodeError``, or a constant).
+        RecursionError: Nested too deeply for the stdlib parser.
+
+    """
+    return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+
+
+def decode_json_line(decoder: msgspec.json.Decoder[Any], line: bytes) -> Any:
+    """Decode one JSON line with ``decoder``, or with the stdlib where msgspec refuses valid JSON.
+
+    Raises:
+        msgspec.DecodeError: The line is not valid JSON (msgspec's error, with its byte offset).
+
+    """
+    try:
+        return decoder.decode(line)
+    except msgspec.DecodeError as exc:
+        try:
+            return strict_json_loads(line)
+        except (ValueError, RecursionError):
+            raise exc from None
+
+
 def torn_line_is_whole(line: bytes) -> bool:
-    r"""Return True if a JSON line that lost its ``\n`` still holds one whole value.
+    r"""Return True if a JSON line that lost its ``\n`` provably still holds one whole value.
 
     An object, array, string, ``true``, ``false`` or ``null`` ends with its own
-    last byte: if the line parses as one, only the newline was lost. A number
-    does not (``12`` may be ``12345`` cut short), and a line that does not parse
-    was cut inside its value: neither is a record.
+    last byte: if the line is valid JSON (per the stdlib ``json`` module, which
+    also accepts what msgspec refuses, such as ``"\ud800"``) and one of those,
+    only the newline was lost. A bare number does not prove it (``12`` may be
+    ``12345`` cut short), and a line that does not parse was cut inside its
+    value: neither is provably whole.
     """
     stripped = line.strip()
     if not stripped or stripped[:1] in b"-0123456789":
         return False
-    try:
-        msgspec.json.decode(stripped)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return False
-    return True
+    return _is_strict_json(stripped)
 
 
 def _jsonl_problem(raw: bytes) -> Problem | None:
@@ -113,10 +152,21 @@ def _jsonl_problem(raw: bytes) -> Problem | None:
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if line.strip():
             problem = _json_problem(line, base, number)
-            if problem is not None:
+            if problem is not None and not _is_strict_json(line):
                 return problem
         base += len(line) + 1
-    return torn_last_line(raw)
+    torn = torn_last_line(raw)
+    if torn is not None and torn.offset is not None and torn_line_is_whole(raw[torn.offset :]):
+        return None  # a whole last record that only lacks its newline
+    return torn
+
+
+def _is_strict_json(line: bytes) -> bool:
+    try:
+        strict_json_loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _line_offsets(raw: bytes) -> list[int]:
