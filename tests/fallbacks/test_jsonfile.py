@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from stalwart.fallbacks import (
     read_json,
     write_json,
 )
+from stalwart.fallbacks._atomic import resolve_target
+from stalwart.fallbacks._locking import file_lock
 
 
 def test_write_then_read_returns_equal_data(tmp_path: Path) -> None:
@@ -309,3 +315,45 @@ def test_iter_jsonl_reads_a_line_msgspec_refuses_but_the_json_grammar_allows(tmp
     path = tmp_path / "d.jsonl"
     path.write_bytes(json.dumps({"s": "\udc80"}).encode() + b"\n")
     assert [{"s": "\udc80"}] == list(iter_jsonl(path))
+
+
+def _thread_waits_in(thread: threading.Thread, function: str) -> bool:
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.parametrize("rows", [10, 40_000], ids=["checked-first", "checked-while-written"])
+def test_data_changed_while_write_json_waits_for_the_lock_is_written_as_it_is_then(
+    tmp_path: Path, rows: int
+) -> None:
+    """Encoded before the wait, a datetime would be written as msgspec's lossy string."""
+    path = tmp_path / "state.json"
+    state: dict[str, Any] = {
+        "rows": [{"id": i, "name": "x" * 20} for i in range(rows)],
+        "last_sync": datetime.datetime(2026, 1, 1, 12, 0),
+    }
+    failures: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            write_json(state, path, backups=0)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            failures.append(exc)
+
+    saver = threading.Thread(target=save)
+    with file_lock(resolve_target(path)):  # another writer holds the file
+        saver.start()
+        for _ in range(3000):
+            if _thread_waits_in(saver, "file_lock"):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("write_json never waited for the lock")
+        state["last_sync"] = None  # the application updates its state meanwhile
+    saver.join(30)
+    assert [] == failures
+    assert None is read_json(path)["last_sync"]

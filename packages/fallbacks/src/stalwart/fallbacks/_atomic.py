@@ -34,6 +34,8 @@ from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._validate import Format, find_problem
 
 __all__ = [
+    "Chunks",
+    "Prepare",
     "Unconfirmed",
     "atomic_write",
     "backup_paths",
@@ -47,6 +49,8 @@ __all__ = [
 _log = logging.getLogger("stalwart.fallbacks")
 
 Chunks = Sequence[bytes | bytearray | memoryview]
+#: Makes the content under the lock: the chunks, and the ``confirm`` check to run while they are written.
+Prepare = Callable[[], tuple[Chunks, Callable[[], bool] | None]]
 
 
 class Unconfirmed(Exception):
@@ -197,7 +201,7 @@ def _rotate_backups(real_path: str, generations: int, fmt: Format) -> None:
 
 def atomic_write(
     path: str | os.PathLike[str],
-    chunks: Chunks,
+    chunks: Chunks | Prepare,
     *,
     fmt: Format,
     durable: bool = True,
@@ -210,7 +214,10 @@ def atomic_write(
 
     Args:
         path: The file to write (a symlink is followed).
-        chunks: The new content, in pieces.
+        chunks: The new content, in pieces; or a function called once the lock
+            is held that returns them and a ``confirm`` check (or None), so
+            content taken from mutable data is made, and checked, from the data
+            as it is when it is written (it may raise ``Unconfirmed`` to give up).
         fmt: The file's format, used to validate the current file before it becomes a backup.
         durable: ``fsync`` the file and its directory (off: atomic but not crash-durable).
         backups: How many backup generations to keep.
@@ -236,6 +243,8 @@ def atomic_write(
     real_path = resolve_target(path)
     directory, name = os.path.split(real_path)
     with counted_write(real_path), file_lock(real_path, lock_timeout):
+        if callable(chunks):
+            chunks, confirm = chunks()
         _remove_stale_temps(directory, name)
         try:
             fd, temp = tempfile.mkstemp(prefix=_temp_prefix(name, "w"), suffix=".tmp", dir=directory)

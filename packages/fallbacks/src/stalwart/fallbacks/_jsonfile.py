@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import (
+    Chunks,
+    Prepare,
     Unconfirmed,
     atomic_write,
     counted_write,
@@ -96,33 +98,40 @@ def write_json(
     """
     check_nan_policy(nan)
 
-    def write(payload: bytes, confirm: Callable[[], bool] | None = None) -> int:
+    def write(content: bytes | Prepare) -> int:
         return atomic_write(
             path,
-            (payload, b"\n"),
+            (content, b"\n") if isinstance(content, bytes) else content,
             fmt="json",
             durable=durable,
             backups=backups,
             lock_timeout=lock_timeout,
-            confirm=confirm,
         )
 
-    raw = _encode_untagged(data)
-    if raw is not None:
-        # Plain JSON data (the common case): msgspec's output is already exact, if the
-        # lossless check agrees. A large payload is written while the check runs.
-        def plain() -> bool:
+    def plain() -> tuple[Chunks, Callable[[], bool] | None]:
+        """Encode ``data`` as it is under the lock, and check that very data (see below)."""
+        raw = _encode_untagged(data)
+        if raw is None:
+            raise Unconfirmed  # msgspec refuses it: the exact path raises the documented error
+
+        def check() -> bool:
             return is_plain_json(data, raw)
 
+        # A large payload is written while the check runs; a small one is checked first.
         overlap = len(raw) >= _OVERLAP_MIN_BYTES
-        if overlap or plain():
-            try:
-                return write(
-                    raw if indent is None else msgspec.json.format(raw, indent=indent),
-                    plain if overlap else None,
-                )
-            except Unconfirmed:
-                pass  # not plain after all: the exact path below decides
+        if not overlap and not check():
+            raise Unconfirmed
+        payload = raw if indent is None else msgspec.json.format(raw, indent=indent)
+        return (payload, b"\n"), check if overlap else None
+
+    # Plain JSON data (the common case): msgspec's output is already exact, if the
+    # lossless check agrees. Encoding and check both run under the lock, on the data
+    # as it is then: encoded before a wait for the lock, the bytes could be stale,
+    # lossy ones (a datetime since replaced by None) passed by a check of the new data.
+    try:
+        return write(plain)
+    except Unconfirmed:
+        pass  # not plain after all: the exact path below decides
     return write(encode_json(data, indent=indent, nan=nan))
 
 
