@@ -11,6 +11,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -95,7 +96,7 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[Row], most: int) -> None:
         chunk = rows[start : start + size]
         statement = _insert_statement(size)
         try:
-            conn.execute(statement, [value for row in chunk for value in row])
+            conn.execute(statement, list(chain.from_iterable(chunk)))
         except (UnicodeEncodeError, OverflowError, sqlite3.ProgrammingError):
             # A value SQLite cannot bind (lone surrogates from an undecodable file name, an int past
             # 64 bits, an object a LogRecord attribute was set to): keep the row, as text.
