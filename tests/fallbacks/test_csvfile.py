@@ -109,3 +109,11 @@ def test_csv_cut_in_its_last_field_never_replaces_a_good_backup(tmp_path: Path) 
     path.write_bytes(path.read_bytes()[:-4])
     write_csv([{"id": 1, "score": 300}], path, backups=1)
     assert [{"id": "1", "score": "100"}] == read_csv(f"{path}.1")
+
+
+def test_write_csv_refuses_a_lone_surrogate_with_a_typed_error_naming_where_it_is(tmp_path: Path) -> None:
+    name = b"caf\xe9.txt".decode("utf-8", "surrogateescape")  # what os.listdir gives for it
+    with pytest.raises(UnsupportedTypeError, match="lone surrogate") as caught:
+        write_csv([{"f": "ok"}, {"f": name}], tmp_path / "d.csv")
+    assert "$[1]['f']" == caught.value.value_path
+    assert not (tmp_path / "d.csv").exists()

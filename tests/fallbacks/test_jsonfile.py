@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -357,3 +358,34 @@ def test_data_changed_while_write_json_waits_for_the_lock_is_written_as_it_is_th
     saver.join(30)
     assert [] == failures
     assert None is read_json(path)["last_sync"]
+
+
+_LATIN1_NAME = b"caf\xe9.txt".decode("utf-8", "surrogateescape")  # what os.listdir gives for it
+
+
+@pytest.mark.parametrize(
+    ("data", "value_path", "type_name"),
+    [
+        ({"files": [_LATIN1_NAME]}, "$['files'][0]", "str"),
+        ({_LATIN1_NAME: 1}, f"$[{_LATIN1_NAME!r}]", "key"),
+        ({"p": (Path("/tmp") / _LATIN1_NAME,)}, "$['p'][0]", "PosixPath" if os.name == "posix" else "WindowsPath"),
+    ],
+    ids=["value", "key", "path"],
+)
+def test_write_json_refuses_a_lone_surrogate_with_a_typed_error_naming_where_it_is(
+    tmp_path: Path, data: Any, value_path: str, type_name: str
+) -> None:
+    path = tmp_path / "d.json"
+    write_json({"old": 1}, path)
+    with pytest.raises(UnsupportedTypeError, match="lone surrogate") as caught:
+        write_json(data, path)
+    assert (value_path, type_name) == (caught.value.value_path, caught.value.type_name)
+    assert {"old": 1} == read_json(path)
+
+
+def test_append_jsonl_refuses_a_lone_surrogate_with_a_typed_error_and_appends_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    with pytest.raises(UnsupportedTypeError, match="lone surrogate") as caught:
+        append_jsonl([{"f": "ok"}, {"f": _LATIN1_NAME}], path)
+    assert "$[1]['f']" == caught.value.value_path
+    assert not path.exists()

@@ -131,3 +131,14 @@ def test_safe_write_does_not_swallow_programming_errors(tmp_path: Path) -> None:
         safe_write_json([1], tmp_path / "d.json", bogus_option=True)
     with pytest.raises(ValueError, match="nan must be"):
         safe_write_json([1], tmp_path / "d.json", nan="zero")
+
+
+def test_safe_writes_return_false_and_log_for_a_lone_surrogate(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = b"caf\xe9.txt".decode("utf-8", "surrogateescape")  # what os.listdir gives for it
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        assert False is safe_write_json({"files": [name]}, tmp_path / "d.json")
+        assert False is safe_write_csv([{"f": name}], tmp_path / "d.csv")
+    assert 2 == caplog.text.count("lone surrogate")
+    assert not (tmp_path / "d.json").exists()

@@ -26,7 +26,7 @@ from stalwart.fallbacks._atomic import atomic_write
 from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
-from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items
+from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items, unencodable_text
 from stalwart.fallbacks._validate import torn_last_line
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
@@ -68,7 +68,10 @@ def _cell(value: Any, nan: NanPolicy) -> str:
         return str(value)
     if kind is float and value - value == 0.0:
         return repr(value)
-    return _ENCODER.encode(encode_types(value, nan)).decode("utf-8")
+    try:
+        return _ENCODER.encode(encode_types(value, nan)).decode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise unencodable_text(value, exc) from exc
 
 
 def flatten_row(row: Mapping[str, Any], nan: NanPolicy = "raise") -> dict[str, str]:
@@ -179,7 +182,10 @@ def write_csv(
     writer = csv.writer(buffer, delimiter=delimiter)
     writer.writerow(columns)
     writer.writerows([row.get(column, "") for column in columns] for row in flat_rows)
-    payload = buffer.getvalue().encode("utf-8")
+    try:
+        payload = buffer.getvalue().encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise unencodable_text(flat_rows, exc) from exc
     return atomic_write(
         path, (payload,), fmt="csv", durable=durable, backups=backups, lock_timeout=lock_timeout
     )

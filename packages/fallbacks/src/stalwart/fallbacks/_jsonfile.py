@@ -34,6 +34,7 @@ from stalwart.fallbacks._tagged import (
     decode_types,
     encode_types,
     map_items,
+    unencodable_text,
 )
 from stalwart.fallbacks._validate import TORN_LAST_LINE, decode_json_line, torn_line_is_whole
 
@@ -57,10 +58,15 @@ def encode_json(data: Any, *, indent: int | None = None, nan: NanPolicy = "raise
     """Encode ``data`` with the tagged type encoding (no trailing newline).
 
     Raises:
-        UnsupportedTypeError: A value has no lossless encoding.
+        UnsupportedTypeError: A value has no lossless encoding (also a string or
+            key holding a lone surrogate, which UTF-8 cannot encode).
 
     """
-    payload = _ENCODER.encode(encode_types(data, nan))
+    tagged = encode_types(data, nan)
+    try:
+        payload = _ENCODER.encode(tagged)
+    except UnicodeEncodeError as exc:
+        raise unencodable_text(data, exc) from exc
     if indent is not None:
         payload = msgspec.json.format(payload, indent=indent)
     return payload
@@ -182,10 +188,12 @@ def read_json(path: str | os.PathLike[str], *, recover: bool = False, restore_ty
 
 
 def _encode_line(record: Any, nan: NanPolicy) -> bytes:
-    if isinstance(record, msgspec.Struct):
-        # stalwart.core.Record and other Structs: their own schema, decoded back as dicts.
-        return _ENCODER.encode(record)
-    return _ENCODER.encode(encode_types(record, nan))
+    # stalwart.core.Record and other Structs: their own schema, decoded back as dicts.
+    tagged = record if isinstance(record, msgspec.Struct) else encode_types(record, nan)
+    try:
+        return _ENCODER.encode(tagged)
+    except UnicodeEncodeError as exc:
+        raise unencodable_text(record, exc) from exc
 
 
 def encode_jsonl_lines(records: Iterable[Any], nan: NanPolicy = "raise") -> list[bytes]:

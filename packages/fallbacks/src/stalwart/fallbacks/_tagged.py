@@ -47,6 +47,7 @@ __all__ = [
     "decode_types",
     "encode_types",
     "map_items",
+    "unencodable_text",
 ]
 
 #: The key that marks a tagged value.
@@ -332,3 +333,58 @@ def _as_list(payload: Any) -> list[Any]:
     if type(payload) is not list:
         raise TypeError(f"expected an array, got {type(payload).__name__}")
     return payload
+
+
+def unencodable_text(data: Any, exc: UnicodeEncodeError) -> UnsupportedTypeError:
+    """Return the error for a ``str`` UTF-8 cannot encode (a lone surrogate), naming where it sits.
+
+    Such strings come from ``os.listdir`` / ``sys.argv`` of non-UTF-8 names
+    (``surrogateescape``). Only called on failure, so the search may be slow.
+
+    Args:
+        data: The data being encoded, searched for the string (or key) at fault.
+        exc: The encoder's error.
+
+    Returns:
+        An ``UnsupportedTypeError`` whose ``value_path`` names the string, or ``$``
+        if the search does not find it (inside a ``msgspec.Struct``, or too deep).
+
+    """
+    reason = (
+        f"{exc.object[exc.start : exc.end]!r} is a lone surrogate, which UTF-8 cannot encode"
+        " (e.g. a non-UTF-8 file name from os.listdir)"
+    )
+    found = _find_unencodable(data, "$", 0)
+    if found is None:
+        return UnsupportedTypeError("str", reason)
+    value_path, what = found
+    return UnsupportedTypeError(what, reason, value_path)
+
+
+def _find_unencodable(value: Any, at: str, depth: int) -> tuple[str, str] | None:
+    """Return (path, "str" or "key") of the first string in ``value`` UTF-8 cannot encode."""
+    if depth > 200:  # far below the recursion limit; the error then names the top
+        return None
+    if isinstance(value, str | pathlib.PurePath):
+        return None if _encodable(str(value)) else (at, type(value).__name__)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not _encodable(key):
+                return (f"{at}[{key!r}]", "key")
+            found = _find_unencodable(item, f"{at}[{key!r}]", depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            found = _find_unencodable(item, f"{at}[{index}]", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
