@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import json
 import math
 import os
 import pathlib
@@ -212,3 +213,32 @@ def test_large_plain_write_reads_back_equal(tmp_path: Path) -> None:
     write_json(data, path, backups=2)
     assert data == read_json(path)
     assert data == read_json(f"{path}.1")
+
+
+class _UnhashableMeta(type):
+    """A metaclass without hash: its classes cannot go in a set."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+
+class _OddList(list[Any], metaclass=_UnhashableMeta):
+    pass
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [1] * 20 + [_OddList([1])],
+        [{"a": _OddList([2])} for _ in range(20)],
+    ],
+    ids=["in-a-list", "in-a-column"],
+)
+def test_a_type_whose_metaclass_is_unhashable_is_not_plain_and_the_exact_path_writes_it(
+    tmp_path: Path, data: Any
+) -> None:
+    assert False is is_plain(data)
+    write_json(data, tmp_path / "d.json")
+    assert json.loads(json.dumps(data)) == read_json(tmp_path / "d.json")

@@ -82,7 +82,7 @@ def is_plain_json(value: Any, encoded: bytes) -> bool:
             return False
         dicts: Sequence[dict[Any, Any]] = ()
         lists: Sequence[list[Any]] = ()
-        kinds = set(map(type, values)) if len(values) >= _MIN_GROUP else None
+        kinds = _kinds(values) if len(values) >= _MIN_GROUP else None
         if kinds is not None and len(kinds) == 1:
             kind = kinds.pop()
             if kind in _LEAF_TYPES:
@@ -113,6 +113,18 @@ def is_plain_json(value: Any, encoded: bytes) -> bool:
         if lists:
             _split(list(_from_iterable(lists)), len(lists), len(lists[0]), groups)
     return True
+
+
+def _kinds(values: Sequence[Any]) -> set[type] | None:
+    """Return the set of the values' types, or None if one cannot be hashed.
+
+    A class whose metaclass sets ``__hash__ = None`` cannot go in a set; such a
+    value is no plain JSON anyway, and the Python scan (by identity) rejects it.
+    """
+    try:
+        return set(map(type, values))
+    except TypeError:
+        return None
 
 
 def _scan(
