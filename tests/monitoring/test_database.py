@@ -305,3 +305,60 @@ def test_attributes_sqlite_cannot_bind_are_stored_as_text_not_lost(tmp_path: Pat
     assert ["odd", "after"] == [r.message for r in records]
     assert "an object" == records[0].func
     assert 0 == handler.stats().failed
+
+
+def test_a_minimal_record_from_make_log_record_does_not_cost_its_batch(tmp_path: Path, attach: Attach) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=100)
+    logger = attach(handler, "test.db.minimal")
+    for i in range(99):
+        logger.info("good %d", i)
+    handler.handle(logging.makeLogRecord({"msg": "minimal"}))  # name and levelno are None
+    handler.close()
+    assert [f"good {i}" for i in range(99)] + ["minimal"] == [r.message for r in read_database(tmp_path / "logs.db")]
+    assert (100, 0) == (handler.stats().written, handler.stats().failed)
+
+
+class BrokenStr:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+def test_a_value_that_cannot_even_be_made_text_keeps_its_row_and_the_writer_alive(
+    tmp_path: Path, attach: Attach
+) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=10)
+    logger = attach(handler, "test.db.brokenstr")
+    record = logger.makeRecord("test.db.brokenstr", logging.INFO, "f.py", 1, "broken", (), None)
+    record.threadName = BrokenStr()  # type: ignore[assignment]
+    logger.handle(record)
+    handler.flush()
+    logger.info("after")
+    handler.flush()
+    assert ["broken", "after"] == [r.message for r in read_database(tmp_path / "logs.db")]
+    assert handler._writer is not None
+    assert handler._writer.is_alive()
+    handler.close()
+    assert (2, 0, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)
+
+
+def test_a_batch_sqlite_rejects_is_counted_and_reported_and_the_writer_keeps_going(
+    tmp_path: Path, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=5)
+    logger = attach(handler, "test.db.rejected")
+    real = _database._insert_rows
+    calls = []
+
+    def fail_once(conn: sqlite3.Connection, rows: list[tuple[object, ...]], most: int) -> None:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise RuntimeError("not a sqlite3.Error")
+        real(conn, rows, most)
+
+    monkeypatch.setattr(_database, "_insert_rows", fail_once)
+    monkeypatch.setattr(handler, "handleError", lambda record: None)
+    for i in range(10):
+        logger.info("n=%d", i)
+    handler.close()
+    assert ["n=5", "n=6", "n=7", "n=8", "n=9"] == [r.message for r in read_database(tmp_path / "logs.db")]
+    assert (5, 5, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)

@@ -218,3 +218,27 @@ def test_a_huge_line_is_formatted_whole_and_the_next_one_too() -> None:
     huge = "y" * 200_000
     assert huge == json.loads(formatter.format(make_record(huge, ())))["message"]
     assert "small" == json.loads(formatter.format(make_record("small", ())))["message"]
+
+
+def test_a_patched_get_message_is_respected_like_stdlib_formatter(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdlib = logging.LogRecord.getMessage
+
+    def masked(record: logging.LogRecord) -> str:
+        return stdlib(record).replace("hunter2", "***")
+
+    monkeypatch.setattr(logging.LogRecord, "getMessage", masked)
+    record = logging.LogRecord("t", logging.INFO, "f.py", 1, "password=%s", ("hunter2",), None)
+    assert "password=***" == logging.Formatter().format(record)
+    assert "password=***" == json.loads(JSONFormatter().format(record))["message"]
+
+
+def test_iso_time_is_right_for_the_first_record_of_a_process_even_past_2262() -> None:
+    import subprocess
+
+    code = (
+        "import logging, json; from stalwart.monitoring import JSONFormatter;"
+        "r = logging.LogRecord('t', 20, 'f.py', 1, 'm', (), None); r.created = 2**63 / 1e9;"
+        "print(json.loads(JSONFormatter().format(r))['ts'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("2262-04-11T23:47:16.")

@@ -83,7 +83,10 @@ def _bindable(value: Any) -> Any:
         return value.encode("utf-8", "backslashreplace").decode()
     if value is None or isinstance(value, float) or (isinstance(value, int) and -(2**63) <= value < 2**63):
         return value
-    return str(value)
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the batch its rows
+        return object.__repr__(value)
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: list[Row], most: int) -> None:
@@ -97,9 +100,10 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[Row], most: int) -> None:
         statement = _insert_statement(size)
         try:
             conn.execute(statement, list(chain.from_iterable(chunk)))
-        except (UnicodeEncodeError, OverflowError, sqlite3.ProgrammingError):
+        except (UnicodeEncodeError, OverflowError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
             # A value SQLite cannot bind (lone surrogates from an undecodable file name, an int past
-            # 64 bits, an object a LogRecord attribute was set to): keep the row, as text.
+            # 64 bits, an object a LogRecord attribute was set to; Python 3.10 says InterfaceError for
+            # that, later versions ProgrammingError): keep the row, as text.
             conn.execute(statement, [_bindable(value) for row in chunk for value in row])
         start += size
 
@@ -309,8 +313,10 @@ class DatabaseHandler(GuardedHandler):
         cid = record.__dict__.get("correlation_id")
         return (
             int(record.created * 1_000_000_000),
-            record.levelno,
-            record.name,
+            # NOT NULL columns: a record from makeLogRecord({"msg": ...}) has neither (one NULL would
+            # roll back its whole batch).
+            record.levelno or 0,
+            "" if record.name is None else record.name,
             record_message(record),
             record_template(record),
             None if cid is None else str(cid),
@@ -471,11 +477,11 @@ class DatabaseHandler(GuardedHandler):
                     conn.execute("BEGIN")
                     _insert_rows(conn, rows, _statement_rows(conn))
                     conn.execute("COMMIT")
-                except sqlite3.Error:
+                except Exception:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-        except sqlite3.Error:
+        except Exception:  # noqa: BLE001 - the writer thread must outlive any batch (it is reported)
             self._failed += len(rows)
             stand_in = logging.LogRecord(
                 "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,

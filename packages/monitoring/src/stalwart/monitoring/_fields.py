@@ -109,8 +109,9 @@ def exception_text(record: logging.LogRecord, formatter: logging.Formatter | Non
 # (start in ns, text up to there) of the last second and of the last millisecond formatted: tuples
 # swapped whole, so threads never see a torn pair. Records arrive in time order, so one formatted
 # second serves thousands of records and, under load, one millisecond tens of them.
-_second: tuple[int, str] = (2**63, "")
-_milli: tuple[int, str] = (2**63, "")
+# The first start is so far below any real time that no record falls inside "its" second.
+_second: tuple[int, str] = (-(2**200), "")
+_milli: tuple[int, str] = (-(2**200), "")
 # "000".."999" and "000Z".."999Z": a lookup is cheaper than a "03d" format spec.
 _DIGITS = [f"{number:03d}" for number in range(1000)]
 _DIGITS_Z = [f"{number:03d}Z" for number in range(1000)]

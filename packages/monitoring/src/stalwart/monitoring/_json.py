@@ -49,6 +49,9 @@ class _Line(msgspec.Struct, omit_defaults=True, gc=False):
 
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 _LogRecord = logging.LogRecord
+# The inlined getMessage below is only the stdlib's: a program that patches LogRecord.getMessage
+# (a redaction or "{}"-style shim) or sets it on one record gets its own method called.
+_STDLIB_GET_MESSAGE = logging.LogRecord.getMessage
 _BUFFER_SIZE = 1024
 # A buffer that held a longer line is dropped, so one huge traceback does not pin its memory.
 _BUFFER_KEPT = 64 * 1024
@@ -121,7 +124,7 @@ class JSONFormatter(logging.Formatter):
             extras[name] = instance[name]
         if self._static:
             extras = {**self._static, **extras}
-        if fields is instance:
+        if fields is instance and _LogRecord.getMessage is _STDLIB_GET_MESSAGE and "getMessage" not in instance:
             # LogRecord.getMessage, inlined (subclasses may override it: they take the other branch).
             try:
                 message = fields["msg"]
