@@ -362,3 +362,16 @@ def test_a_batch_sqlite_rejects_is_counted_and_reported_and_the_writer_keeps_goi
     handler.close()
     assert ["n=5", "n=6", "n=7", "n=8", "n=9"] == [r.message for r in read_database(tmp_path / "logs.db")]
     assert (5, 5, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)
+
+
+def test_a_handler_whose_construction_failed_is_harmless_at_logging_shutdown(tmp_path: Path) -> None:
+    # logging keeps every handler it saw constructed and flushes and closes it at exit.
+    handler = DatabaseHandler.__new__(DatabaseHandler)
+    with pytest.raises(HandlerOpenError):
+        handler.__init__(tmp_path / "missing-dir" / "logs.db")  # type: ignore[misc]
+    handler.flush()
+    handler.close()
+    assert 0 == handler.stats().pending
+    logger = logging.getLogger("test.db.failed-construction")
+    handler.handle(logger.makeRecord(logger.name, logging.INFO, "f.py", 1, "late", (), None))
+    assert 1 == handler.stats().dropped

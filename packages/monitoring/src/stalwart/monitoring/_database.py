@@ -234,6 +234,11 @@ class DatabaseHandler(GuardedHandler):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(level)
+        # logging keeps every constructed handler and flushes and closes them at exit: one whose
+        # construction fails below must still be a closed, harmless handler then.
+        self._closed = True
+        self._deleted = 0
+        self._init_runtime()
         for name, value in (
             ("batch_size", batch_size),
             ("flush_interval", flush_interval),
@@ -268,8 +273,6 @@ class DatabaseHandler(GuardedHandler):
         except (sqlite3.Error, OSError) as exc:
             raise HandlerOpenError(self.path, str(exc)) from exc
         self._closed = False
-        self._deleted = 0
-        self._init_runtime()
         global _fork_hook_installed
         if not _fork_hook_installed and hasattr(os, "register_at_fork"):
             os.register_at_fork(
