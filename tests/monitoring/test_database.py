@@ -375,3 +375,14 @@ def test_a_handler_whose_construction_failed_is_harmless_at_logging_shutdown(tmp
     logger = logging.getLogger("test.db.failed-construction")
     handler.handle(logger.makeRecord(logger.name, logging.INFO, "f.py", 1, "late", (), None))
     assert 1 == handler.stats().dropped
+
+
+@pytest.mark.skipif(not hasattr(sqlite3.Connection, "setlimit"), reason="Connection.setlimit needs Python 3.11")
+def test_statements_shrink_when_sqlite_allows_fewer_parameters_than_assumed(tmp_path: Path) -> None:
+    conn = _database._connect(str(tmp_path / "logs.db"))
+    conn.executescript(_database._SCHEMA)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # type: ignore[attr-defined,unused-ignore]  # 3.11+
+    rows = [(i, 20, "l", f"m{i}", "t", None, 1, "T", "f", 1, None, None) for i in range(3000)]
+    _database._insert_rows(conn, rows, 2048)  # as if the limit were 32,766 (Python 3.10 cannot ask)
+    assert [f"m{i}" for i in range(3000)] == [m for (m,) in conn.execute("SELECT message FROM logs ORDER BY id")]
+    conn.close()

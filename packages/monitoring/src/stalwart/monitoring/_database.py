@@ -105,6 +105,13 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[Row], most: int) -> None:
             # 64 bits, an object a LogRecord attribute was set to; Python 3.10 says InterfaceError for
             # that, later versions ProgrammingError): keep the row, as text.
             conn.execute(statement, [_bindable(value) for row in chunk for value in row])
+        except sqlite3.OperationalError as exc:
+            # Python 3.10 cannot ask SQLite its parameter limit, so a build with a lower one than its
+            # version suggests refuses the statement when preparing it (nothing was inserted): halve.
+            if "too many SQL variables" not in str(exc) or size == 1:
+                raise
+            size //= 2
+            continue
         start += size
 
 
