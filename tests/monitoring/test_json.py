@@ -242,3 +242,9 @@ def test_iso_time_is_right_for_the_first_record_of_a_process_even_past_2262() ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.startswith("2262-04-11T23:47:16.")
+
+
+def test_a_bare_make_log_record_still_decodes_as_a_core_record() -> None:
+    record = logging.makeLogRecord({"msg": "bare"})  # name and levelno are None
+    decoded = Record.from_json(JSONFormatter().format(record))
+    assert ("bare", 0, "") == (decoded.message, decoded.level, decoded.logger)

@@ -155,9 +155,9 @@ class JSONFormatter(logging.Formatter):
         return _Line(
             text + _fields._DIGITS_Z[offset // 1000],
             ts_ns,
-            fields["levelno"],
+            fields["levelno"] or 0,  # None in a bare makeLogRecord({"msg": ...}): Record needs an int
             fields["levelname"],
-            fields["name"],
+            fields["name"] or "",
             message,
             fields["process"] or 0,
             fields["processName"] or "",
