@@ -62,6 +62,11 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("redis://:hunter2@cache:6379/0", "hunter2"),
     ("pw=hunter2", "hunter2"),
     ("db_pw: hunter2", "hunter2"),
+    ("running tool --password hunter2 --verbose", "hunter2"),
+    ("psql --PASSWORD 'two words' -h db", "two words"),
+    ("deploy --api-key AbCdEf987654", "AbCdEf987654"),
+    ("vault login -token s.hvs123secret", "s.hvs123secret"),
+    ("aws configure --aws-secret-access-key wJalrXUtnFEMI", "wJalrXUtnFEMI"),
 ]
 
 
@@ -185,6 +190,12 @@ def test_harmless_records_pass_untouched() -> None:
     containers = rec("roles %s of %s", ({"admin"}, ("ada", ["x"])), roles=frozenset({"admin"}), pairs=[("u", "a")])
     assert {} == RedactionFilter().changes(containers)
     assert "user ada logged in after 12 ms" == apply(record).getMessage()
+
+
+def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept() -> None:
+    text = "run --password-file /etc/pw --no-token-check --secret-from-env"
+    assert "run --password-file *** --no-token-check --secret-from-env" == Redactor().text(text)
+    assert "use --verbose and keep the tokenizer quiet" == Redactor().text("use --verbose and keep the tokenizer quiet")
 
 
 def test_non_card_digit_runs_are_kept() -> None:

@@ -53,6 +53,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # JSON Web Tokens (header.payload.signature, base64url).
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    # Command-line options naming a secret, value after a space: `--password hunter2`, `--api-key x`
+    # (`--password=x` is a key=value pair above). The value may not start with "-" (the next option).
+    (
+        re.compile(
+            r"(?i)(?<![\w-])(--?[\w-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key"
+            r"|private[_-]?key|credentials?)[\w-]*)[ \t]+(?!-)(?:(?P<q>[\"'])(?:\\.|(?!(?P=q)).)*(?P=q)|\S+)"
+        ),
+        rf"\1 {MASK}",
+    ),
     # Authorization header schemes.
     (re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
     # Provider keys with a recognisable prefix: AWS, GitHub, Slack, Stripe, Google, OpenAI-style.
