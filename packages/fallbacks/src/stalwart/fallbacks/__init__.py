@@ -20,6 +20,7 @@ from stalwart.fallbacks._errors import (
     FallbacksError,
     LockTimeoutError,
     ReadError,
+    SchemaError,
     UnsupportedTypeError,
     WriteError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "NanPolicy",
     "ReadError",
     "RecoveryReport",
+    "SchemaError",
     "UnsupportedTypeError",
     "WriteError",
     "__version__",

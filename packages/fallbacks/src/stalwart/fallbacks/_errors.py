@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from stalwart.core import StalwartError
@@ -12,6 +13,7 @@ __all__ = [
     "FallbacksError",
     "LockTimeoutError",
     "ReadError",
+    "SchemaError",
     "UnsupportedTypeError",
     "WriteError",
 ]
@@ -99,6 +101,30 @@ class CorruptFileError(ReadError, ValueError):
 
     def __str__(self) -> str:
         return f"corrupt file {self.path}: {self.reason}{location_suffix(self.line, self.offset)}"
+
+
+class SchemaError(ReadError, ValueError):
+    """A valid JSON file whose content does not match the ``type`` it was read as.
+
+    Not damage: the file parses, so ``read_json(..., recover=True)`` raises it too.
+
+    Attributes:
+        path: The file that was read.
+        reason: msgspec's message, e.g. ``Expected `int`, got `str` - at `$[12].score```.
+        location: Where the mismatch sits (``$[12].score``), when msgspec names it.
+
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        found = _SCHEMA_LOCATION.search(reason)
+        self.location: str | None = found.group(1) if found else None
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path} does not match the schema: {self.reason}"
+
+
+_SCHEMA_LOCATION = re.compile(r" - at `(\$[^`]*)`$")
 
 
 class UnsupportedTypeError(FallbacksError, TypeError):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import codecs
 import json
 import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import msgspec
 from stalwart.fallbacks import _stats
@@ -22,10 +23,11 @@ from stalwart.fallbacks._atomic import (
     resolve_target,
     write_all,
 )
-from stalwart.fallbacks._errors import CorruptFileError, ReadError
+from stalwart.fallbacks._errors import CorruptFileError, ReadError, SchemaError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._plain import is_plain_json
 from stalwart.fallbacks._readfile import decode_json_bytes, open_for_reading, read_bytes
+from stalwart.fallbacks._schema import convert_to, decode_typed
 from stalwart.fallbacks._tagged import (
     MARKER_BYTES,
     NanPolicy,
@@ -50,6 +52,7 @@ __all__ = [
 _log = logging.getLogger("stalwart.fallbacks")
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()
+T = TypeVar("T")
 #: From this payload size on, ``write_json`` checks the data while the temp file is written.
 _OVERLAP_MIN_BYTES = 1 << 20
 
@@ -155,26 +158,56 @@ def _encode_untagged(data: Any) -> bytes | None:
         return None
 
 
-def read_json(path: str | os.PathLike[str], *, recover: bool = False, restore_types: bool = True) -> Any:
-    """Read one JSON document.
+@overload
+def read_json(
+    path: str | os.PathLike[str], *, recover: bool = ..., restore_types: bool = ..., type: None = ...
+) -> Any: ...
+@overload
+def read_json(
+    path: str | os.PathLike[str], *, recover: bool = ..., restore_types: bool = ..., type: builtins.type[T]
+) -> T: ...
+@overload
+def read_json(path: str | os.PathLike[str], *, recover: bool = ..., restore_types: bool = ..., type: Any) -> Any: ...
+def read_json(
+    path: str | os.PathLike[str], *, recover: bool = False, restore_types: bool = True, type: Any = None
+) -> Any:
+    """Read one JSON document, as plain data or validated into a schema.
 
     Args:
         path: The file.
         recover: On damage, return what :func:`recover_json` salvages (logged as a
-            warning) instead of raising.
+            warning) instead of raising. With ``type``, the salvage is converted
+            to it (``msgspec.convert``); a :class:`SchemaError` is never recovered.
         restore_types: Turn tagged values back into bytes, sets, datetimes, ...
+            Must stay True with ``type``.
+        type: Decode straight into this schema, like ``msgspec.json.decode(...,
+            type=...)``: a ``msgspec.Struct`` (``gc=False`` Structs read fastest),
+            ``TypedDict``, dataclass, ``list[Row]`` ... The decoder is cached per
+            type. A file holding tagged values is decoded untyped, its tags
+            restored, then converted (slower).
 
     Returns:
-        The decoded data.
+        The decoded data (an instance of ``type`` when given).
 
     Raises:
         ReadError: The file is missing or unreadable (and, with ``recover``, no backup helps).
         CorruptFileError: The content is damaged; ``offset`` points at the fault.
+        SchemaError: The file is valid JSON but does not match ``type``; ``location``
+            says where (``$[12].score``).
+        ValueError: ``type`` given with ``restore_types=False``.
+        TypeError: msgspec does not support ``type``.
 
     """
+    if type is not None and not restore_types:
+        raise ValueError("read_json: a typed read restores tagged values; type= needs restore_types=True")
     try:
         raw = read_bytes(path)
-        data = decode_json_bytes(raw, path, restore_types=restore_types)
+        if type is None:
+            data = decode_json_bytes(raw, path, restore_types=restore_types)
+        else:
+            data = decode_typed(raw, path, type)
+    except SchemaError:
+        raise  # the file is intact; recovery would only find the same mismatch
     except ReadError as exc:
         if not recover:
             raise
@@ -182,7 +215,7 @@ def read_json(path: str | os.PathLike[str], *, recover: bool = False, restore_ty
 
         report = recover_json(path, restore_types=restore_types)
         _log.warning("read %s with recovery after %s: %s", path, exc, report.summary())
-        return report.data
+        return report.data if type is None else convert_to(report.data, type, path)
     _stats.count("reads")
     return data
 

@@ -144,8 +144,12 @@ async def async_write_json(data: Any, path: str | os.PathLike[str], **options: A
 
 
 async def async_read_json(path: str | os.PathLike[str], **options: Any) -> Any:
-    """:func:`read_json` in a worker thread; raises the same errors."""
-    return await asyncio.to_thread(read_json, path, **options)
+    """:func:`read_json` in a worker thread (``type=`` too); raises the same errors."""
+
+    def read() -> Any:
+        return read_json(path, **options)
+
+    return await asyncio.to_thread(read)
 
 
 async def async_safe_write_json(data: Any, path: str | os.PathLike[str], **options: Any) -> bool:
