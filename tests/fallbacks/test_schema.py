@@ -136,28 +136,29 @@ def test_schema_error_pickles_with_its_location(tmp_path: Path) -> None:
 def test_truncated_file_is_corrupt_not_a_schema_error(tmp_path: Path) -> None:
     path = tmp_path / "rows.json"
     write_json(_rows(5), path)
-    content = path.read_bytes()
-    path.write_bytes(content[: len(content) // 2])
+    cut = len(path.read_bytes()) // 2
+    path.write_bytes(path.read_bytes()[:cut])
     with pytest.raises(CorruptFileError) as caught:
         read_json(path, type=list[Row])
     assert not isinstance(caught.value, SchemaError)
+    assert cut == caught.value.offset
 
 
-def test_damage_after_a_mismatch_is_reported_as_damage(tmp_path: Path) -> None:
-    # msgspec meets the mismatch at $[0].a first; the file is still damaged, and that wins.
-    path = tmp_path / "rows.json"
-    path.write_bytes(b'[{"a": "no", "b": "x"}, {"a": 1, ')
-    with pytest.raises(CorruptFileError) as caught:
-        read_json(path, type=list[Nested])
-    assert not isinstance(caught.value, SchemaError)
-
-
-def test_invalid_utf8_in_a_mismatched_field_is_damage(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "offset"),
+    [
+        # msgspec meets the mismatch at $[0].a first; the file is still damaged, and that wins.
+        (b'[{"a": "no", "b": "x"}, {"a": 1, ', 33),
+        (b'{"a": "\xff", "b": "x"}', 7),  # invalid UTF-8 inside a field that mismatches too
+    ],
+)
+def test_damage_behind_a_mismatch_is_reported_as_damage(tmp_path: Path, content: bytes, offset: int) -> None:
     path = tmp_path / "bad.json"
-    path.write_bytes(b'{"a": "\xff", "b": "x"}')
+    path.write_bytes(content)
     with pytest.raises(CorruptFileError) as caught:
-        read_json(path, type=Nested)
+        read_json(path, type=list[Nested] if content.startswith(b"[") else Nested)
     assert not isinstance(caught.value, SchemaError)
+    assert offset == caught.value.offset
 
 
 def test_missing_file_with_a_type_is_a_read_error(tmp_path: Path) -> None:
