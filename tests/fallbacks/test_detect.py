@@ -26,6 +26,7 @@ from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_j
         ("a.csv", b"", False),
         ("a.jsonl", b'{"n": 1}\n123', True),
         ("a.jsonl", b"", False),
+        ("a.json", b'{"last_file": "caf\\udce9.txt", "n": 1}', False),  # valid JSON msgspec refuses
     ],
 )
 def test_detect_corruption_by_parsing(tmp_path: Path, name: str, content: bytes, corrupt: bool) -> None:

@@ -389,3 +389,14 @@ def test_append_jsonl_refuses_a_lone_surrogate_with_a_typed_error_and_appends_no
         append_jsonl([{"f": "ok"}, {"f": _LATIN1_NAME}], path)
     assert "$[1]['f']" == caught.value.value_path
     assert not path.exists()
+
+
+def test_a_whole_file_with_an_escaped_lone_surrogate_reads_as_the_document_stdlib_json_wrote(tmp_path: Path) -> None:
+    data = {"last_file": _LATIN1_NAME, "n": 1}
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(data))  # stdlib json (ensure_ascii) writes "caf\udce9.txt": valid JSON
+    assert data == read_json(path)
+    assert data == read_json(path, recover=True)
+    write_json({"n": 2}, path, backups=1)  # the valid current version is backed up, not refused
+    assert data == read_json(tmp_path / "settings.json.1")
+    assert {"n": 2} == read_json(path)

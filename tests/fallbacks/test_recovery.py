@@ -240,3 +240,10 @@ def test_json_lines_damaged_in_the_middle_defer_to_a_valid_backup(tmp_path: Path
     path.write_bytes(b'{"a": 1}\n{"a": \n{"a": 3}\n')
     report = recover_json(path)
     assert ([7], "backup") == (report.data, report.method)
+
+
+def test_recover_returns_a_valid_document_msgspec_refuses_intact_not_as_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b'{"last_file": "caf\\udce9.txt", "n": 1}')  # an escaped lone surrogate: valid JSON
+    report = recover_json(path)
+    assert ({"last_file": "caf\udce9.txt", "n": 1}, "intact", 0) == (report.data, report.method, report.lost)

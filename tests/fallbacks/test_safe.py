@@ -142,3 +142,9 @@ def test_safe_writes_return_false_and_log_for_a_lone_surrogate(
         assert False is safe_write_csv([{"f": name}], tmp_path / "d.csv")
     assert 2 == caplog.text.count("lone surrogate")
     assert not (tmp_path / "d.json").exists()
+
+
+def test_safe_read_json_returns_a_document_with_an_escaped_lone_surrogate_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b'{"last_file": "caf\\udce9.txt", "n": 1}')  # as stdlib json.dumps writes it
+    assert {"last_file": "caf\udce9.txt", "n": 1} == safe_read_json(path)

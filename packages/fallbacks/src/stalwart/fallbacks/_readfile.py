@@ -12,7 +12,7 @@ import msgspec
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._tagged import MARKER_BYTES, TagError, decode_types
-from stalwart.fallbacks._validate import json_error_offset
+from stalwart.fallbacks._validate import json_error_offset, strict_json_loads
 
 __all__ = ["decode_json_bytes", "gc_paused", "open_for_reading", "read_bytes"]
 
@@ -80,8 +80,14 @@ def decode_json_bytes(raw: bytes, path: str | os.PathLike[str], *, restore_types
         with gc_paused():
             data = _DECODER.decode(raw)
     except msgspec.DecodeError as exc:
-        message = str(exc)
-        raise CorruptFileError(path, message, offset=json_error_offset(message, len(raw))) from exc
+        # msgspec refuses some valid JSON (an escaped lone surrogate such as "\udce9",
+        # as stdlib json.dumps writes for a surrogateescape'd file name): ask the stdlib.
+        try:
+            with gc_paused():
+                data = strict_json_loads(raw)
+        except (ValueError, RecursionError):
+            message = str(exc)
+            raise CorruptFileError(path, message, offset=json_error_offset(message, len(raw))) from exc
     except UnicodeDecodeError as exc:
         try:
             raw.decode("utf-8")

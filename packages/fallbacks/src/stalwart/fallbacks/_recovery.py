@@ -16,7 +16,7 @@ from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._readfile import decode_json_bytes, gc_paused
 from stalwart.fallbacks._tagged import TagError, decode_types
-from stalwart.fallbacks._validate import decode_json_line, torn_line_is_whole
+from stalwart.fallbacks._validate import decode_json_line, find_problem, torn_line_is_whole
 
 __all__ = ["RecoveryReport", "recover_json"]
 
@@ -299,7 +299,8 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
                     salvaged = (items, lost, "array")
                 else:
                     empty_array = (items, lost, "array")
-            if salvaged is None or trailing:
+            # One valid JSON document (refused only for a malformed tagged value) is no JSON Lines.
+            if (salvaged is None or trailing) and find_problem(raw, "json") is not None:
                 # Not an array, or an array followed by more: JSON Lines (of arrays) fits better
                 # if every line parses (a torn last line aside, when no array was salvaged).
                 lines = _salvage_lines(raw, restore_types)

@@ -70,6 +70,8 @@ def _json_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem
         # Raw skips over the value without building Python objects, yet checks its syntax.
         msgspec.json.decode(raw, type=msgspec.Raw)
     except msgspec.DecodeError as exc:
+        if _is_strict_json(raw):
+            return None  # valid JSON msgspec refuses, such as an escaped lone surrogate
         message = str(exc)
         offset = json_error_offset(message, len(raw))
         return Problem(message, offset=None if offset is None else base + offset, line=line)
@@ -152,7 +154,7 @@ def _jsonl_problem(raw: bytes) -> Problem | None:
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if line.strip():
             problem = _json_problem(line, base, number)
-            if problem is not None and not _is_strict_json(line):
+            if problem is not None:
                 return problem
         base += len(line) + 1
     torn = torn_last_line(raw)
