@@ -407,3 +407,83 @@ def test_signal_while_waiting_for_the_writer_thread_never_lets_it_touch_a_reused
     assert 0o600 == stat.S_IMODE(os.stat(victim).st_mode)
     assert {"v": "old"} == read_json(path)
     assert [] == _leftovers(tmp_path)
+
+
+class _ThreadingWith:
+    """The threading module as _atomic sees it, with some names replaced."""
+
+    def __init__(self, **replaced: Any) -> None:
+        self._replaced = replaced
+
+    def __getattr__(self, name: str) -> Any:
+        return self._replaced[name] if name in self._replaced else getattr(threading, name)
+
+
+def _open_fds_under(directory: Path) -> list[str]:
+    """The targets of this process's open file descriptors that lie in ``directory``."""
+    found = []
+    for entry in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{entry}")
+        except OSError:
+            continue  # closed meanwhile (the listing's own fd)
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open fds through /proc")
+def test_an_interrupt_while_the_writer_thread_is_built_leaks_no_file_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.json"
+    write_json({"v": "old"}, path)
+
+    def interrupted_event() -> threading.Event:
+        raise KeyboardInterrupt("while building the Event")
+
+    monkeypatch.setattr(_atomic, "threading", _ThreadingWith(Event=interrupted_event))
+    with pytest.raises(KeyboardInterrupt, match="while building the Event"):
+        write_json({"v": "new" * 400_000}, path)  # >= 1 MiB: written by a worker thread
+    monkeypatch.undo()
+    assert [] == _open_fds_under(tmp_path)
+    assert {"v": "old"} == read_json(path)
+    assert [] == _leftovers(tmp_path)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open fds through /proc")
+def test_an_interrupt_right_after_the_caller_claims_the_writer_fd_leaks_nothing_and_keeps_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.json"
+    write_json({"v": "old"}, path)
+    real_rlock = threading.RLock
+    first, second = KeyboardInterrupt("in start"), KeyboardInterrupt("after the claim")
+
+    class ClaimInterrupted:
+        """A claim whose first successful acquire by the caller is followed by an interrupt."""
+
+        def __init__(self) -> None:
+            self._lock = real_rlock()
+            self._fired = False
+
+        def acquire(self, blocking: bool = True) -> bool:
+            got = self._lock.acquire(blocking)
+            if got and not self._fired and threading.current_thread() is threading.main_thread():
+                self._fired = True
+                raise second  # as a signal handler would, once the C call returned
+            return got
+
+    class NeverStarts(threading.Thread):
+        def start(self) -> None:
+            raise first
+
+    assert threading.current_thread() is threading.main_thread()
+    monkeypatch.setattr(_atomic, "threading", _ThreadingWith(RLock=ClaimInterrupted, Thread=NeverStarts))
+    with pytest.raises(KeyboardInterrupt, match="after the claim") as caught:
+        write_json({"v": "new" * 400_000}, path)
+    monkeypatch.undo()
+    assert first is caught.value.__context__
+    assert [] == _open_fds_under(tmp_path)
+    assert {"v": "old"} == read_json(path)
+    assert [] == _leftovers(tmp_path)

@@ -298,11 +298,13 @@ def _fill_temp_while(
     """
     outcome: list[int | BaseException] = []
     verdict: list[bool] = []
-    worker_fd = os.dup(fd)
     # Taken without blocking by the worker as it begins, or by this thread if an
     # interrupt may have come before it began: exactly one of them then owns worker_fd.
-    claim = threading.Lock()
+    # Reentrant, so this thread's final acquire also succeeds if it took it already
+    # (an interrupt may land between its acquire and anything that would record it).
+    claim = threading.RLock()
     done = threading.Event()
+    worker_fd = -1  # the worker starts only once the duplicate exists
 
     def fill() -> None:
         if not claim.acquire(blocking=False):
@@ -321,30 +323,61 @@ def _fill_temp_while(
         finally:
             done.set()
 
+    # Everything that can fail without a file to leak comes before the dup.
     worker = threading.Thread(target=fill, name="stalwart-fallbacks-write", daemon=True)
+    worker_fd = os.dup(fd)
+    try:
+        return _start_and_confirm(worker, claim, done, outcome, verdict, confirm, fd, chunks, real_path, durable)
+    finally:
+        # The worker never began (and now never will): worker_fd is this thread's to close.
+        if claim.acquire(blocking=False):
+            os.close(worker_fd)
+
+
+def _start_and_confirm(
+    worker: threading.Thread,
+    claim: threading.RLock,
+    done: threading.Event,
+    outcome: list[int | BaseException],
+    verdict: list[bool],
+    confirm: Callable[[], bool],
+    fd: int,
+    chunks: Chunks,
+    real_path: str,
+    durable: bool,
+) -> int:
+    """Start ``worker``, run ``confirm`` meanwhile, wait for the worker; return the bytes written.
+
+    An interrupt is re-raised once the worker is done (or right away if it never
+    began); one replacing another keeps the first as its ``__context__``.
+    """
     pending: BaseException | None = None
     try:
-        worker.start()
-    except RuntimeError:
-        # No new threads (interpreter shutting down): check first, then write.
-        os.close(worker_fd)
-        if not confirm():
-            raise Unconfirmed from None
-        return _fill_temp(fd, chunks, real_path, durable)
-    except BaseException as exc:  # noqa: BLE001 - interrupted while start() waited; re-raised below
-        pending = exc
-    else:
         try:
-            verdict.append(confirm())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, once the worker is done
+            worker.start()
+        except RuntimeError:
+            # No new threads (interpreter shutting down): check first, then write.
+            if not confirm():
+                raise Unconfirmed from None
+            return _fill_temp(fd, chunks, real_path, durable)
+        except BaseException as exc:  # noqa: BLE001 - interrupted while start() waited; re-raised below
             pending = exc
-    if pending is not None:
-        verdict[:] = [False]
-        if claim.acquire(blocking=False):
-            # Interrupted before the worker began: it never will, and worker_fd is ours.
-            os.close(worker_fd)
-            raise pending
-    pending = _wait_uninterruptibly(done, pending)
+        else:
+            try:
+                verdict.append(confirm())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once the worker is done
+                pending = exc
+        if pending is not None:
+            verdict[:] = [False]
+            if claim.acquire(blocking=False):
+                # Interrupted before the worker began: it never will; the caller closes worker_fd.
+                raise pending
+        pending = _wait_uninterruptibly(done, pending)
+    except BaseException as exc:
+        # A second interrupt replaces a pending one: keep the first as its context.
+        if pending is not None and exc is not pending and exc.__context__ is None:
+            exc.__context__ = pending
+        raise
     if pending is not None:
         raise pending
     result = outcome[0]
