@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import os
+import stat
 import sys
 import threading
 import time
@@ -400,3 +401,17 @@ def test_a_whole_file_with_an_escaped_lone_surrogate_reads_as_the_document_stdli
     write_json({"n": 2}, path, backups=1)  # the valid current version is backed up, not refused
     assert data == read_json(tmp_path / "settings.json.1")
     assert {"n": 2} == read_json(path)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_a_new_torn_line_sidecar_gets_the_data_files_permissions_not_the_umasks(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": ')
+    os.chmod(path, 0o640)
+    previous = os.umask(0o022)  # would give a new file 0o644: readable by everyone
+    try:
+        append_jsonl([{"a": 2}], path)
+    finally:
+        os.umask(previous)
+    assert b'{"a": \n' == (tmp_path / "log.jsonl.torn").read_bytes()
+    assert 0o640 == stat.S_IMODE(os.stat(tmp_path / "log.jsonl.torn").st_mode)

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, overload
 
@@ -324,7 +325,7 @@ def _settle_torn_line(fd: int, size: int, path: str) -> bool:
     tail = _pread_exactly(fd, size - start, start)
     if not tail.strip() or torn_line_is_whole(tail):
         return True
-    sidecar = _keep_in_sidecar(tail, path)
+    sidecar = _keep_in_sidecar(tail, path, fd)
     os.ftruncate(fd, start)
     _stats.count("torn_lines_dropped")
     _log.warning(
@@ -338,12 +339,24 @@ def _settle_torn_line(fd: int, size: int, path: str) -> bool:
     return False
 
 
-def _keep_in_sidecar(tail: bytes, path: str) -> str:
-    r"""Append ``tail`` and a ``\n`` to ``<path>.torn``, durably; return the sidecar's path."""
+def _keep_in_sidecar(tail: bytes, path: str, data_fd: int) -> str:
+    r"""Append ``tail`` and a ``\n`` to ``<path>.torn``, durably; return the sidecar's path.
+
+    A new sidecar gets the data file's permissions (it holds the same kind of
+    bytes).
+    """
     sidecar = f"{path}.torn"
-    created = not os.path.exists(sidecar)
-    fd = os.open(sidecar, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
     try:
+        # Owner-only until it has the data file's mode: never readable by more than the data.
+        fd = os.open(sidecar, flags | os.O_CREAT | os.O_EXCL, 0o600)
+        created = True
+    except FileExistsError:
+        fd = os.open(sidecar, flags)
+        created = False
+    try:
+        if created and os.name != "nt":
+            os.fchmod(fd, stat.S_IMODE(os.fstat(data_fd).st_mode))
         write_all(fd, (tail + b"\n",))
         os.fsync(fd)
     finally:
