@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ from stalwart.fallbacks import (
     ReadError,
     UnsupportedTypeError,
     WriteError,
+    _atomic,
+    _jsonfile,
     append_jsonl,
     get_performance_stats,
     iter_json_array,
@@ -415,3 +418,30 @@ def test_a_new_torn_line_sidecar_gets_the_data_files_permissions_not_the_umasks(
         os.umask(previous)
     assert b'{"a": \n' == (tmp_path / "log.jsonl.torn").read_bytes()
     assert 0o640 == stat.S_IMODE(os.stat(tmp_path / "log.jsonl.torn").st_mode)
+
+
+def test_a_sidecar_append_that_fails_part_way_is_cut_back_so_tails_never_share_a_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.jsonl"
+    sidecar = tmp_path / "log.jsonl.torn"
+    sidecar.write_bytes(b"old\n")
+    path.write_bytes(b'{"a": 1}\n{"a": ')
+    real_write_all = _atomic.write_all
+
+    def write_half_then_fail(fd: int, chunks: Any) -> int:
+        data = b"".join(chunks)
+        if data == b'{"a": \n':  # the torn tail on its way to the sidecar
+            os.write(fd, data[:3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_all(fd, chunks)
+
+    monkeypatch.setattr(_jsonfile, "write_all", write_half_then_fail)
+    with pytest.raises(WriteError, match="No space left"):
+        append_jsonl([{"a": 2}], path)
+    monkeypatch.undo()
+    assert b"old\n" == sidecar.read_bytes()
+    assert b'{"a": 1}\n{"a": ' == path.read_bytes()
+    append_jsonl([{"a": 2}], path)
+    assert b'old\n{"a": \n' == sidecar.read_bytes()
+    assert [{"a": 1}, {"a": 2}] == list(iter_jsonl(path))

@@ -343,7 +343,8 @@ def _keep_in_sidecar(tail: bytes, path: str, data_fd: int) -> str:
     r"""Append ``tail`` and a ``\n`` to ``<path>.torn``, durably; return the sidecar's path.
 
     A new sidecar gets the data file's permissions (it holds the same kind of
-    bytes).
+    bytes). Called under the data file's lock: a write that fails part-way is cut
+    back off, so the next tail never fuses with half of this one on one line.
     """
     sidecar = f"{path}.torn"
     flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
@@ -357,7 +358,12 @@ def _keep_in_sidecar(tail: bytes, path: str, data_fd: int) -> str:
     try:
         if created and os.name != "nt":
             os.fchmod(fd, stat.S_IMODE(os.fstat(data_fd).st_mode))
-        write_all(fd, (tail + b"\n",))
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, (tail + b"\n",))
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
         os.fsync(fd)
     finally:
         os.close(fd)
