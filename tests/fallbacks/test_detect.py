@@ -26,6 +26,8 @@ from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_j
         ("a.csv", b"", False),
         ("a.jsonl", b'{"n": 1}\n123', True),
         ("a.jsonl", b"", False),
+        ("a.jsonl", b'{"a": 1}\n  ', False),  # a blank last line without newline holds no record
+        ("a.jsonl", b'{"a": 1}\n\t\r ', False),
         ("a.json", b'{"last_file": "caf\\udce9.txt", "n": 1}', False),  # valid JSON msgspec refuses
     ],
 )

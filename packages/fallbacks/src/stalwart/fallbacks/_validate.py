@@ -158,8 +158,10 @@ def _jsonl_problem(raw: bytes) -> Problem | None:
                 return problem
         base += len(line) + 1
     torn = torn_last_line(raw)
-    if torn is not None and torn.offset is not None and torn_line_is_whole(raw[torn.offset :]):
-        return None  # a whole last record that only lacks its newline
+    if torn is not None and torn.offset is not None:
+        tail = raw[torn.offset :]
+        if not tail.strip() or torn_line_is_whole(tail):
+            return None  # blank (no record to lose), or a whole last record that only lacks its newline
     return torn
 
 
