@@ -88,8 +88,13 @@ def write_json(
 ) -> int:
     """Write ``data`` as one JSON document, atomically, keeping validated backups.
 
+    ``data`` is read while it is encoded and checked, under the file's lock: it
+    must not be mutated by another thread during the call (as with
+    ``json.dumps``), or the file may hold a mix of old and new values.
+
     Args:
-        data: Any nesting of the supported types (see the package README).
+        data: Any nesting of the supported types (see the package README); not
+            mutated by another thread during the call.
         path: Target file; a symlink is written through.
         durable: ``fsync`` file and directory before returning.
         backups: Backup generations to keep (``path.1`` is the newest); the
