@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -15,7 +16,7 @@ from itertools import chain
 from typing import Any
 
 import msgspec
-from stalwart.core import Record
+from stalwart.core import Record, to_jsonable, to_utf8_text
 from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError
 from stalwart.monitoring._fields import exception_text, record_extras, record_message, record_template
 from stalwart.monitoring._guard import GuardedHandler
@@ -60,6 +61,7 @@ _MAX_ROWS_PER_STATEMENT = 2048
 _LEGACY_VARIABLE_LIMIT = 999
 
 
+@functools.cache  # a handful of power-of-two sizes; the 2048-row text is ~70 kB, built once
 def _insert_statement(rows: int) -> str:
     placeholders = "(" + ", ".join("?" * _COLUMN_COUNT) + ")"
     return f"INSERT INTO logs ({_COLUMNS}) VALUES " + ", ".join([placeholders] * rows)
@@ -80,7 +82,7 @@ def _statement_rows(conn: sqlite3.Connection) -> int:
 def _bindable(value: Any) -> Any:
     """Return ``value`` as something SQLite can store: lone surrogates escaped, odd types as text."""
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode()
+        return to_utf8_text(value)
     if value is None or isinstance(value, float) or (isinstance(value, int) and -(2**63) <= value < 2**63):
         return value
     try:
@@ -317,8 +319,6 @@ class DatabaseHandler(GuardedHandler):
             try:
                 extra_json = self._encoder.encode(extras).decode()
             except (TypeError, ValueError, OverflowError, RecursionError):
-                from stalwart.core import to_jsonable
-
                 extra_json = self._encoder.encode(to_jsonable(extras)).decode()
         cid = record.__dict__.get("correlation_id")
         return (
