@@ -318,6 +318,23 @@ def test_a_minimal_record_from_make_log_record_does_not_cost_its_batch(tmp_path:
     assert (100, 0) == (handler.stats().written, handler.stats().failed)
 
 
+def test_absent_fields_are_stored_as_sql_null_not_as_nan_or_text(tmp_path: Path, attach: Attach) -> None:
+    # Rows carry NaN for NULL (it binds faster than None); SQLite must store exactly NULL.
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=10)
+    logger = attach(handler, "test.db.nulls")
+    logger.info("plain")
+    bare = logging.makeLogRecord({"msg": "bare", "process": None, "threadName": None, "funcName": None})
+    bare.lineno = None  # type: ignore[assignment]
+    handler.handle(bare)
+    handler.close()
+    columns = "correlation_id, pid, thread_name, func, line, exc, extra"
+    with sqlite3.connect(tmp_path / "logs.db") as conn:
+        types = conn.execute(f"SELECT {', '.join(f'typeof({c})' for c in columns.split(', '))} FROM logs").fetchall()
+    assert ("null", "integer", "text", "text", "integer", "null", "null") == types[0]
+    assert ("null",) * 7 == types[1]
+    assert 0 == handler.stats().failed
+
+
 class BrokenStr:
     def __str__(self) -> str:
         raise RuntimeError("no str")

