@@ -177,7 +177,7 @@ def _time_handler(tmp: Path, records: list[logging.LogRecord]) -> float:
     return total
 
 
-def _time_sqlite_alone(tmp: Path, rows: list[tuple[Any, ...]], *, indexes: bool) -> float:
+def _time_sqlite_alone(tmp: Path, values: list[Any], *, indexes: bool) -> float:
     """Seconds SQLite itself needs for the handler's rows: same schema, pragmas and statements, no handler."""
     path = tmp / f"sqlite_{indexes}.db"
     conn = _database._connect(str(path))
@@ -185,9 +185,10 @@ def _time_sqlite_alone(tmp: Path, rows: list[tuple[Any, ...]], *, indexes: bool)
     conn.executescript(schema)
     most = _database._statement_rows(conn)
     start = time.perf_counter()
-    for first in range(0, len(rows), 10_000):
+    batch = 10_000 * _database._COLUMN_COUNT
+    for first in range(0, len(values), batch):
         conn.execute("BEGIN")
-        _database._insert_rows(conn, rows[first : first + 10_000], most)
+        _database._insert_rows(conn, values[first : first + batch], most)
         conn.execute("COMMIT")
     seconds = time.perf_counter() - start
     conn.close()
@@ -201,7 +202,7 @@ def bench_database(count: int) -> None:
         produced, via_logger = _time_logger_info(base, count)
         via_handle = _time_handler(base, records)
         maker = DatabaseHandler(base / "rows.db")  # only for its record -> row conversion
-        rows = [maker._row(record) for record in records]
+        rows = [value for record in records for value in maker._row(record)]
         maker.close()
         indexed = _time_sqlite_alone(base, rows, indexes=True)
         bare = _time_sqlite_alone(base, rows, indexes=False)

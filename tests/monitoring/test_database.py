@@ -366,11 +366,11 @@ def test_a_batch_sqlite_rejects_is_counted_and_reported_and_the_writer_keeps_goi
     real = _database._insert_rows
     calls = []
 
-    def fail_once(conn: sqlite3.Connection, rows: list[tuple[object, ...]], most: int) -> None:
-        calls.append(len(rows))
+    def fail_once(conn: sqlite3.Connection, values: list[object], most: int) -> None:
+        calls.append(len(values))
         if len(calls) == 1:
             raise RuntimeError("not a sqlite3.Error")
-        real(conn, rows, most)
+        real(conn, values, most)
 
     monkeypatch.setattr(_database, "_insert_rows", fail_once)
     monkeypatch.setattr(handler, "handleError", lambda record: None)
@@ -399,7 +399,7 @@ def test_statements_shrink_when_sqlite_allows_fewer_parameters_than_assumed(tmp_
     conn = _database._connect(str(tmp_path / "logs.db"))
     conn.executescript(_database._SCHEMA)
     conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # type: ignore[attr-defined,unused-ignore]  # 3.11+
-    rows = [(i, 20, "l", f"m{i}", "t", None, 1, "T", "f", 1, None, None) for i in range(3000)]
-    _database._insert_rows(conn, rows, 2048)  # as if the limit were 32,766 (Python 3.10 cannot ask)
+    values = [v for i in range(3000) for v in (i, 20, "l", f"m{i}", "t", None, 1, "T", "f", 1, None, None)]
+    _database._insert_rows(conn, values, 2048)  # as if the limit were 32,766 (Python 3.10 cannot ask)
     assert [f"m{i}" for i in range(3000)] == [m for (m,) in conn.execute("SELECT message FROM logs ORDER BY id")]
     conn.close()

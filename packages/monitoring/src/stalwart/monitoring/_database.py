@@ -12,7 +12,6 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import msgspec
@@ -91,22 +90,23 @@ def _bindable(value: Any) -> Any:
         return object.__repr__(value)
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[Row], most: int) -> None:
-    """Insert ``rows`` with statements of at most ``most`` rows (a power of two) each."""
+def _insert_rows(conn: sqlite3.Connection, values: list[Any], most: int) -> None:
+    """Insert the rows laid end to end in ``values`` with statements of at most ``most`` rows (a power of two) each."""
+    rows = len(values) // _COLUMN_COUNT
     start = 0
     size = most
-    while start < len(rows):
-        while size > len(rows) - start:
+    while start < rows:
+        while size > rows - start:
             size //= 2
-        chunk = rows[start : start + size]
+        chunk = values[start * _COLUMN_COUNT : (start + size) * _COLUMN_COUNT]
         statement = _insert_statement(size)
         try:
-            conn.execute(statement, list(chain.from_iterable(chunk)))
+            conn.execute(statement, chunk)
         except (UnicodeEncodeError, OverflowError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
             # A value SQLite cannot bind (lone surrogates from an undecodable file name, an int past
             # 64 bits, an object a LogRecord attribute was set to; Python 3.10 says InterfaceError for
             # that, later versions ProgrammingError): keep the row, as text.
-            conn.execute(statement, [_bindable(value) for row in chunk for value in row])
+            conn.execute(statement, [_bindable(value) for value in chunk])
         except sqlite3.OperationalError as exc:
             # Python 3.10 cannot ask SQLite its parameter limit, so a build with a lower one than its
             # version suggests refuses the statement when preparing it (nothing was inserted): halve.
@@ -126,9 +126,15 @@ _NULL = float("nan")
 # A write that is rolled back: an existing database the process may only read fails here, at construction.
 _PROBE_WRITE = "INSERT INTO logs (ts_ns, level, logger, message, template) VALUES (0, 0, '', '', '')"
 _RETENTION_CHUNK = 5_000
+# While the writer is inside a batch, a logging thread hands it the GIL every this many + 1 rows.
+_YIELD_EVERY = 127
 _WAIT_SECONDS = 30.0
 
 Row = tuple[Any, ...]
+# Rows wait laid end to end in one flat list of values (``_COLUMN_COUNT`` per row), which is what a
+# multi-row statement binds: no per-row tuple stays alive (thousands of them made the garbage
+# collector run every 700 records) and the writer binds slices instead of re-joining tuples.
+Values = list[Any]
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ class DatabaseStats:
 @dataclass
 class _Command:
     kind: str  # "flush" | "retention" | "stop"
-    rows: list[Row]
+    values: Values
     done: threading.Event = field(default_factory=threading.Event)
     cutoff_ns: int = 0
     result: int = 0
@@ -300,9 +306,9 @@ class DatabaseHandler(GuardedHandler):
 
     def _init_runtime(self) -> None:
         """(Re)create the per-process state: buffer, queue, counters; the writer starts lazily."""
-        self._buf: list[Row] = []
+        self._buf: Values = []
         self._buf_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[list[Row] | _Command] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Values | _Command] = queue.SimpleQueue()
         self._enqueued = 0  # rows handed to the writer (producer side only)
         self._done = 0  # rows the writer finished, written or failed (writer side only)
         self._written = 0
@@ -353,27 +359,33 @@ class DatabaseHandler(GuardedHandler):
         except Exception:  # noqa: BLE001 - a broken record must not break the caller
             self.handleError(record)
             return
-        batch: list[Row] | None = None
+        batch: Values | None = None
         with self._buf_lock:
-            if self._closed or self._enqueued - self._done + len(self._buf) >= self.max_queue:
+            buffered = len(self._buf) // _COLUMN_COUNT
+            if self._closed or self._enqueued - self._done + buffered >= self.max_queue:
                 self._dropped += 1
                 return
-            self._buf.append(row)
-            if len(self._buf) >= self.batch_size:
+            self._buf += row
+            if buffered + 1 >= self.batch_size:
                 batch = self._buf
                 self._buf = []
-                self._enqueued += len(batch)
+                self._enqueued += buffered + 1
         if self._writer is None:
             self._start_writer()
         if batch is not None:
             self._queue.put(batch)
+        elif not buffered & _YIELD_EVERY and self._sqlite_lock.locked():
+            # The writer is inside a batch. Between two statements it needs the GIL back to bind the
+            # next one, and a thread that logs without pause would hold it for up to the switch
+            # interval (5 ms) each time: hand it over now and then instead (time.sleep(0) releases it).
+            time.sleep(0)
 
-    def _take_buffer(self) -> list[Row]:
+    def _take_buffer(self) -> Values:
         with self._buf_lock:
-            rows = self._buf
+            values = self._buf
             self._buf = []
-            self._enqueued += len(rows)
-        return rows
+            self._enqueued += len(values) // _COLUMN_COUNT
+        return values
 
     def _start_writer(self) -> None:
         with self._writer_lock:
@@ -417,7 +429,7 @@ class DatabaseHandler(GuardedHandler):
     def stats(self) -> DatabaseStats:
         """Return the handler's counters."""
         with self._buf_lock:
-            pending = self._enqueued - self._done + len(self._buf)
+            pending = self._enqueued - self._done + len(self._buf) // _COLUMN_COUNT
         return DatabaseStats(self._written, self._dropped, self._failed, pending, self._deleted)
 
     def close(self) -> None:
@@ -425,20 +437,20 @@ class DatabaseHandler(GuardedHandler):
         with self._writer_lock, self._buf_lock:
             already = self._closed
             self._closed = True
-            rows = self._buf
+            values = self._buf
             self._buf = []
-            self._enqueued += len(rows)
+            self._enqueued += len(values) // _COLUMN_COUNT
             writer = self._writer
         if not already:
             if writer is not None:
-                self._queue.put(_Command("stop", rows))
+                self._queue.put(_Command("stop", values))
                 writer.join(_WAIT_SECONDS)
-            elif rows:
+            elif values:
                 # Records accepted just before the writer started: write them here.
                 with self._sqlite_lock:
                     conn = _connect(self.path)
                 try:
-                    self._write(conn, rows)
+                    self._write(conn, values)
                 finally:
                     with self._sqlite_lock:
                         conn.close()
@@ -460,7 +472,7 @@ class DatabaseHandler(GuardedHandler):
                 if isinstance(item, list):
                     self._write(conn, item)
                 else:
-                    self._write(conn, item.rows)
+                    self._write(conn, item.values)
                     if item.kind == "retention":
                         item.result = self._delete_old(conn, item.cutoff_ns)
                     elif item.kind == "stop":
@@ -482,34 +494,35 @@ class DatabaseHandler(GuardedHandler):
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            self._write(conn, item if isinstance(item, list) else item.rows)
+            self._write(conn, item if isinstance(item, list) else item.values)
             if isinstance(item, _Command):
                 item.done.set()
 
-    def _write(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
-        if not rows:
+    def _write(self, conn: sqlite3.Connection, values: Values) -> None:
+        if not values:
             return
+        rows = len(values) // _COLUMN_COUNT
         try:
             with self._sqlite_lock:
                 try:
                     conn.execute("BEGIN")
-                    _insert_rows(conn, rows, _statement_rows(conn))
+                    _insert_rows(conn, values, _statement_rows(conn))
                     conn.execute("COMMIT")
                 except Exception:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
         except Exception:  # noqa: BLE001 - the writer thread must outlive any batch (it is reported)
-            self._failed += len(rows)
+            self._failed += rows
             stand_in = logging.LogRecord(
                 "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
-                "could not write %d rows to %s", (len(rows), self.path), None,
+                "could not write %d rows to %s", (rows, self.path), None,
             )  # fmt: skip
             self.handleError(stand_in)
         else:
-            self._written += len(rows)
+            self._written += rows
         finally:
-            self._done += len(rows)
+            self._done += rows
 
     def _delete_old(self, conn: sqlite3.Connection, cutoff_ns: int) -> int:
         """Delete rows with ``ts_ns < cutoff_ns``, one chunk per transaction, never blocking writers long."""
