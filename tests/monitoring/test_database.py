@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -333,6 +335,36 @@ def test_absent_fields_are_stored_as_sql_null_not_as_nan_or_text(tmp_path: Path,
     assert ("null", "integer", "text", "text", "integer", "null", "null") == types[0]
     assert ("null",) * 7 == types[1]
     assert 0 == handler.stats().failed
+
+
+@pytest.mark.parametrize("adapter", [lambda value: f"{value:.6f}", decimal.Decimal])
+def test_a_float_adapter_the_program_registered_does_not_touch_nulls(
+    tmp_path: Path, attach: Attach, adapter: Callable[[float], object]
+) -> None:
+    # sqlite3 adapters are process-wide: one for float would otherwise get the rows' NaN stand-ins.
+    key = (float, sqlite3.PrepareProtocol)
+    sqlite3.register_adapter(float, adapter)
+    try:
+        handler = DatabaseHandler(tmp_path / "logs.db", batch_size=10)
+        logger = attach(handler, "test.db.adapter")
+        for i in range(25):
+            logger.info("n=%d", i)
+        handler.close()
+    finally:
+        sqlite3.adapters.pop(key, None)
+    assert (25, 0) == (handler.stats().written, handler.stats().failed)
+    assert 25 == count(tmp_path / "logs.db", "correlation_id IS NULL AND exc IS NULL AND extra IS NULL")
+    assert [None] * 25 == [r.correlation_id for r in read_database(tmp_path / "logs.db")]
+
+
+def test_a_row_whose_extra_is_not_json_fails_reading_with_a_clear_error(tmp_path: Path, attach: Attach) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db")
+    attach(handler, "test.db.badextra").info("hello")
+    handler.close()
+    with sqlite3.connect(tmp_path / "logs.db") as conn:
+        conn.execute("UPDATE logs SET extra = 'nan'")
+    with pytest.raises(HandlerOpenError, match="no JSON object"):
+        list(read_database(tmp_path / "logs.db"))
 
 
 class BrokenStr:
