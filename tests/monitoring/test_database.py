@@ -339,7 +339,7 @@ def test_absent_fields_are_stored_as_sql_null_not_as_nan_or_text(tmp_path: Path,
 
 @pytest.mark.parametrize("adapter", [lambda value: f"{value:.6f}", decimal.Decimal])
 def test_a_float_adapter_the_program_registered_does_not_touch_nulls(
-    tmp_path: Path, attach: Attach, adapter: Callable[[float], object]
+    tmp_path: Path, attach: Attach, adapter: Callable[[float], str]
 ) -> None:
     # sqlite3 adapters are process-wide: one for float would otherwise get the rows' NaN stand-ins.
     key = (float, sqlite3.PrepareProtocol)

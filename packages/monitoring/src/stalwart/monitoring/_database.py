@@ -598,7 +598,8 @@ def read_database(
             try:
                 extra_fields = decoder.decode(extra) if extra else {}
             except msgspec.DecodeError as exc:
-                raise HandlerOpenError(location, f"the row at ts_ns={ts_ns} has an extra that is no JSON object: {exc}") from exc
+                reason = f"the row at ts_ns={ts_ns} has an extra that is no JSON object: {exc}"
+                raise HandlerOpenError(location, reason) from exc
             yield Record(
                 ts_ns=ts_ns, level=level, logger=logger, message=message, correlation_id=cid,
                 pid=pid or 0, thread_name=thread_name or "", func=func, line=line, exc=exc_text,
