@@ -133,10 +133,6 @@ def _insert_rows(conn: sqlite3.Connection, values: list[Any], most: int) -> None
 # A write that is rolled back: an existing database the process may only read fails here, at construction.
 _PROBE_WRITE = "INSERT INTO logs (ts_ns, level, logger, message, template) VALUES (0, 0, '', '', '')"
 _RETENTION_CHUNK = 5_000
-# While the writer is inside a batch, a logging thread hands it the GIL every this many + 1 rows.
-_YIELD_EVERY = 127
-# Releases the GIL and lets a waiting thread take it (sched_yield: no audit event, unlike time.sleep).
-_yield_gil: Callable[[], None] = getattr(os, "sched_yield", functools.partial(time.sleep, 0))
 _WAIT_SECONDS = 30.0
 
 Row = tuple[Any, ...]
@@ -383,11 +379,6 @@ class DatabaseHandler(GuardedHandler):
             self._start_writer()
         if batch is not None:
             self._queue.put(batch)
-        elif not buffered & _YIELD_EVERY and self._sqlite_lock.locked():
-            # The writer is inside a batch. Between two statements it needs the GIL back to bind the
-            # next one, and a thread that logs without pause would hold it for up to the switch
-            # interval (5 ms) each time: hand it over now and then instead.
-            _yield_gil()
 
     def _take_buffer(self) -> Values:
         with self._buf_lock:
