@@ -18,7 +18,15 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stalwart.fallbacks import UnsupportedTypeError, _plain, get_performance_stats, read_json, write_json
+from stalwart.fallbacks import (
+    UnsupportedTypeError,
+    _atomic,
+    _locking,
+    _plain,
+    get_performance_stats,
+    read_json,
+    write_json,
+)
 from stalwart.fallbacks._tagged import encode_types
 
 NATIVE = [True] if _plain.TRAVERSAL_SKIPS_STR_KEYS else []
@@ -203,6 +211,29 @@ def test_large_write_with_a_tagged_value_far_in_is_exact_and_leaves_no_temp(tmp_
     write_json(data, path)
     assert 1 == get_performance_stats()["writes"] - before
     assert ("alpha", "beta") == read_json(path)[15_000]["tags"]
+    assert [] == [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("size", [10, 20_000], ids=["small", "over-1-MiB"])
+def test_data_that_is_not_plain_is_written_under_one_lock_acquisition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # The fast attempt and the exact encoding share one hold of <path>.lock: no other writer
+    # can get in between, and the exact path encodes the data as it is under that lock.
+    taken: list[str] = []
+    real_lock = _locking.file_lock
+
+    def counting_lock(path: str, timeout: float | None) -> Any:
+        taken.append(path)
+        return real_lock(path, timeout)
+
+    monkeypatch.setattr(_atomic, "file_lock", counting_lock)
+    data: list[Any] = _records(size)
+    data[size // 2]["tags"] = ("alpha", "beta")
+    path = tmp_path / "data.json"
+    write_json(data, path)
+    assert 1 == len(taken)
+    assert ("alpha", "beta") == read_json(path)[size // 2]["tags"]
     assert [] == [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 

@@ -50,6 +50,8 @@ _log = logging.getLogger("stalwart.fallbacks")
 
 Chunks = Sequence[bytes | bytearray | memoryview]
 #: Makes the content under the lock: the chunks, and the ``confirm`` check to run while they are written.
+#: If that check fails, it is called once more, under the same lock, and must then return content
+#: that needs no check.
 Prepare = Callable[[], tuple[Chunks, Callable[[], bool] | None]]
 
 
@@ -217,7 +219,9 @@ def atomic_write(
         chunks: The new content, in pieces; or a function called once the lock
             is held that returns them and a ``confirm`` check (or None), so
             content taken from mutable data is made, and checked, from the data
-            as it is when it is written (it may raise ``Unconfirmed`` to give up).
+            as it is when it is written. If its check fails, the function is
+            called a second time, under the same lock, and what it returns then
+            (with no check) is written instead.
         fmt: The file's format, used to validate the current file before it becomes a backup.
         durable: ``fsync`` the file and its directory (off: atomic but not crash-durable).
         backups: How many backup generations to keep.
@@ -243,8 +247,10 @@ def atomic_write(
     real_path = resolve_target(path)
     directory, name = os.path.split(real_path)
     with counted_write(real_path), file_lock(real_path, lock_timeout):
+        prepare: Prepare | None = None
         if callable(chunks):
-            chunks, confirm = chunks()
+            prepare = chunks
+            chunks, confirm = prepare()
         _remove_stale_temps(directory, name)
         try:
             fd, temp = tempfile.mkstemp(prefix=_temp_prefix(name, "w"), suffix=".tmp", dir=directory)
@@ -255,7 +261,18 @@ def atomic_write(
                 if confirm is None:
                     written = _fill_temp(fd, chunks, real_path, durable)
                 else:
-                    written = _fill_temp_while(confirm, fd, chunks, real_path, durable)
+                    try:
+                        written = _fill_temp_while(confirm, fd, chunks, real_path, durable)
+                    except Unconfirmed:
+                        if prepare is None:
+                            raise
+                        # Still under the lock: the content that needs no check, in the same temp file.
+                        chunks, confirm = prepare()
+                        if confirm is not None:
+                            raise
+                        os.ftruncate(fd, 0)
+                        os.lseek(fd, 0, os.SEEK_SET)
+                        written = _fill_temp(fd, chunks, real_path, durable)
             finally:
                 os.close(fd)
             if backups:

@@ -16,8 +16,6 @@ import msgspec
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._atomic import (
     Chunks,
-    Prepare,
-    Unconfirmed,
     atomic_write,
     counted_write,
     fsync_directory,
@@ -113,41 +111,42 @@ def write_json(
     """
     check_nan_policy(nan)
 
-    def write(content: bytes | Prepare) -> int:
-        return atomic_write(
-            path,
-            (content, b"\n") if isinstance(content, bytes) else content,
-            fmt="json",
-            durable=durable,
-            backups=backups,
-            lock_timeout=lock_timeout,
-        )
+    def exact() -> tuple[Chunks, None]:
+        return (encode_json(data, indent=indent, nan=nan), b"\n"), None
 
-    def plain() -> tuple[Chunks, Callable[[], bool] | None]:
-        """Encode ``data`` as it is under the lock, and check that very data (see below)."""
+    attempts = 0
+
+    def prepare() -> tuple[Chunks, Callable[[], bool] | None]:
+        """Encode ``data`` as it is under the lock: msgspec's bytes if the check agrees, else the exact way.
+
+        Plain JSON data (the common case) needs no tags, so msgspec's output is
+        already exact when the lossless check agrees. Encoding and check both run
+        under the lock, on the data as it is then: encoded before a wait for the
+        lock, the bytes could be stale, lossy ones (a datetime since replaced by
+        None) passed by a check of the new data. A large payload is written while
+        its check runs; if the check then says no, ``atomic_write`` calls this a
+        second time, still under the lock, for the exact encoding.
+        """
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            return exact()
         raw = _encode_untagged(data)
         if raw is None:
-            raise Unconfirmed  # msgspec refuses it: the exact path raises the documented error
+            return exact()  # msgspec refuses it: the exact path raises the documented error
 
         def check() -> bool:
             return is_plain_json(data, raw)
 
-        # A large payload is written while the check runs; a small one is checked first.
         overlap = len(raw) >= _OVERLAP_MIN_BYTES
         if not overlap and not check():
-            raise Unconfirmed
+            return exact()
         payload = raw if indent is None else msgspec.json.format(raw, indent=indent)
         return (payload, b"\n"), check if overlap else None
 
-    # Plain JSON data (the common case): msgspec's output is already exact, if the
-    # lossless check agrees. Encoding and check both run under the lock, on the data
-    # as it is then: encoded before a wait for the lock, the bytes could be stale,
-    # lossy ones (a datetime since replaced by None) passed by a check of the new data.
-    try:
-        return write(plain)
-    except Unconfirmed:
-        pass  # not plain after all: the exact path below decides
-    return write(encode_json(data, indent=indent, nan=nan))
+    return atomic_write(
+        path, prepare, fmt="json", durable=durable, backups=backups, lock_timeout=lock_timeout
+    )
 
 
 def _encode_untagged(data: Any) -> bytes | None:
