@@ -6,9 +6,10 @@ import datetime as dt
 import logging
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from stalwart.monitoring._fields import iso_utc, iso_utc_ns, record_extras
+from stalwart.monitoring._fields import iso_utc, iso_utc_ns, message_and_extras, record_extras, record_message
 
 
 def _expected_iso(created: float) -> str:
@@ -114,3 +115,33 @@ def test_extras_of_made_log_records_are_kept() -> None:
 
 def test_an_extra_with_an_empty_name_is_kept() -> None:
     assert {"": 1, "user": "ada"} == record_extras(make_record(**{"": 1, "user": "ada"}))
+
+
+class _ShoutingRecord(logging.LogRecord):
+    def getMessage(self) -> str:
+        return super().getMessage().upper()
+
+
+def _records_of_every_kind() -> list[logging.LogRecord]:
+    plain = logging.LogRecord("app", logging.INFO, "/src/app.py", 1, "user %s did %d things", ("ada", 3), None)
+    with_extras = make_record(request_id="r-1", _private=1)
+    not_a_str = logging.LogRecord("app", logging.INFO, "/src/app.py", 1, 42, (), None)
+    bad_args = logging.LogRecord("app", logging.INFO, "/src/app.py", 1, "%d items", ("x",), None)
+    own_method = make_record()
+    own_method.getMessage = lambda: "set on the record"  # type: ignore[method-assign]
+    subclass = _ShoutingRecord("app", logging.INFO, "/src/app.py", 1, "quiet %s", ("please",), None)
+    return [plain, with_extras, not_a_str, bad_args, own_method, subclass]
+
+
+def test_message_and_extras_agrees_with_record_message_and_record_extras() -> None:
+    for record in _records_of_every_kind():
+        assert (record_message(record), record_extras(record)) == message_and_extras(record)
+    assert "set on the record" == message_and_extras(_records_of_every_kind()[4])[0]
+    assert "QUIET PLEASE" == message_and_extras(_records_of_every_kind()[5])[0]
+    assert {"request_id": "r-1"} == message_and_extras(_records_of_every_kind()[1])[1]
+
+
+def test_message_and_extras_calls_a_patched_log_record_get_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdlib = logging.LogRecord.getMessage
+    monkeypatch.setattr(logging.LogRecord, "getMessage", lambda record: stdlib(record).replace("ada", "***"))
+    assert "user *** did 3 things" == message_and_extras(_records_of_every_kind()[0])[0]

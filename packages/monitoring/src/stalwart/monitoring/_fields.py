@@ -16,6 +16,7 @@ __all__ = [
     "exception_text",
     "iso_utc",
     "iso_utc_ns",
+    "message_and_extras",
     "record_extras",
     "record_message",
     "record_template",
@@ -85,6 +86,43 @@ def record_message(record: logging.LogRecord) -> str:
         return record.getMessage()
     except Exception as exc:  # noqa: BLE001 - any __str__/__format__ may raise anything
         return f"{record.msg!r} % {record.args!r} [message formatting failed: {type(exc).__name__}: {exc}]"
+
+
+_LogRecord = logging.LogRecord
+# The inlined getMessage below is only the stdlib's: a program that patches LogRecord.getMessage
+# (a redaction or "{}"-style shim) or sets it on one record gets its own method called.
+_STDLIB_GET_MESSAGE = logging.LogRecord.getMessage
+
+
+def message_and_extras(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
+    """Return :func:`record_message` and :func:`record_extras` of ``record``, the hot path of every record.
+
+    For a plain ``LogRecord`` (the stdlib's ``getMessage``, not overridden on
+    the record) the message is formatted here, from the record's ``__dict__``,
+    which costs a third of the method call; subclasses, which may override
+    ``getMessage``, get theirs called.
+    """
+    # record_extras(record), inlined: one call less on the hot path.
+    instance = record.__dict__
+    shape = [*instance]
+    last, names = _last_shape
+    if shape != last:
+        names = _extra_keys(shape)
+    extras = {}
+    for name in names:
+        extras[name] = instance[name]
+    if type(record) is _LogRecord and _LogRecord.getMessage is _STDLIB_GET_MESSAGE and "getMessage" not in instance:
+        try:
+            message = instance["msg"]
+            if type(message) is not str:
+                message = str(message)
+            args = instance["args"]
+            if args:
+                message = message % args
+        except Exception:  # noqa: BLE001 - record_message describes any failure
+            return record_message(record), extras
+        return message, extras
+    return record_message(record), extras
 
 
 def record_template(record: logging.LogRecord) -> str:

@@ -17,7 +17,7 @@ from stalwart.monitoring._fields import (
     escape_line,
     exception_text,
     iso_utc,
-    record_extras,
+    message_and_extras,
     record_message,
 )
 from stalwart.monitoring._json import json_default
@@ -87,8 +87,9 @@ class StructuredFormatter(logging.Formatter):
         correlation_id = _correlation(record)
         if correlation_id is not None:
             parts.append(f"correlation_id={_logfmt_value(correlation_id)}")
-        parts.append(f"msg={_logfmt_value(record_message(record))}")
-        for key, value in record_extras(record).items():
+        message, extras = message_and_extras(record)
+        parts.append(f"msg={_logfmt_value(message)}")
+        for key, value in extras.items():
             name = _logfmt_key(key)
             if name in _LOGFMT_FIXED:
                 name = f"extra.{name}"
@@ -196,10 +197,9 @@ class DebugFormatter(logging.Formatter):
         correlation_id = _correlation(record)
         if correlation_id is not None:
             header += f" correlation_id={_logfmt_value(correlation_id)}"
-        lines = record_message(record).splitlines() or [""]
-        lines.extend(
-            f"{_logfmt_key(key)}={_logfmt_value(value)}" for key, value in record_extras(record).items()
-        )
+        message, extras = message_and_extras(record)
+        lines = message.splitlines() or [""]
+        lines.extend(f"{_logfmt_key(key)}={_logfmt_value(value)}" for key, value in extras.items())
         exc = exception_text(record, self)
         if exc:
             lines.extend(exc.splitlines())

