@@ -11,13 +11,6 @@ __all__ = ["GuardedHandler"]
 _local = threading.local()
 
 
-def _active() -> set[int]:
-    active: set[int] | None = getattr(_local, "active", None)
-    if active is None:
-        active = _local.active = set()
-    return active
-
-
 class GuardedHandler(logging.Handler):
     """Base of stalwart handlers: never re-enters itself, reports each error cause once.
 
@@ -62,12 +55,16 @@ class GuardedHandler(logging.Handler):
         Returns:
             Whether the record passed the filters and was handed to :meth:`emit`.
         """
-        result = self.filter(record)
-        if not result:
-            return False
-        if isinstance(result, logging.LogRecord):
-            record = result
-        active = _active()
+        if self.filters:
+            result = self.filter(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):
+                record = result
+        try:
+            active: set[int] = _local.active
+        except AttributeError:
+            active = _local.active = set()
         me = id(self)
         if me in active:
             self.reentrant_dropped += 1
