@@ -225,3 +225,69 @@ def test_a_forked_child_does_not_report_the_parents_suppressed_records() -> None
     _, status = os.waitpid(pid, 0)
     assert 0 == os.waitstatus_to_exitcode(status)
     assert 1 == f.flush_summaries()
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _flood(logger: logging.Logger, clock: FakeClock) -> None:
+    for i in range(5):
+        logger.warning("tick %d", i)
+    clock.advance(10.0)
+    logger.warning("after")
+
+
+def test_summaries_go_only_to_the_handlers_that_carry_the_filter() -> None:
+    clock = FakeClock()
+    logger = logging.getLogger("test.ratelimit.handlers")
+    logger.propagate = False
+    console, file, unfiltered = Collect(), Collect(), Collect()
+    console.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock))
+    file.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock))
+    for handler in (console, file, unfiltered):
+        logger.addHandler(handler)
+    try:
+        _flood(logger, clock)
+    finally:
+        logger.handlers.clear()
+    expected = ["tick 0", "tick 1", "suppressed 3 similar records: tick %d", "after"]
+    assert expected == console.messages == file.messages
+    assert ["tick 0", "tick 1", "tick 2", "tick 3", "tick 4", "after"] == unfiltered.messages
+
+
+def test_a_filter_on_a_logger_sends_its_summary_through_that_logger_to_every_handler() -> None:
+    clock = FakeClock()
+    logger = logging.getLogger("test.ratelimit.logger")
+    logger.propagate = False
+    first, second = Collect(), Collect()
+    logger.addHandler(first)
+    logger.addHandler(second)
+    rate_filter = RateLimitFilter(rate=1, burst=2, clock=clock)
+    logger.addFilter(rate_filter)
+    try:
+        _flood(logger, clock)
+    finally:
+        logger.handlers.clear()
+        logger.removeFilter(rate_filter)
+    expected = ["tick 0", "tick 1", "suppressed 3 similar records: tick %d", "after"]
+    assert expected == first.messages == second.messages
+
+
+def test_reconfiguring_emits_pending_summaries_before_the_old_handlers_close(tmp_path: Path) -> None:
+    script = f"""
+import logging
+from stalwart.monitoring import setup_logging
+setup_logging("staging", log_dir={str(tmp_path)!r}, features={{"file": False, "database": False}})
+log = logging.getLogger("flood")
+for i in range(260):
+    log.warning("flood %d", i)
+setup_logging("testing", log_dir={str(tmp_path)!r})
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert "similar records: flood %d" in result.stderr + result.stdout, result

@@ -10,6 +10,7 @@ from typing import Any
 
 from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._fields import to_level
+from stalwart.monitoring._ratelimit import flush_all_summaries
 
 __all__ = ["FEATURES", "PROFILES", "build_config", "get_logger", "reconfigure_logging", "setup_logging"]
 
@@ -223,6 +224,8 @@ def setup_logging(
     config = build_config(profile, level, features, log_dir)
     if _needs_directory(config):
         os.makedirs(os.fspath(log_dir), exist_ok=True)
+    # dictConfig closes every existing handler: rate limiters owe their summaries to those handlers first.
+    flush_all_summaries()
     try:
         logging.config.dictConfig(config)
     except ValueError as exc:

@@ -14,7 +14,7 @@ from stalwart.core import reset_after_fork
 from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._fields import record_template
 
-__all__ = ["SUMMARY_ATTRIBUTE", "RateLimitFilter"]
+__all__ = ["SUMMARY_ATTRIBUTE", "RateLimitFilter", "flush_all_summaries"]
 
 #: Attribute set on summary records; every :class:`RateLimitFilter` lets such records through.
 SUMMARY_ATTRIBUTE = "_stalwart_rate_summary"
@@ -35,10 +35,14 @@ _exit_hook_lock = threading.Lock()
 _exit_hook_installed = False
 
 
-def _flush_at_exit() -> None:
-    # atexit runs hooks last-registered first: this one runs before logging.shutdown closes the handlers.
+def flush_all_summaries() -> None:
+    """Emit the pending summaries of every live :class:`RateLimitFilter` (before its handlers close)."""
     for live in list(_live):
         live.flush_summaries()
+
+
+# atexit runs hooks last-registered first: this one runs before logging.shutdown closes the handlers.
+_flush_at_exit = flush_all_summaries
 
 
 def _watch_at_exit(rate_filter: RateLimitFilter) -> None:
@@ -70,8 +74,10 @@ class RateLimitFilter(logging.Filter):
     passes if it can take a token. When a key that suppressed records lets
     one through again, a separate summary record ``"suppressed N similar
     records: <template>"`` (level = the highest suppressed level, extras
-    ``suppressed`` and ``rate_limit_key``) is emitted first through the
-    record's logger (or ``sink``); the user's records are never rewritten.
+    ``suppressed`` and ``rate_limit_key``) is emitted first, to the handlers
+    on the record's path that carry this filter (a filter on a logger: through
+    that logger, to every handler on its path; or to ``sink``); the user's
+    records are never rewritten.
     A flood that just stops is summarised too: any later record (of any
     key) first emits the summary of every key whose bucket has a token
     again, and pending summaries are emitted at interpreter exit (before
@@ -85,8 +91,8 @@ class RateLimitFilter(logging.Filter):
         key: ``"logger+template"`` (default), ``"logger"``, ``"template"``,
             ``"logger+level"``, or a function of the record returning a hashable key.
         clock: Monotonic clock in seconds (injectable for tests).
-        sink: Where summary records go; default: the logger that made the record
-            (so every handler on its path sees it).
+        sink: Where summary records go; default: the handlers this filter sits
+            on (or, for a filter on a logger, that logger).
 
     Raises:
         MonitoringConfigError: On a non-positive rate or burst or an unknown key name.
@@ -236,5 +242,21 @@ class RateLimitFilter(logging.Filter):
         summary.__dict__[SUMMARY_ATTRIBUTE] = True
         if self._sink is not None:
             self._sink(summary)
-        else:
-            logging.getLogger(bucket.name).handle(summary)
+            return
+        logger = logging.getLogger(bucket.name)
+        handlers = self._handlers_on_path(logger)
+        if not handlers:
+            logger.handle(summary)  # this filter sits on a logger: the whole path saw the suppression
+            return
+        for handler in handlers:
+            if summary.levelno >= handler.level:
+                handler.handle(summary)
+
+    def _handlers_on_path(self, logger: logging.Logger) -> list[logging.Handler]:
+        """Return the handlers on ``logger``'s path that carry this filter: only they suppressed records."""
+        found: list[logging.Handler] = []
+        current: logging.Logger | None = logger
+        while current is not None:
+            found.extend(handler for handler in current.handlers if self in handler.filters)
+            current = current.parent if current.propagate else None
+        return found
