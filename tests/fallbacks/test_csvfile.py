@@ -117,3 +117,32 @@ def test_write_csv_refuses_a_lone_surrogate_with_a_typed_error_naming_where_it_i
         write_csv([{"f": "ok"}, {"f": name}], tmp_path / "d.csv")
     assert "$[1]['f']" == caught.value.value_path
     assert not (tmp_path / "d.csv").exists()
+
+
+def test_a_nested_column_before_a_plain_value_under_the_same_key_reads_back(tmp_path: Path) -> None:
+    rows = [{"a": {"b": "2"}}, {"a": "1"}]
+    write_csv(rows, tmp_path / "d.csv")
+    assert b"a.b,a\r\n2,\r\n,1\r\n" == (tmp_path / "d.csv").read_bytes()
+    assert rows == read_csv(tmp_path / "d.csv")
+
+
+def _without_empty_cells(value: Any) -> Any:
+    """Drop the empty cells CSV adds for keys a row does not have."""
+    if not isinstance(value, dict):
+        return value
+    pruned = {key: _without_empty_cells(item) for key, item in value.items() if item != ""}
+    return {key: item for key, item in pruned.items() if item != {}}
+
+
+_KEYS = st.text(alphabet="ab.\\", max_size=3)
+_CELLS = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8)
+_NESTED = st.recursive(_CELLS, lambda inner: st.dictionaries(_KEYS, inner, min_size=1, max_size=3), max_leaves=6)
+
+
+@given(rows=st.lists(st.dictionaries(_KEYS, _NESTED, min_size=1, max_size=4), min_size=1, max_size=4))
+def test_rows_of_text_and_nested_dicts_round_trip_through_write_and_read(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, Any]]
+) -> None:
+    path = tmp_path_factory.mktemp("rt") / "d.csv"
+    write_csv(rows, path, durable=False)
+    assert rows == [_without_empty_cells(row) for row in read_csv(path)]

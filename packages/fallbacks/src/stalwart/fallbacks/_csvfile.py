@@ -128,12 +128,21 @@ def _nest(cells: Iterable[tuple[list[str], Any]], line: int | None, path: str) -
                 child = target[key] = {}
             target = child
         leaf = keys[-1]
-        if conflict or isinstance(target.get(leaf), dict):
+        existing = target.get(leaf)
+        if conflict or (isinstance(existing, dict) and not _only_empty_cells(existing)):
             if value == "":
                 continue
             raise CorruptFileError(path, f"column {'.'.join(keys)!r} clashes with a nested column", line=line)
+        if isinstance(existing, dict) and value == "":
+            continue
+        # A nested placeholder made only of empty cells (``a.b`` before ``a`` in the header)
+        # gives way to a value, as an empty ``a`` gives way to ``a.b``: either order reads back.
         target[leaf] = value
     return row
+
+
+def _only_empty_cells(mapping: dict[str, Any]) -> bool:
+    return all(_only_empty_cells(item) if isinstance(item, dict) else item == "" for item in mapping.values())
 
 
 def write_csv(
