@@ -38,6 +38,14 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("Cookie: sessiontoken=abc123xyz", "abc123xyz"),
     ("Authorization: Bearer eyJhbGciOi.fakebearertoken123", "fakebearertoken123"),
     ("authorization=Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+    ("Authorization: Token 9944b09199c62bcf9418ad846dd0e4bb", "9944b09199c62bcf9418ad846dd0e4bb"),
+    ("headers {'Authorization': 'Token 9944b0919abc'}", "9944b0919abc"),
+    ("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/2020, Signature=5d672d79c15b13", "5d672d79c15b13"),
+    ("GET /files?key=s3cr3tvalue&sig=abcdef12", "s3cr3tvalue"),
+    ("GET /files?expires=1&sig=abcdef12xyz", "abcdef12xyz"),
+    ("{'password' => 'perl-hunter2'}", "perl-hunter2"),
+    ("git clone https://0123456789abcdef0123@github.com/o/r", "0123456789abcdef0123"),
+    ("postgres://admin:p@ssw0rd@db.internal/app", "ssw0rd"),
     ("curl -H 'Authorization: Bearer sk9x8c7v6b5n4m3'", "sk9x8c7v6b5n4m3"),
     (
         "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
@@ -246,3 +254,10 @@ def test_environment_filter_drops_debug_in_production_and_tags_records() -> None
 def test_environment_filter_rejects_an_unknown_environment() -> None:
     with pytest.raises(MonitoringConfigError, match=r"environment 'prod'.*production"):
         EnvironmentFilter("prod")
+
+
+def test_a_card_number_given_as_an_integer_in_extras_is_masked_other_integers_are_kept() -> None:
+    record = rec("paid", card=4111111111111111, order=(4111111111111111,), ts_ns=1795446647566554494, id=12)
+    out = rendered(apply(record))
+    assert "4111111111111111" not in out
+    assert "1795446647566554494" in out

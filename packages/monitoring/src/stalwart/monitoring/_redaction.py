@@ -36,16 +36,25 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _KV_KEY = (
     r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|"
     r"access[_-]?key|"
-    r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt)[\w.-]*"
+    r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|(?<![a-z0-9])(?:key|sig)(?![a-z0-9]))[\w.-]*"
 )
 _KV = re.compile(
-    rf"(?P<key>{_KV_KEY})(?P<sep>[\"']?\s*[:=]\s*)"
+    rf"(?P<key>{_KV_KEY})(?P<sep>[\"']?\s*(?:=>|[:=])\s*)"
     r"(?:(?P<q>[\"'])(?P<quoted>(?:\\.|(?!(?P=q)).)*)(?P=q)|(?P<bare>[^\s\"'&,;}\]]+))",
     re.IGNORECASE,
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@"), rf"\1\2:{MASK}@"),
+    # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
+    # and the password may hold "@" (userinfo ends at the last "@" before the path).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s]+)@"), rf"\1\2:{MASK}@"),
+    # A token as the whole userinfo: https://<token>@github.com.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
+    # An Authorization header of any scheme (Token, AWS4-HMAC-SHA256 ...): its whole value, to the end
+    # of the line or the closing quote. ("auth" pairs above leave "author"/"authorization" alone.)
+    (
+        re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]*[^\"'\s]"),
+        rf"\1{MASK}",
+    ),
     # PEM private keys.
     (
         re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.S),
@@ -77,7 +86,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # One cheap scan decides whether the expensive patterns run at all.
 _HINT = re.compile(
-    r"(?i)pass|pw|secret|token|key|auth|credential|cookie|session|jwt|bearer|basic|digest"
+    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest"
     r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
 )
 
@@ -155,8 +164,12 @@ class Redactor:
         """
         if isinstance(value, str):
             return self.text(value)
-        if value is None or isinstance(value, (bool, int, float)):
+        if value is None or isinstance(value, (bool, float)):
             return value
+        if isinstance(value, int):
+            # A card number given as a number: 13-19 digits, a card network's first digit, Luhn-valid.
+            digits = str(abs(value))
+            return MASK if 13 <= len(digits) <= 19 and digits[0] in "23456" and _luhn_ok(digits) else value
         if _depth > 32:
             return self.text(repr(value))
         if isinstance(value, Mapping):
