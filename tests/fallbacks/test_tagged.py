@@ -191,3 +191,12 @@ def test_self_containing_data_raises_a_typed_error() -> None:
     loop.append(loop)
     with pytest.raises(UnsupportedTypeError, match="recursion limit"):
         encode_types(loop)
+
+
+@pytest.mark.parametrize("value", [complex(math.inf, 0), complex(0, math.nan), complex(-math.inf, math.inf)])
+def test_nan_policy_null_writes_a_non_finite_complex_as_none_and_the_file_reads_back(
+    tmp_path: pathlib.Path, value: complex
+) -> None:
+    path = tmp_path / "a.json"
+    write_json([value, complex(1, 2)], path, nan="null")
+    assert [None, complex(1, 2)] == read_json(path)

@@ -10,7 +10,7 @@ TAG            PAYLOAD
 ``tuple``      array of the items
 ``set``        array of the items, sorted when they are orderable
 ``frozenset``  same as ``set``
-``complex``    ``[real, imag]``
+``complex``    ``[real, imag]`` (with ``nan="null"`` a non-finite one is ``null``)
 ``datetime``   ISO 8601 text; a ``zoneinfo`` zone adds ``"zone": KEY``
 ``date``       ISO 8601 text
 ``decimal``    ``str(d)`` (exact, including ``NaN`` / ``Infinity``)
@@ -221,6 +221,10 @@ def _encode_other(value: Any, nan: NanPolicy) -> Any:
     if kind is set or kind is frozenset:
         return {MARKER: kind.__name__, "v": _rebuild_sequence(_sorted_if_possible(value), nan)}
     if kind is complex:
+        if nan == "null" and (value.real - value.real != 0.0 or value.imag - value.imag != 0.0):
+            # A null part would make a malformed tag that nothing reads back: the whole
+            # number becomes null, as a non-finite float does.
+            return None
         return {MARKER: "complex", "v": _rebuild_sequence((value.real, value.imag), nan)}
     if kind is _dt.datetime:
         return _encode_datetime(value)
