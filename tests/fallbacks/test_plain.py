@@ -237,6 +237,22 @@ def test_data_that_is_not_plain_is_written_under_one_lock_acquisition(
     assert [] == [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
+def test_an_error_of_the_exact_encoding_after_a_large_fast_attempt_carries_no_internal_context(
+    tmp_path: Path,
+) -> None:
+    # The refill runs outside the handler of the rejected attempt: its traceback (which held the
+    # rejected payload in memory) is gone, and the user's error does not chain an internal one.
+    data: list[Any] = _records(20_000)
+    data[-1]["tags"] = ("alpha", float("nan"))  # a tuple (fast check says no), then NaN the exact path refuses
+    path = tmp_path / "data.json"
+    write_json([1], path)
+    with pytest.raises(UnsupportedTypeError) as caught:
+        write_json(data, path)
+    assert not isinstance(caught.value.__context__, _atomic.Unconfirmed)
+    assert [1] == read_json(path)
+    assert [] == [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
 def test_large_plain_write_reads_back_equal(tmp_path: Path) -> None:
     data = _records(20_000)
     path = tmp_path / "big.json"

@@ -261,15 +261,22 @@ def atomic_write(
                 if confirm is None:
                     written = _fill_temp(fd, chunks, real_path, durable)
                 else:
+                    refill = False
                     try:
                         written = _fill_temp_while(confirm, fd, chunks, real_path, durable)
                     except Unconfirmed:
                         if prepare is None:
                             raise
+                        refill = True
+                    if refill:
+                        # Outside the except block, so its traceback no longer holds the rejected payload,
+                        # and dropped before the exact one is made: the two never sit in memory together.
+                        assert prepare is not None
+                        chunks, confirm = (), None
                         # Still under the lock: the content that needs no check, in the same temp file.
                         chunks, confirm = prepare()
                         if confirm is not None:
-                            raise
+                            raise Unconfirmed
                         os.ftruncate(fd, 0)
                         os.lseek(fd, 0, os.SEEK_SET)
                         written = _fill_temp(fd, chunks, real_path, durable)
