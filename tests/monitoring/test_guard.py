@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from stalwart.monitoring import (
     CompressedRotatingFileHandler,
     DatabaseHandler,
@@ -77,3 +78,40 @@ def test_redaction_copy_reaches_our_handlers_on_every_python(tmp_path: Path, att
     attach(handler, "test.guard.redact").info("token=%s", "abc123secret")
     handler.close()
     assert ["token=***"] == [r.message for r in read_database(tmp_path / "logs.db")]
+
+
+class FailingWrites(GuardedHandler):
+    """A handler whose every write fails with an OSError naming a new file, as a rotation's temp name does."""
+
+    def __init__(self, errno_value: int = 28) -> None:
+        super().__init__()
+        self.errno_value = errno_value
+        self.calls = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.calls += 1
+        try:
+            raise OSError(self.errno_value, "No space left on device", f"/logs/app.log.rotating-{self.calls}")
+        except OSError:
+            self.handleError(record)
+
+
+def test_an_os_error_naming_a_new_file_each_time_is_reported_once(
+    attach: Attach, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = FailingWrites()
+    logger = attach(handler, "test.guard.oserror")
+    for i in range(5):
+        logger.warning("record %d", i)
+    assert 5 == handler.error_count
+    assert 1 == capsys.readouterr().err.count("--- Logging error ---")
+
+
+def test_distinct_causes_reported_are_capped(attach: Attach, capsys: pytest.CaptureFixture[str]) -> None:
+    handler = FailingWrites()
+    logger = attach(handler, "test.guard.many")
+    for errno_value in range(1, 131):
+        handler.errno_value = errno_value
+        logger.warning("record")
+    assert 130 == handler.error_count
+    assert 100 == capsys.readouterr().err.count("--- Logging error ---")

@@ -9,6 +9,8 @@ import threading
 __all__ = ["GuardedHandler"]
 
 _local = threading.local()
+# Distinct error causes a handler reports (prints) at most; later failures are only counted.
+_MAX_CAUSES = 100
 
 
 class GuardedHandler(logging.Handler):
@@ -90,9 +92,12 @@ class GuardedHandler(logging.Handler):
         """
         self.error_count += 1
         exc = sys.exc_info()[1]
-        causes: set[tuple[str, str]] = self.__dict__.setdefault("_reported_causes", set())
-        cause = (type(exc).__qualname__, str(exc))
-        if cause in causes:
+        causes: set[tuple[str, object]] = self.__dict__.setdefault("_reported_causes", set())
+        # An OSError's text names the files involved (a rotation's temp name is unique each time): its
+        # errno is the cause. Past _MAX_CAUSES distinct causes, nothing more is printed (only counted).
+        detail: object = exc.errno if isinstance(exc, OSError) and exc.errno is not None else str(exc)
+        cause = (type(exc).__qualname__, detail)
+        if cause in causes or len(causes) >= _MAX_CAUSES:
             return
         causes.add(cause)
         super().handleError(record)
