@@ -247,3 +247,23 @@ def test_recover_returns_a_valid_document_msgspec_refuses_intact_not_as_json_lin
     path.write_bytes(b'{"last_file": "caf\\udce9.txt", "n": 1}')  # an escaped lone surrogate: valid JSON
     report = recover_json(path)
     assert ({"last_file": "caf\udce9.txt", "n": 1}, "intact", 0) == (report.data, report.method, report.lost)
+
+
+_DAMAGED_STRING = b'[{"id":1,"note":"ok"},{"id":2,"note":"\x01ee ids 7, 8, 9"},{"id":3,"note":"ok"}]\n'
+
+
+def test_commas_inside_a_damaged_string_are_not_taken_for_element_ends(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(_DAMAGED_STRING)
+    report = recover_json(path)
+    assert ([{"id": 1, "note": "ok"}, {"id": 3, "note": "ok"}], 1) == (report.data, report.lost)
+    assert "array" == report.method
+
+
+def test_an_array_damaged_in_the_middle_defers_to_a_valid_backup(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    write_json([{"old": True}], path, backups=1)
+    write_json([0], path, backups=1)
+    path.write_bytes(_DAMAGED_STRING)
+    report = recover_json(path)
+    assert ([{"old": True}], "backup", f"{path}.1") == (report.data, report.method, report.source)

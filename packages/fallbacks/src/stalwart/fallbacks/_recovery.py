@@ -95,8 +95,42 @@ def _complete_element(text: str, decoder: json.JSONDecoder, position: int) -> tu
     return value, after
 
 
+# Strings, brackets and commas: enough to find where an element of an array ends.
+_ELEMENT_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+
+def _skip_element(text: str, position: int) -> int | None:
+    """Return where the element after the damaged one at ``position`` starts (or the array's ``]``).
+
+    String-aware: a ``,`` inside a damaged string (``"see ids 7, 8, 9"`` with a
+    control character in it) is not taken for the end of the element.
+    """
+    depth = 0
+    for token in _ELEMENT_TOKENS.finditer(text, position):
+        char = token.group()
+        if char == ",":
+            if depth == 0:
+                return _skip_ws(text, token.end())
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth < 0:
+                return token.start() if char == "]" else None
+    return None
+
+
 def _resync(text: str, decoder: json.JSONDecoder, position: int) -> int | None:
-    """Find the next position after a ``,`` where a complete element starts (damaged middle)."""
+    """Find where the element after the damaged one at ``position`` starts (damaged middle).
+
+    First the string-aware end of the damaged element; only if no complete element
+    (or the array's end) follows it, the next ``,`` after which one does.
+    """
+    skipped = _skip_element(text, position)
+    if skipped is not None and skipped < len(text):
+        if text[skipped] == "]" or _complete_element(text, decoder, skipped) is not None:
+            return skipped
+    position += 1
     comma = text.find(",", position)
     while comma != -1:
         candidate = _skip_ws(text, comma + 1)
@@ -131,19 +165,27 @@ def _array_is_closed(text: str, start: int) -> bool:
     return False
 
 
-def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int, bool]:
-    """Salvage the complete elements of a damaged JSON array in ``text``.
+@dataclass(frozen=True)
+class _Array:
+    """The array reading of a damaged file."""
 
-    Returns:
-        The elements, how many were lost, and whether text other than whitespace
-        follows the array's closing bracket (then the file may be JSON Lines).
-    """
+    items: list[Any]
+    lost: int
+    #: Text other than whitespace follows the closing bracket (then the file may be JSON Lines).
+    trailing: bool
+    #: A damaged element in the middle was skipped (not only a cut-off tail lost).
+    resynced: bool
+
+
+def salvage_array(text: str, restore_types: bool = True) -> _Array:
+    """Salvage the complete elements of a damaged JSON array in ``text``."""
     decoder = json.JSONDecoder()
     opening = text.index("[")
     position = _skip_ws(text, opening + 1)
     closed: bool | None = None
     items: list[Any] = []
     lost = 0
+    resynced = False
     while position < len(text) and text[position] != "]":
         found = _complete_element(text, decoder, position)
         if found is not None and restore_types:
@@ -155,9 +197,10 @@ def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int
             lost += 1
             if closed is None:
                 closed = _array_is_closed(text, opening)
-            resumed = _resync(text, decoder, position + 1) if closed else None
+            resumed = _resync(text, decoder, position) if closed else None
             if resumed is None:
                 break
+            resynced = True
             position = resumed
             continue
         value, after = found
@@ -165,9 +208,9 @@ def salvage_array(text: str, restore_types: bool = True) -> tuple[list[Any], int
         if after >= len(text):
             break
         if text[after] == "]":
-            return items, lost, _skip_ws(text, after + 1) < len(text)
+            return _Array(items, lost, _skip_ws(text, after + 1) < len(text), resynced)
         position = _skip_ws(text, after + 1)
-    return items, lost, False
+    return _Array(items, lost, False, resynced)
 
 
 @dataclass(frozen=True)
@@ -246,11 +289,12 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
     """Salvage as much as possible from a damaged JSON (or JSON Lines) file.
 
     In order: the file is decoded as is; else every complete element of a
-    truncated or damaged top-level array is kept (string-aware, so a ``}`` or
-    ``,`` inside a string does not confuse it); else the JSON lines, if every line
-    but a torn last one parses; else the newest backup (``path.1``, ``path.2``,
-    ...) that decodes cleanly; else the JSON lines that parse, if the file is
-    JSON Lines with damaged lines in the middle.
+    truncated top-level array is kept (string-aware, so a ``}`` or ``,`` inside
+    a string does not confuse it); else the JSON lines, if every line but a torn
+    last one parses; else the newest backup (``path.1``, ``path.2``, ...) that
+    decodes cleanly; else, for an array damaged in the middle, the complete
+    elements around the damaged ones (each skipped to its string-aware end), or
+    for JSON Lines with damaged lines in the middle, the lines that parse.
 
     A pretty-printed (multi-line) document is never read as JSON Lines: its
     inner lines (``"b.example",``, ``443``) would parse alone as fragments.
@@ -272,8 +316,8 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
     salvaged: tuple[list[Any], int, RecoveryMethod] | None = None
     # An array cut before its first complete element salvages to []: used if no backup helps.
     empty_array: tuple[list[Any], int, RecoveryMethod] | None = None
-    # JSON Lines with damaged lines other than the last: used if no backup helps.
-    damaged_lines: tuple[list[Any], int, RecoveryMethod] | None = None
+    # An array or JSON Lines damaged in the middle, not only cut off: used if no backup helps.
+    damaged: tuple[list[Any], int, RecoveryMethod] | None = None
     first_error: ReadError | None = None
     try:
         with open(real_path, "rb") as handle:
@@ -294,11 +338,15 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
         with gc_paused():
             trailing = False
             if text.lstrip(_WHITESPACE).startswith("["):
-                items, lost, trailing = salvage_array(text, restore_types)
-                if items:
-                    salvaged = (items, lost, "array")
+                array = salvage_array(text, restore_types)
+                trailing = array.trailing
+                if array.resynced and array.items:
+                    # Damage in the middle: the structure after it is a guess; a valid backup is the better bet.
+                    damaged = (array.items, array.lost, "array")
+                elif array.items:
+                    salvaged = (array.items, array.lost, "array")
                 else:
-                    empty_array = (items, lost, "array")
+                    empty_array = (array.items, array.lost, "array")
             # One valid JSON document (refused only for a malformed tagged value) is no JSON Lines.
             if (salvaged is None or trailing) and find_problem(raw, "json") is not None:
                 # Not an array, or an array followed by more: JSON Lines (of arrays) fits better
@@ -307,9 +355,9 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
                 if lines is not None and lines.items:
                     if lines.clean and (salvaged is None or lines.lost == 0):
                         salvaged = (lines.items, lines.lost, "jsonl")
-                    elif salvaged is None:
+                    elif salvaged is None and damaged is None:
                         # Damaged lines in the middle: a valid backup is the better bet.
-                        damaged_lines = (lines.items, lines.lost, "jsonl")
+                        damaged = (lines.items, lines.lost, "jsonl")
     if salvaged is not None:
         return _salvage_report(path, real_path, salvaged, problems)
     for backup in _backups_newest_first(real_path):
@@ -323,8 +371,8 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
         report = RecoveryReport(data, _count(data), 1, backup, "backup", tuple(problems))
         _log.warning("recovered %s from backup: %s", path, report.summary())
         return report
-    if damaged_lines is not None:
-        return _salvage_report(path, real_path, damaged_lines, problems)
+    if damaged is not None:
+        return _salvage_report(path, real_path, damaged, problems)
     if empty_array is not None:
         items, lost, method = empty_array
         _stats.count("recoveries")
