@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from stalwart.monitoring import MetricsHandler
+import pytest
+from stalwart.monitoring import MetricsHandler, MonitoringConfigError
 
 if TYPE_CHECKING:
     from tests.monitoring.conftest import Attach
@@ -101,3 +102,13 @@ def test_prometheus_text_parses_back_to_the_snapshot(attach: Attach) -> None:
     assert 1.0 == samples[("stalwart_log_duration_ms_bucket", (("le", "+Inf"), ("logger", name)))]
     assert 20.0 == samples[("stalwart_log_duration_ms_sum", (("logger", name),))]
     assert 1.0 == samples[("stalwart_log_duration_ms_count", (("logger", name),))]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"namespace": "my-app"}, {"namespace": ""}, {"window_seconds": 0}, {"buckets_ms": (10, float("nan"))}],
+    ids=["dash-in-namespace", "empty-namespace", "zero-window", "nan-bucket"],
+)
+def test_settings_prometheus_or_the_rate_cannot_use_are_refused(settings: dict[str, Any]) -> None:
+    with pytest.raises(MonitoringConfigError):
+        MetricsHandler(**settings)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._guard import GuardedHandler
 
 __all__ = ["DurationStats", "MetricsHandler", "MetricsSnapshot"]
@@ -93,6 +95,9 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
 def _number(value: float) -> str:
     if value == math.inf:
         return "+Inf"
@@ -111,8 +116,12 @@ class MetricsHandler(GuardedHandler):
         level: Handler level.
         window_seconds: Span of the rate window.
         buckets_ms: Histogram upper bounds in milliseconds, ascending.
-        namespace: Prefix of the metric names.
+        namespace: Prefix of the metric names (a Prometheus name: ``[a-zA-Z_:][a-zA-Z0-9_:]*``).
         clock: Monotonic clock in seconds (injectable for tests).
+
+    Raises:
+        MonitoringConfigError: On a non-positive window, a non-finite bucket
+            bound, or a namespace Prometheus would refuse.
     """
 
     _emit_needs_lock = False
@@ -127,8 +136,15 @@ class MetricsHandler(GuardedHandler):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(level)
+        if not window_seconds > 0:
+            raise MonitoringConfigError("window_seconds", window_seconds, ["a number > 0"])
+        bounds = tuple(sorted(float(b) for b in buckets_ms))
+        if not all(math.isfinite(b) for b in bounds):
+            raise MonitoringConfigError("buckets_ms", buckets_ms, ["finite numbers (+Inf is always added)"])
+        if not isinstance(namespace, str) or not _METRIC_NAME.fullmatch(namespace):
+            raise MonitoringConfigError("namespace", namespace, ["a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*"])
         self.window_seconds = float(window_seconds)
-        self.buckets_ms = tuple(sorted(float(b) for b in buckets_ms))
+        self.buckets_ms = bounds
         self.namespace = namespace
         self._clock = clock
         self._counts: Counter[tuple[str, str]] = Counter()
