@@ -133,3 +133,15 @@ def test_a_forked_child_does_not_forward_the_parents_buffered_records(tmp_path: 
     handler.close()
     target.close()
     assert ["child failed", "parent 0", "parent 1", "parent 2"] == path.read_text().splitlines()
+
+
+@pytest.mark.parametrize("with_target", [False, True], ids=["no-target", "flush_on_close-off"])
+def test_records_left_at_close_that_go_nowhere_are_counted(attach: Attach, with_target: bool) -> None:
+    target = Collect() if with_target else None
+    handler = BufferedHandler(capacity=10, flush_interval=None, target=target, flush_on_close=not with_target)
+    logger = attach(handler, f"test.buffered.leftover.{with_target}")
+    logger.info("one")
+    logger.info("two")
+    handler.close()
+    assert 2 == handler.dropped
+    assert [] == (target.messages if target is not None else [])

@@ -24,7 +24,9 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
     seconds (a timer thread, started with the first record, restarted in a
     forked child), and at close. In ``dictConfig`` give ``target`` as the
     name of another handler, as for :class:`logging.handlers.MemoryHandler`.
-    Without a target a full buffer is discarded and counted in :attr:`dropped`.
+    Without a target a full buffer (and at close, whatever is left) is
+    discarded and counted in :attr:`dropped`, as is what is left at close
+    with ``flush_on_close=False``.
     A forked child starts with an empty buffer: records buffered before the
     fork are forwarded by the parent only, never twice.
 
@@ -111,4 +113,9 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
         timer = self._timer
         if timer is not None and timer is not threading.current_thread() and self._timer_pid == os.getpid():
             timer.join(30.0)
+        with self.lock:  # type: ignore[union-attr]  # createLock always sets it
+            if self.target is None or not self.flushOnClose:
+                # Nowhere to go (or not to be forwarded): these records end here, counted.
+                self.dropped += len(self.buffer)
+                self.buffer.clear()
         super().close()
