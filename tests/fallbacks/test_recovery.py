@@ -267,3 +267,20 @@ def test_an_array_damaged_in_the_middle_defers_to_a_valid_backup(tmp_path: Path)
     path.write_bytes(_DAMAGED_STRING)
     report = recover_json(path)
     assert ([{"old": True}], "backup", f"{path}.1") == (report.data, report.method, report.source)
+
+
+def test_json_lines_whose_first_line_is_damaged_keep_the_other_lines(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"n":\x00\x00\x00\n' + b"".join(b'{"n":%d}\n' % n for n in range(5)))
+    report = recover_json(path)
+    assert ([{"n": n} for n in range(5)], "jsonl", 1) == (report.data, report.method, report.lost)
+
+
+@pytest.mark.parametrize("opener", [b"{", b'{"hosts": [', b'{"port":', b'{"a": 1,'])
+def test_a_first_line_that_opens_a_multi_line_object_is_never_read_as_json_lines(
+    tmp_path: Path, opener: bytes
+) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(opener + b'\n  "b.example",\n  443\n')
+    with pytest.raises(CorruptFileError):
+        recover_json(path)

@@ -228,7 +228,8 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
 
     A pretty-printed array or object starts with a line such as ``[`` or ``{`` that
     is not a value by itself; its inner lines (``"b.example",``, ``443``) may parse
-    alone, and keeping those fragments would pass them off as data.
+    alone, and keeping those fragments would pass them off as data. A damaged first
+    line that does not open a document that way (``{"n":<NUL>``) is one lost line.
     """
     decoder = msgspec.json.Decoder()
     items: list[Any] = []
@@ -249,13 +250,19 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
             value = decode_json_line(decoder, line)
             items.append(decode_types(value) if restore_types else value)
         except (msgspec.DecodeError, UnicodeDecodeError, TagError):
-            if first and line.lstrip()[:1] in (b"[", b"{"):
+            if first and _opens_document(line):
                 return None
             lost += 1
             if number != last:
                 clean = False
         first = False
     return _Lines(items, lost, clean)
+
+
+def _opens_document(line: bytes) -> bool:
+    """Return True if ``line`` starts a multi-line array or object (``[``, ``{"a": [``, ``[1,``)."""
+    stripped = line.strip()
+    return stripped[:1] in (b"[", b"{") and stripped[-1:] in (b"[", b"{", b":", b",")
 
 
 def _backups_newest_first(real_path: str) -> list[str]:
