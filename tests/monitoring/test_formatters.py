@@ -102,6 +102,14 @@ def test_structured_formatter_round_trips_any_text(message: str, value: str) -> 
     assert value == fields["note"]
 
 
+def test_a_bar_in_the_logger_name_or_correlation_id_never_shifts_a_dashboard_column() -> None:
+    record = make_record("hello", (), correlation_id="abc | EVIL | forged")
+    record.name = "app | fake"
+    columns = re.split(r"(?<!\\) \| ", DashboardFormatter().format(record))
+    assert 5 == len(columns)
+    assert ["app \\| fake", "abc \\| EVIL \\| forged", "hello"] == columns[2:]
+
+
 def test_dashboard_formatter_columns_parse_back() -> None:
     record = make_record("a | b\nc", (), correlation_id="req-1")
     time_col, level, logger, correlation, message = DashboardFormatter().format(record).split(" | ", 4)

@@ -102,13 +102,19 @@ class StructuredFormatter(logging.Formatter):
         return " ".join(parts)
 
 
+def _column(text: str) -> str:
+    r"""Return ``text`` escaped to one line with ``|`` as ``\|``, so it can never open a column of its own."""
+    return escape_line(text).replace("|", "\\|")
+
+
 class DashboardFormatter(logging.Formatter):
-    """Format records as fixed columns for a live view: ``time | LEVEL | logger | correlation | message``.
+    r"""Format records as fixed columns for a live view: ``time | LEVEL | logger | correlation | message``.
 
     The time is ``HH:MM:SS.ffffff`` UTC, the level is padded to 8 characters,
-    the correlation column is ``-`` when unset, and the message (with the
-    traceback appended) is escaped to one line and comes last, so a ``|``
-    inside it never shifts a column.
+    the correlation column is ``-`` when unset (a ``|`` in the logger name or
+    correlation id, which may come from a request header, is written ``\|``),
+    and the message (with the traceback appended) is escaped to one line and
+    comes last, so a ``|`` inside it never shifts a column.
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -119,8 +125,8 @@ class DashboardFormatter(logging.Formatter):
             message = f"{message}\n{exc}"
         correlation_id = _correlation(record) or "-"
         return (
-            f"{iso_utc(record.created)[11:26]} | {escape_line(record.levelname):<8} | {escape_line(record.name)} | "
-            f"{escape_line(correlation_id)} | {escape_line(message)}"
+            f"{iso_utc(record.created)[11:26]} | {_column(record.levelname):<8} | {_column(record.name)} | "
+            f"{_column(correlation_id)} | {escape_line(message)}"
         )
 
 
