@@ -67,3 +67,13 @@ def test_context_filter_measures_elapsed_from_the_correlation_scope() -> None:
         record = rec()
         f.filter(record)
     assert 0.0 <= vars(record)["elapsed_ms"] < 60_000.0
+
+
+def test_context_filter_with_its_own_clock_still_measures_a_correlation_scope_sensibly() -> None:
+    clock = FakeClock()  # far from time.monotonic(): mixing the two gave huge or negative values
+    clock.now = 10.0**9
+    f = ContextFilter(clock=clock)
+    with with_correlation("r"):
+        record = rec()
+        f.filter(record)
+    assert 0.0 <= vars(record)["elapsed_ms"] < 60_000.0

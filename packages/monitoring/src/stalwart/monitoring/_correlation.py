@@ -50,7 +50,10 @@ class ContextFilter(logging.Filter):
         user: Default user when none is bound.
         session: Default session when none is bound.
         fields: Further static fields to add to every record.
-        clock: Monotonic clock in seconds (injectable for tests).
+        clock: Monotonic clock in seconds for the time since this filter was
+            created (injectable for tests); time inside a ``with_correlation``
+            block is measured with ``time.monotonic``, the clock its start is
+            stamped with.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class ContextFilter(logging.Filter):
         attrs.setdefault("host", self._host)
         if "elapsed_ms" not in attrs:
             started = correlation_started()
-            since = self._created if started is None else started
-            attrs["elapsed_ms"] = round((self._clock() - since) * 1000.0, 3)
+            # with_correlation stamps its start with time.monotonic: measure against the same clock.
+            elapsed = self._clock() - self._created if started is None else time.monotonic() - started
+            attrs["elapsed_ms"] = round(elapsed * 1000.0, 3)
         return True
