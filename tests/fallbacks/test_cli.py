@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from stalwart.fallbacks import read_json, write_json
+from stalwart.fallbacks import read_json, write_csv, write_json
 from stalwart.fallbacks._cli import files
 
 
@@ -60,3 +60,15 @@ def test_convert_of_a_damaged_source_fails_without_writing(tmp_path: Path) -> No
     result = CliRunner().invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv")])
     assert 1 == result.exit_code
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_check_and_convert_take_the_csv_delimiter(tmp_path: Path) -> None:
+    write_csv([{"name": "Smith, J", "n": 1}], tmp_path / "a.csv", delimiter=";")
+    runner = CliRunner()
+    checked = runner.invoke(files, ["check", str(tmp_path / "a.csv"), "--delimiter", ";"])
+    assert 0 == checked.exit_code, checked.output
+    converted = runner.invoke(
+        files, ["convert", str(tmp_path / "a.csv"), str(tmp_path / "a.json"), "--delimiter", ";"]
+    )
+    assert 0 == converted.exit_code, converted.output
+    assert [{"name": "Smith, J", "n": "1"}] == read_json(tmp_path / "a.json")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from stalwart.fallbacks import CorruptFileError, UnsupportedTypeError, read_csv, write_csv
+from stalwart.fallbacks import CorruptFileError, UnsupportedTypeError, clear_all_caches, read_csv, write_csv
 from stalwart.fallbacks._csvfile import escape_key, flatten_row, split_column, unflatten_row
 
 
@@ -120,7 +120,7 @@ def test_write_csv_refuses_a_lone_surrogate_with_a_typed_error_naming_where_it_i
 
 
 def test_a_nested_column_before_a_plain_value_under_the_same_key_reads_back(tmp_path: Path) -> None:
-    rows = [{"a": {"b": "2"}}, {"a": "1"}]
+    rows: list[dict[str, Any]] = [{"a": {"b": "2"}}, {"a": "1"}]
     write_csv(rows, tmp_path / "d.csv")
     assert b"a.b,a\r\n2,\r\n,1\r\n" == (tmp_path / "d.csv").read_bytes()
     assert rows == read_csv(tmp_path / "d.csv")
@@ -135,7 +135,7 @@ def _without_empty_cells(value: Any) -> Any:
 
 
 _KEYS = st.text(alphabet="ab.\\", max_size=3)
-_CELLS = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8)
+_CELLS = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=8)
 _NESTED = st.recursive(_CELLS, lambda inner: st.dictionaries(_KEYS, inner, min_size=1, max_size=3), max_leaves=6)
 
 
@@ -146,3 +146,11 @@ def test_rows_of_text_and_nested_dicts_round_trip_through_write_and_read(
     path = tmp_path_factory.mktemp("rt") / "d.csv"
     write_csv(rows, path, durable=False)
     assert rows == [_without_empty_cells(row) for row in read_csv(path)]
+
+
+def test_csv_with_another_delimiter_becomes_a_backup_when_written_again(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    write_csv([{"name": "Smith, J", "n": 1}], path, delimiter=";")
+    clear_all_caches()  # as if another process wrote it: the file itself is validated
+    write_csv([{"name": "Doe", "n": 2}], path, delimiter=";", backups=1)
+    assert [{"name": "Smith, J", "n": "1"}] == read_csv(Path(f"{path}.1"), delimiter=";")

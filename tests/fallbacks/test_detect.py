@@ -76,3 +76,16 @@ def test_inspect_reports_a_torn_last_line_where_it_starts(tmp_path: Path) -> Non
 def test_json_lines_whose_whole_last_line_lacks_its_newline_are_not_corrupt(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_bytes(b'{"n": 1}\n{"n": 2}')
     assert not CorruptionDetector.inspect(tmp_path / "a.jsonl").corrupt
+
+
+def test_csv_is_parsed_with_the_given_delimiter(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    write_csv([{"name": "Smith, J", "n": 1}, {"name": "Doe", "n": 2}], path, delimiter=";")
+    assert False is CorruptionDetector.detect_corruption(path, "csv", delimiter=";")
+    assert True is CorruptionDetector.detect_corruption(path)  # with ",", "Smith, J" splits the row
+
+
+def test_a_delimiter_of_more_than_one_character_is_rejected(tmp_path: Path) -> None:
+    write_csv([{"a": 1}], tmp_path / "a.csv")
+    with pytest.raises(ValueError, match="one character"):
+        CorruptionDetector.inspect(tmp_path / "a.csv", delimiter=";;")

@@ -18,7 +18,7 @@ from stalwart.fallbacks._jsonfile import (
     write_json,
 )
 from stalwart.fallbacks._recovery import recover_json
-from stalwart.fallbacks._validate import FORMATS, Format
+from stalwart.fallbacks._validate import FORMATS, FileFormat
 
 __all__ = ["files"]
 
@@ -33,10 +33,13 @@ def files() -> None:
 @files.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--format", "file_format", type=_FORMAT_CHOICE, help="Default: from the file suffix.")
-def check(path: str, file_format: Format | None) -> None:
+@click.option("--delimiter", default=",", show_default=True, help="CSV field separator.")
+def check(path: str, file_format: FileFormat | None, delimiter: str) -> None:
     """Parse PATH and say whether it is damaged (exit status 1 if it is, 2 if unreadable)."""
     try:
-        report = CorruptionDetector.inspect(path, file_format)
+        report = CorruptionDetector.inspect(path, file_format, delimiter=delimiter)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--delimiter") from exc
     except FallbacksError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -77,7 +80,7 @@ def recover(path: str, output: str | None) -> None:
         sys.exit(2)
 
 
-def _load(path: str, fmt: Format) -> list[Any]:
+def _load(path: str, fmt: FileFormat, delimiter: str) -> list[Any]:
     if fmt == "json":
         data = read_json(path)
         if not isinstance(data, list):
@@ -85,10 +88,10 @@ def _load(path: str, fmt: Format) -> list[Any]:
         return data
     if fmt == "jsonl":
         return list(iter_jsonl(path))
-    return list(read_csv(path))
+    return list(read_csv(path, delimiter=delimiter))
 
 
-def _save(records: list[Any], path: str, fmt: Format) -> None:
+def _save(records: list[Any], path: str, fmt: FileFormat, delimiter: str) -> None:
     if fmt == "json":
         write_json(records, path)
     elif fmt == "jsonl":
@@ -96,7 +99,7 @@ def _save(records: list[Any], path: str, fmt: Format) -> None:
     else:
         if not all(isinstance(record, dict) for record in records):
             raise click.UsageError("CSV needs every record to be an object")
-        write_csv(records, path)
+        write_csv(records, path, delimiter=delimiter)
 
 
 @files.command("convert")
@@ -104,13 +107,22 @@ def _save(records: list[Any], path: str, fmt: Format) -> None:
 @click.argument("destination", type=click.Path(dir_okay=False))
 @click.option("--from", "from_format", type=_FORMAT_CHOICE, help="Default: from SOURCE's suffix.")
 @click.option("--to", "to_format", type=_FORMAT_CHOICE, help="Default: from DESTINATION's suffix.")
-def convert(source: str, destination: str, from_format: Format | None, to_format: Format | None) -> None:
+@click.option("--delimiter", default=",", show_default=True, help="CSV field separator (either side).")
+def convert(
+    source: str,
+    destination: str,
+    from_format: FileFormat | None,
+    to_format: FileFormat | None,
+    delimiter: str,
+) -> None:
     """Convert records between JSON (array), JSON Lines and CSV, writing DESTINATION atomically."""
+    if len(delimiter) != 1:
+        raise click.BadParameter(f"a CSV delimiter is one character, not {delimiter!r}", param_hint="--delimiter")
     source_format = from_format or guess_format(source)
     target_format = to_format or guess_format(destination)
     try:
-        records = _load(source, source_format)
-        _save(records, destination, target_format)
+        records = _load(source, source_format, delimiter)
+        _save(records, destination, target_format, delimiter)
     except FallbacksError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -27,7 +27,7 @@ from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
 from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items, unencodable_text
-from stalwart.fallbacks._validate import torn_last_line
+from stalwart.fallbacks._validate import csv_format, torn_last_line
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -196,7 +196,12 @@ def write_csv(
     except UnicodeEncodeError as exc:
         raise unencodable_text(flat_rows, exc) from exc
     return atomic_write(
-        path, (payload,), fmt="csv", durable=durable, backups=backups, lock_timeout=lock_timeout
+        path,
+        (payload,),
+        fmt=csv_format(delimiter),  # the current file is validated with the same delimiter
+        durable=durable,
+        backups=backups,
+        lock_timeout=lock_timeout,
     )
 
 

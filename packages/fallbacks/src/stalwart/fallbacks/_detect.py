@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from stalwart.fallbacks._readfile import read_bytes
-from stalwart.fallbacks._validate import FORMATS, Format, find_problem
+from stalwart.fallbacks._validate import FORMATS, FileFormat, csv_format, find_problem
 
 __all__ = ["CorruptionDetector", "CorruptionReport", "guess_format"]
 
@@ -26,14 +26,14 @@ class CorruptionReport:
     """
 
     path: str
-    format: Format
+    format: FileFormat
     corrupt: bool
     reason: str = ""
     offset: int | None = None
     line: int | None = None
 
 
-def guess_format(path: str | os.PathLike[str]) -> Format:
+def guess_format(path: str | os.PathLike[str]) -> FileFormat:
     """Return the format a file name implies: ``.jsonl``/``.ndjson``, ``.csv``, else JSON."""
     name = os.fspath(path).lower()
     if name.endswith((".jsonl", ".ndjson")):
@@ -47,7 +47,9 @@ class CorruptionDetector:
     """Parses a file to tell whether it is damaged (nothing is guessed from sizes or suffixes)."""
 
     @staticmethod
-    def inspect(path: str | os.PathLike[str], file_format: Format | None = None) -> CorruptionReport:
+    def inspect(
+        path: str | os.PathLike[str], file_format: FileFormat | None = None, *, delimiter: str = ","
+    ) -> CorruptionReport:
         """Parse ``path`` and report its first problem.
 
         JSON: syntax, truncation, trailing data, invalid UTF-8. JSON Lines: every
@@ -56,30 +58,33 @@ class CorruptionDetector:
         Args:
             path: The file.
             file_format: ``"json"``, ``"jsonl"`` or ``"csv"``; default: from the suffix.
+            delimiter: The CSV field separator (ignored for JSON).
 
         Returns:
             A :class:`CorruptionReport`.
 
         Raises:
             ReadError: The file is missing or unreadable.
-            ValueError: Unknown format.
+            ValueError: Unknown format, or a delimiter that is not one character.
 
         """
         fmt = guess_format(path) if file_format is None else file_format
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
-        problem = find_problem(read_bytes(path), fmt)
+        problem = find_problem(read_bytes(path), csv_format(delimiter) if fmt == "csv" else fmt)
         if problem is None:
             return CorruptionReport(os.fspath(path), fmt, False)
         return CorruptionReport(os.fspath(path), fmt, True, problem.reason, problem.offset, problem.line)
 
     @staticmethod
-    def detect_corruption(path: str | os.PathLike[str], file_format: Format | None = None) -> bool:
+    def detect_corruption(
+        path: str | os.PathLike[str], file_format: FileFormat | None = None, *, delimiter: str = ","
+    ) -> bool:
         """Return True if ``path`` is damaged (see :meth:`inspect`).
 
         Raises:
             ReadError: The file is missing or unreadable (that is not "corrupt").
-            ValueError: Unknown format.
+            ValueError: Unknown format, or a delimiter that is not one character.
 
         """
-        return CorruptionDetector.inspect(path, file_format).corrupt
+        return CorruptionDetector.inspect(path, file_format, delimiter=delimiter).corrupt

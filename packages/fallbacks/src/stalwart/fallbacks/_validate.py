@@ -7,16 +7,19 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NewType
 
 import msgspec
 
 __all__ = [
     "FORMATS",
+    "CsvFormat",
+    "FileFormat",
     "TORN_LAST_LINE",
     "Format",
     "Problem",
     "decode_json_line",
+    "csv_format",
     "find_problem",
     "json_error_offset",
     "strict_json_loads",
@@ -25,8 +28,26 @@ __all__ = [
 ]
 
 #: The file formats this package reads and writes.
-Format = Literal["json", "jsonl", "csv"]
-FORMATS: tuple[Format, ...] = ("json", "jsonl", "csv")
+FileFormat = Literal["json", "jsonl", "csv"]
+FORMATS: tuple[FileFormat, ...] = ("json", "jsonl", "csv")
+#: CSV with a delimiter other than ``,``: ``"csv"`` followed by the delimiter (see :func:`csv_format`).
+CsvFormat = NewType("CsvFormat", str)
+#: What a file's content is validated as (backup rotation, the validity cache).
+Format = FileFormat | CsvFormat
+
+
+def csv_format(delimiter: str) -> Format:
+    """Return the format that validates CSV separated by ``delimiter`` (``"csv"`` for ``,``).
+
+    Raises:
+        ValueError: ``delimiter`` is not one character.
+
+    """
+    if delimiter == ",":
+        return "csv"
+    if len(delimiter) != 1:
+        raise ValueError(f"a CSV delimiter is one character, not {delimiter!r}")
+    return CsvFormat("csv" + delimiter)
 
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
 
@@ -217,7 +238,7 @@ def find_problem(raw: bytes, fmt: Format) -> Problem | None:
 
     Args:
         raw: The file content.
-        fmt: ``"json"``, ``"jsonl"`` or ``"csv"``.
+        fmt: ``"json"``, ``"jsonl"``, ``"csv"`` or :func:`csv_format` of another delimiter.
 
     Returns:
         The problem, or None.
@@ -234,4 +255,6 @@ def find_problem(raw: bytes, fmt: Format) -> Problem | None:
         return _jsonl_problem(raw)
     if fmt == "csv":
         return _csv_problem(raw)
+    if fmt.startswith("csv") and len(fmt) == 4:
+        return _csv_problem(raw, fmt[3])
     raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
