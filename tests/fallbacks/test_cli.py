@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from stalwart.fallbacks import read_json, write_csv, write_json
+from stalwart.fallbacks import read_csv, read_json, write_csv, write_json
 from stalwart.fallbacks._cli import files
 
 
@@ -72,3 +72,29 @@ def test_check_and_convert_take_the_csv_delimiter(tmp_path: Path) -> None:
     )
     assert 0 == converted.exit_code, converted.output
     assert [{"name": "Smith, J", "n": "1"}] == read_json(tmp_path / "a.json")
+
+
+def test_recover_of_an_intact_empty_array_succeeds_and_writes_it(tmp_path: Path) -> None:
+    write_json([], tmp_path / "empty.json")
+    result = CliRunner().invoke(
+        files, ["recover", str(tmp_path / "empty.json"), "-o", str(tmp_path / "out.json")]
+    )
+    assert 0 == result.exit_code, result.output
+    assert [] == read_json(tmp_path / "out.json")
+
+
+def test_recover_writes_the_format_the_output_suffix_names(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3')
+    runner = CliRunner()
+    to_jsonl = runner.invoke(files, ["recover", str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "fixed.jsonl")])
+    to_csv = runner.invoke(files, ["recover", str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "fixed.csv")])
+    assert (0, 0) == (to_jsonl.exit_code, to_csv.exit_code), to_jsonl.output + to_csv.output
+    assert b'{"a":1}\n{"a":2}\n' == (tmp_path / "fixed.jsonl").read_bytes()
+    assert [{"a": "1"}, {"a": "2"}] == read_csv(tmp_path / "fixed.csv")
+
+
+def test_recover_of_an_object_to_json_lines_fails_without_writing(tmp_path: Path) -> None:
+    write_json({"a": 1}, tmp_path / "d.json")
+    result = CliRunner().invoke(files, ["recover", str(tmp_path / "d.json"), "-o", str(tmp_path / "out.jsonl")])
+    assert 2 == result.exit_code
+    assert not (tmp_path / "out.jsonl").exists()

@@ -53,12 +53,19 @@ def check(path: str, file_format: FileFormat | None, delimiter: str) -> None:
 
 @files.command("recover")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the salvaged data here (JSON).")
-def recover(path: str, output: str | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the salvaged data here, as its suffix says (.json, .jsonl/.ndjson, .csv).",
+)
+@click.option("--to", "to_format", type=_FORMAT_CHOICE, help="Default: from OUTPUT's suffix.")
+def recover(path: str, output: str | None, to_format: FileFormat | None) -> None:
     """Salvage what can be read from a damaged JSON file (array elements, lines, or a backup).
 
     The summary goes to stderr; the data goes to OUTPUT, or to stdout as JSON.
-    Exit status 1 if nothing could be recovered.
+    Exit status 1 if nothing could be recovered from a damaged file (an intact
+    empty array is no failure).
     """
     try:
         report = recover_json(path)
@@ -66,15 +73,26 @@ def recover(path: str, output: str | None) -> None:
         click.echo(f"nothing recovered: {exc}", err=True)
         sys.exit(1)
     click.echo(report.summary(), err=True)
-    if report.recovered == 0:
+    if report.method != "intact" and report.recovered == 0:
         click.echo("nothing recovered", err=True)
         sys.exit(1)
     try:
         if output is None:
             click.echo(encode_json(report.data, indent=2, nan="tag").decode("utf-8"))
-        else:
+            return
+        target_format = to_format or guess_format(output)
+        if target_format == "json":
             write_json(report.data, output, nan="tag")
-            click.echo(f"wrote {report.recovered} item(s) to {output}", err=True)
+        elif isinstance(report.data, list):
+            _save(report.data, output, target_format, ",")
+        else:
+            click.echo(
+                f"error: {path} holds a JSON {type(report.data).__name__}, not records: "
+                f"it cannot be written as {target_format}",
+                err=True,
+            )
+            sys.exit(2)
+        click.echo(f"wrote {report.recovered} item(s) to {output} ({target_format})", err=True)
     except FallbacksError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -93,13 +111,13 @@ def _load(path: str, fmt: FileFormat, delimiter: str) -> list[Any]:
 
 def _save(records: list[Any], path: str, fmt: FileFormat, delimiter: str) -> None:
     if fmt == "json":
-        write_json(records, path)
+        write_json(records, path, nan="tag")
     elif fmt == "jsonl":
-        atomic_write(path, encode_jsonl_lines(records), fmt="jsonl", backups=1)
+        atomic_write(path, encode_jsonl_lines(records, nan="tag"), fmt="jsonl", backups=1)
     else:
         if not all(isinstance(record, dict) for record in records):
             raise click.UsageError("CSV needs every record to be an object")
-        write_csv(records, path, delimiter=delimiter)
+        write_csv(records, path, delimiter=delimiter, nan="tag")
 
 
 @files.command("convert")
