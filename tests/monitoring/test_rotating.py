@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -191,3 +193,59 @@ def test_a_lone_surrogate_is_written_as_an_escape(tmp_path: Path, attach: Attach
     attach(handler, "test.rotate.surrogate").info("opened %s", b"report-\xff.csv".decode("utf-8", "surrogateescape"))
     handler.close()
     assert "opened report-\\udcff.csv\n" == (tmp_path / "app.log").read_text()
+
+
+def test_files_set_aside_by_failed_rotations_are_archived_in_order_once_compression_works(
+    tmp_path: Path, attach: Attach
+) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=20, backup_count=10)
+    logger = attach(handler, "test.rotate.recover")
+    real = handler._compress
+    logger.info("record 0 fills it")
+
+    def broken(source: str, target: str) -> None:
+        raise OSError("disk full")
+
+    handler._compress = broken  # type: ignore[method-assign]
+    for n in range(1, 4):
+        logger.info("record %d fills it", n)
+    handler._compress = real  # type: ignore[method-assign]
+    logger.info("record 4 fills it")
+    handler.flush()
+    assert [] == [p.name for p in tmp_path.iterdir() if ".rotating-" in p.name or ".tmp-" in p.name]
+    assert [f"record {n} fills it" for n in range(5)] == all_lines(handler)
+    handler.close()
+
+
+def test_a_rotation_killed_mid_compression_is_finished_by_the_next_process(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    script = f"""
+import logging, os
+from stalwart.monitoring import CompressedRotatingFileHandler
+handler = CompressedRotatingFileHandler({str(log)!r}, max_bytes=20, backup_count=5)
+def killed(source, target):
+    open(target + ".tmp-" + str(os.getpid()), "wb").write(b"half")
+    os._exit(9)
+handler._compress = killed
+logger = logging.getLogger("killed")
+logger.addHandler(handler)
+logger.warning("old record fills it")
+logger.warning("new record")
+"""
+    result = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+    assert 9 == result.returncode
+    assert 2 == len([p for p in tmp_path.iterdir() if ".rotating-" in p.name or ".tmp-" in p.name])
+    handler = CompressedRotatingFileHandler(log, max_bytes=20, backup_count=5)
+    logger = logging.getLogger("test.rotate.killed")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("third record fills it")
+        logger.warning("fourth record")
+        handler.flush()
+        assert [] == [p.name for p in tmp_path.iterdir() if ".rotating-" in p.name or ".tmp-" in p.name]
+        # "new record" never was: the process died in the rotation that came before writing it.
+        assert ["old record fills it", "third record fills it", "fourth record"] == all_lines(handler)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

@@ -50,6 +50,19 @@ def open_archive(path: str | os.PathLike[str]) -> IO[bytes]:
     return open(name, "rb")
 
 
+def _abandoned(pid: int) -> bool:
+    """Whether a set-aside file of process ``pid`` is left over: ours (a failed earlier try) or a dead one's."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
 class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatingHandler):
     """Write to a file; rotate it by size and/or age; keep ``backup_count`` compressed archives.
 
@@ -57,7 +70,10 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
     the old one is compressed to ``<file>.1.gz`` (or ``.zst``) through a
     temporary file and ``os.replace``, after older archives shift up by one
     (``.1`` -> ``.2`` ...); archives beyond ``backup_count`` are deleted.
-    Compression runs on the logging thread during rotation.
+    Compression runs on the logging thread during rotation. A file set aside
+    by a rotation that did not finish (the process was killed, or compression
+    failed, e.g. on a full disk) is archived by the next rotation, before the
+    current file, so nothing is lost and ``backup_count`` still holds.
 
     Args:
         filename: The log file.
@@ -164,22 +180,49 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
             self._rollover_at = self._next_boundary(self._clock())
         base = self.baseFilename
         if os.path.exists(base) and os.path.getsize(base) > 0:
+            # Files set aside by a rotation that did not finish (killed, or compression failed) are
+            # older than this one: archived first, oldest first, so the order of archives holds.
+            unfinished = self._unfinished()
             # Unique, so a rotation that failed to compress never has its file overwritten by the next.
             aside = f"{base}.rotating-{os.getpid()}-{time.time_ns()}"
             os.replace(base, aside)
             if not self.delay:
                 self.stream = self._open()
-            if self.backup_count == 0:
-                os.remove(aside)
-            else:
-                for index in range(self.backup_count - 1, 0, -1):
-                    source = self.archive_path(index)
-                    if os.path.exists(source):
-                        os.replace(source, self.archive_path(index + 1))
-                self._compress(aside, self.archive_path(1))
+            for pending in [*unfinished, aside]:
+                self._archive(pending)
             self.rotations += 1
         elif not self.delay:
             self.stream = self._open()
+
+    def _archive(self, aside: str) -> None:
+        """Make ``aside`` archive number 1 (older archives shift up; beyond ``backup_count`` they go)."""
+        if self.backup_count == 0:
+            os.remove(aside)
+            return
+        for index in range(self.backup_count - 1, 0, -1):
+            source = self.archive_path(index)
+            if os.path.exists(source):
+                os.replace(source, self.archive_path(index + 1))
+        self._compress(aside, self.archive_path(1))
+
+    def _unfinished(self) -> list[str]:
+        """Return this file's set-aside files no live process is still archiving, oldest first.
+
+        Also removes half-written compressed temp files of such rotations.
+        """
+        directory, name = os.path.split(self.baseFilename)
+        found: list[tuple[int, str]] = []
+        for entry in os.listdir(directory or "."):
+            if entry.startswith(f"{name}.rotating-"):
+                pid, _, stamp = entry[len(name) + len(".rotating-") :].partition("-")
+                if pid.isdigit() and stamp.isdigit() and _abandoned(int(pid)):
+                    found.append((int(stamp), os.path.join(directory, entry)))
+            elif entry.startswith(f"{name}.") and ".tmp-" in entry:
+                pid = entry.rpartition(".tmp-")[2]
+                if pid.isdigit() and _abandoned(int(pid)):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(directory, entry))
+        return [path for _, path in sorted(found)]
 
     def _compress(self, source: str, target: str) -> None:
         temp = f"{target}.tmp-{os.getpid()}"
