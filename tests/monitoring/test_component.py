@@ -94,3 +94,13 @@ def test_component_filter_from_dict_config() -> None:
     logging.getLogger("t.db.pool").info("x")
     logging.getLogger("t.web").info("y")
     assert ["t.db.pool"] == seen
+
+
+def test_patterns_work_with_python_3_14_fnmatch_which_ends_with_backslash_z(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python 3.14's fnmatch.translate ends its regex with \z (3.10-3.13: \Z), which older re cannot compile.
+    import fnmatch
+
+    real = fnmatch.translate
+    monkeypatch.setattr(fnmatch, "translate", lambda pattern: real(pattern).removesuffix(r"\Z") + r"\z")
+    patterns = NamePatterns(["db", "web.*"])
+    assert (True, True, True, False) == tuple(patterns.matches(n) for n in ("db", "db.pool", "web.api", "dbx"))

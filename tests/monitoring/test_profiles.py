@@ -73,6 +73,11 @@ def test_unknown_feature_lists_the_valid_ones() -> None:
     assert set(FEATURES) == set(info.value.valid)
 
 
+def test_a_feature_switch_that_is_not_a_bool_is_refused() -> None:
+    with pytest.raises(MonitoringConfigError, match="True"):
+        build_config("development", features={"file": "false"})  # type: ignore[dict-item]
+
+
 def test_unknown_level_is_rejected() -> None:
     with pytest.raises(MonitoringConfigError, match="unknown level 'LOUD'"):
         build_config("development", level="LOUD")

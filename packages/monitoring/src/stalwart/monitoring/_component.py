@@ -33,8 +33,8 @@ class NamePatterns:
             if not isinstance(item, str) or not item:
                 raise MonitoringConfigError("logger pattern", item, ["a non-empty string"])
         self.patterns = tuple(items)
-        regexes = [fnmatch.translate(p).removesuffix(r"\Z").removesuffix("$") for p in items]
-        # fnmatch.translate wraps the pattern as (?s:...)\Z; we allow a ".child" tail.
+        regexes = [fnmatch.translate(p).removesuffix(r"\Z").removesuffix(r"\z").removesuffix("$") for p in items]
+        # fnmatch.translate wraps the pattern as (?s:...)\Z (\z from Python 3.14); we allow a ".child" tail.
         body = "|".join(f"(?:{r})" for r in regexes)
         self._regex = re.compile(rf"(?:{body})(?:\..*)?\Z", re.DOTALL) if items else None
 

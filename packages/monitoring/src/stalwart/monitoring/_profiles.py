@@ -94,7 +94,9 @@ def build_config(
     for name, on in (features or {}).items():
         if name not in FEATURES:
             raise MonitoringConfigError("feature", name, FEATURES)
-        enabled[name] = bool(on)
+        if not isinstance(on, bool):  # "false" would be truthy: a switch must say what it means
+            raise MonitoringConfigError(f"feature {name!r}", on, ["True", "False"])
+        enabled[name] = on
     root_level = to_level(level) if level is not None else int(spec["level"])
     directory = os.fspath(log_dir)
 
