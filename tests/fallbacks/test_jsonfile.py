@@ -445,3 +445,16 @@ def test_a_sidecar_append_that_fails_part_way_is_cut_back_so_tails_never_share_a
     append_jsonl([{"a": 2}], path)
     assert b'old\n{"a": \n' == sidecar.read_bytes()
     assert [{"a": 1}, {"a": 2}] == list(iter_jsonl(path))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 65536])
+@pytest.mark.parametrize(("content", "offset"), [(b"[1, NaN]", 4), (b"[1, [Infinity]]", 4), (b"[-Infinity]", 1)])
+def test_iter_json_array_refuses_nan_and_infinity_as_read_json_does(
+    tmp_path: Path, content: bytes, offset: int, chunk_size: int
+) -> None:
+    (tmp_path / "d.json").write_bytes(content)
+    with pytest.raises(CorruptFileError) as caught:
+        list(iter_json_array(tmp_path / "d.json", chunk_size=chunk_size))
+    assert offset == caught.value.offset
+    with pytest.raises(CorruptFileError):
+        read_json(tmp_path / "d.json")

@@ -284,3 +284,19 @@ def test_a_first_line_that_opens_a_multi_line_object_is_never_read_as_json_lines
     path.write_bytes(opener + b'\n  "b.example",\n  443\n')
     with pytest.raises(CorruptFileError):
         recover_json(path)
+
+
+def test_nan_and_infinity_are_not_recovered_as_elements_and_a_valid_backup_wins(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    write_json([7], path, backups=1)
+    write_json([8], path, backups=1)
+    path.write_bytes(b"[1, NaN, Infinity]")
+    report = recover_json(path)
+    assert ([7], "backup") == (report.data, report.method)
+
+
+def test_nan_in_an_array_without_backup_loses_that_element(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(b"[1, NaN, 3]")
+    report = recover_json(path)
+    assert ([1, 3], 1) == (report.data, report.lost)

@@ -37,7 +37,7 @@ from stalwart.fallbacks._tagged import (
     map_items,
     unencodable_text,
 )
-from stalwart.fallbacks._validate import TORN_LAST_LINE, decode_json_line, torn_line_is_whole
+from stalwart.fallbacks._validate import TORN_LAST_LINE, decode_json_line, strict_json_decoder, torn_line_is_whole
 
 __all__ = [
     "append_jsonl",
@@ -489,7 +489,7 @@ class _ArrayStream:
         self._chunk_size = chunk_size
         self._restore = restore_types
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        self._decoder = json.JSONDecoder()
+        self._decoder = strict_json_decoder()  # NaN / Infinity are not JSON, as for read_json
         self._buffer = ""
         self._base = 0  # bytes of the file before self._buffer[0]
         self._eof = False
@@ -544,6 +544,8 @@ class _ArrayStream:
                     raise self._fail(f"damaged element: {exc.msg}", exc.pos) from exc
                 position = self._fill(position)
                 continue
+            except ValueError as exc:  # NaN / Infinity: complete, and refused
+                raise self._fail(f"damaged element: {exc}", position) from exc
             if not self._eof and (
                 end == len(self._buffer) or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))
             ):

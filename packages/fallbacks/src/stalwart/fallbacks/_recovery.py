@@ -16,7 +16,7 @@ from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._readfile import decode_json_bytes, gc_paused
 from stalwart.fallbacks._tagged import TagError, decode_types
-from stalwart.fallbacks._validate import decode_json_line, find_problem, torn_line_is_whole
+from stalwart.fallbacks._validate import decode_json_line, find_problem, strict_json_decoder, torn_line_is_whole
 
 __all__ = ["RecoveryReport", "recover_json"]
 
@@ -82,7 +82,7 @@ def _complete_element(text: str, decoder: json.JSONDecoder, position: int) -> tu
     """
     try:
         value, end = decoder.raw_decode(text, position)
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, or NaN / Infinity refused by the strict decoder
         return None
     after = _skip_ws(text, end)
     if after < len(text):
@@ -127,9 +127,12 @@ def _resync(text: str, decoder: json.JSONDecoder, position: int) -> int | None:
     (or the array's end) follows it, the next ``,`` after which one does.
     """
     skipped = _skip_element(text, position)
-    if skipped is not None and skipped < len(text):
-        if text[skipped] == "]" or _complete_element(text, decoder, skipped) is not None:
-            return skipped
+    if (
+        skipped is not None
+        and skipped < len(text)
+        and (text[skipped] == "]" or _complete_element(text, decoder, skipped) is not None)
+    ):
+        return skipped
     position += 1
     comma = text.find(",", position)
     while comma != -1:
@@ -173,13 +176,13 @@ class _Array:
     lost: int
     #: Text other than whitespace follows the closing bracket (then the file may be JSON Lines).
     trailing: bool
-    #: A damaged element in the middle was skipped (not only a cut-off tail lost).
+    #: An element of the still closed array was damaged (not only a cut-off tail lost).
     resynced: bool
 
 
 def salvage_array(text: str, restore_types: bool = True) -> _Array:
     """Salvage the complete elements of a damaged JSON array in ``text``."""
-    decoder = json.JSONDecoder()
+    decoder = strict_json_decoder()
     opening = text.index("[")
     position = _skip_ws(text, opening + 1)
     closed: bool | None = None
@@ -197,10 +200,11 @@ def salvage_array(text: str, restore_types: bool = True) -> _Array:
             lost += 1
             if closed is None:
                 closed = _array_is_closed(text, opening)
+            # A damaged element in an array that is still closed: damage, not a cut.
+            resynced = resynced or bool(closed)
             resumed = _resync(text, decoder, position) if closed else None
             if resumed is None:
                 break
-            resynced = True
             position = resumed
             continue
         value, after = found

@@ -13,15 +13,16 @@ import msgspec
 
 __all__ = [
     "FORMATS",
+    "TORN_LAST_LINE",
     "CsvFormat",
     "FileFormat",
-    "TORN_LAST_LINE",
     "Format",
     "Problem",
-    "decode_json_line",
     "csv_format",
+    "decode_json_line",
     "find_problem",
     "json_error_offset",
+    "strict_json_decoder",
     "strict_json_loads",
     "torn_last_line",
     "torn_line_is_whole",
@@ -120,6 +121,14 @@ def torn_last_line(raw: bytes) -> Problem | None:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def strict_json_decoder() -> json.JSONDecoder:
+    """Return a stdlib decoder for ``raw_decode`` that refuses ``NaN`` / ``Infinity`` (not JSON).
+
+    Its ``raw_decode`` raises ``ValueError`` (not ``JSONDecodeError``) for such a constant.
+    """
+    return json.JSONDecoder(parse_constant=_no_constant)
 
 
 def strict_json_loads(raw: bytes) -> Any:
