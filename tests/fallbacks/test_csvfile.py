@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from stalwart.fallbacks import CorruptFileError, UnsupportedTypeError, clear_all_caches, read_csv, write_csv
+from stalwart.fallbacks import (
+    CorruptFileError,
+    CorruptionDetector,
+    UnsupportedTypeError,
+    clear_all_caches,
+    read_csv,
+    write_csv,
+)
 from stalwart.fallbacks._csvfile import escape_key, flatten_row, split_column, unflatten_row
 
 
@@ -154,3 +161,28 @@ def test_csv_with_another_delimiter_becomes_a_backup_when_written_again(tmp_path
     clear_all_caches()  # as if another process wrote it: the file itself is validated
     write_csv([{"name": "Doe", "n": 2}], path, delimiter=";", backups=1)
     assert [{"name": "Smith, J", "n": "1"}] == read_csv(Path(f"{path}.1"), delimiter=";")
+
+
+def test_rows_without_any_column_are_refused_not_written_as_blank_lines(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no column"):
+        write_csv([{}, {}], tmp_path / "d.csv")
+    assert not (tmp_path / "d.csv").exists()
+
+
+def test_fieldnames_naming_a_column_twice_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="more than once"):
+        write_csv([{"a": 1}], tmp_path / "d.csv", fieldnames=["a", "a"])
+
+
+def test_a_header_with_a_column_twice_is_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,a\r\n1,2\r\n")
+    with pytest.raises(CorruptFileError, match="twice") as caught:
+        read_csv(path)
+    assert 1 == caught.value.line
+    assert True is CorruptionDetector.detect_corruption(path)
+
+
+def test_nan_null_writes_an_empty_cell_as_none_does(tmp_path: Path) -> None:
+    write_csv([{"x": float("nan"), "y": None, "z": complex(0, float("inf"))}], tmp_path / "d.csv", nan="null")
+    assert b"x,y,z\r\n,,\r\n" == (tmp_path / "d.csv").read_bytes()

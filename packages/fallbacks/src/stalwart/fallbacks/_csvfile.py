@@ -6,7 +6,8 @@ Key scheme: a nested dict ``{"nested": {"a": 1}}`` becomes the column
 splits on unescaped dots and rebuilds the nesting.
 
 Cells: ``str`` as is; ``int`` / ``float`` as their repr; ``bool`` as
-``true`` / ``false``; ``None`` (and a missing key) as an empty cell; an empty
+``true`` / ``false``; ``None`` (and a missing key, and what ``nan="null"`` makes
+``None``) as an empty cell; an empty
 dict, lists and the other supported types as compact tagged JSON text. CSV has
 no types, so ``read_csv`` returns text cells unless a ``convert`` function is
 given for the column; use JSON when exact types matter.
@@ -27,7 +28,7 @@ from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
 from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items, unencodable_text
-from stalwart.fallbacks._validate import csv_format, torn_last_line
+from stalwart.fallbacks._validate import csv_format, duplicate_column, torn_last_line
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -69,7 +70,10 @@ def _cell(value: Any, nan: NanPolicy) -> str:
     if kind is float and value - value == 0.0:
         return repr(value)
     try:
-        return _ENCODER.encode(encode_types(value, nan)).decode("utf-8")
+        encoded = encode_types(value, nan)
+        if encoded is None:
+            return ""  # nan="null" made it None, and None is an empty cell
+        return _ENCODER.encode(encoded).decode("utf-8")
     except UnicodeEncodeError as exc:
         raise unencodable_text(value, exc) from exc
 
@@ -173,7 +177,9 @@ def write_csv(
 
     Raises:
         UnsupportedTypeError: A value cannot be encoded (nothing written).
-        ValueError: A row has a column missing from ``fieldnames``.
+        ValueError: A row has a column missing from ``fieldnames``, ``fieldnames``
+            repeats a column, or there are rows but no column at all (``[{}, {}]``:
+            CSV has no way to write a row without cells).
         WriteError: The file could not be written; the old content is intact.
 
     """
@@ -181,6 +187,12 @@ def write_csv(
     columns = (
         list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
     )
+    duplicates = sorted({column for column in columns if columns.count(column) > 1})
+    if duplicates:
+        raise ValueError(f"fieldnames name a column more than once: {duplicates}")
+    if flat_rows and not columns:
+        # A row with no cells is a blank line, which no CSV reader returns as a row.
+        raise ValueError(f"{len(flat_rows)} row(s) but no column: CSV cannot hold a row without cells")
     if fieldnames is not None:
         known = set(columns)
         for row in flat_rows:
@@ -226,8 +238,8 @@ def read_csv(
 
     Raises:
         ReadError: The file is missing or unreadable.
-        CorruptFileError: Undecodable bytes, bad quoting, a ragged row or a
-            torn last row (no final newline) (``line``/``offset`` say where),
+        CorruptFileError: Undecodable bytes, bad quoting, a column named twice in
+            the header, a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
 
     """
@@ -246,6 +258,9 @@ def read_csv(
         header = next(reader, None)
         if header is None:
             return []
+        duplicate = duplicate_column(header)
+        if duplicate is not None:
+            raise CorruptFileError(path, f"column {duplicate!r} appears twice in the header", line=1, offset=0)
         # Split the column names once, not once per row.
         key_paths = [split_column(column) for column in header]
         nested = unflatten and any(len(keys) > 1 for keys in key_paths)

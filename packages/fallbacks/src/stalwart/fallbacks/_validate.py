@@ -20,6 +20,7 @@ __all__ = [
     "Problem",
     "csv_format",
     "decode_json_line",
+    "duplicate_column",
     "find_problem",
     "json_error_offset",
     "strict_json_decoder",
@@ -212,6 +213,18 @@ def _line_offsets(raw: bytes) -> list[int]:
     return offsets
 
 
+def duplicate_column(header: list[str]) -> str | None:
+    """Return a column name the CSV header holds twice (a reader would drop a cell), or None."""
+    if len(set(header)) == len(header):
+        return None
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            return column
+        seen.add(column)
+    return None
+
+
 def _csv_problem(raw: bytes, delimiter: str = ",") -> Problem | None:
     problem = _utf8_problem(raw)
     if problem is not None:
@@ -224,6 +237,9 @@ def _csv_problem(raw: bytes, delimiter: str = ",") -> Problem | None:
         for row in reader:
             if width is None:
                 width = len(row)
+                duplicate = duplicate_column(row)
+                if duplicate is not None:
+                    return Problem(f"column {duplicate!r} appears twice in the header", offset=0, line=1)
                 continue
             if row and len(row) != width:
                 line = reader.line_num
