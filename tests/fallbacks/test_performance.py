@@ -40,3 +40,10 @@ def test_clear_all_caches_empties_the_validity_cache_and_idle_locks(tmp_path: Pa
     write_json([2], tmp_path / "d.json")  # the old file must be parsed again before the backup
     assert misses + 1 == get_performance_stats()["validity_cache_misses"]
     assert [1] == read_json(f"{tmp_path / 'd.json'}.1")
+
+
+def test_the_seed_key_sanitizer_cache_size_is_the_validity_cache_size(tmp_path: Path) -> None:
+    write_json([1], tmp_path / "d.json")
+    stats = get_performance_stats()
+    assert stats["validity_cache_size"] == stats["sanitizer_cache_size"]
+    assert 1 <= stats["sanitizer_cache_size"]
