@@ -148,3 +148,58 @@ def test_safe_read_json_returns_a_document_with_an_escaped_lone_surrogate_as_is(
     path = tmp_path / "settings.json"
     path.write_bytes(b'{"last_file": "caf\\udce9.txt", "n": 1}')  # as stdlib json.dumps writes it
     assert {"last_file": "caf\udce9.txt", "n": 1} == safe_read_json(path)
+
+
+def test_safe_read_json_of_an_array_cut_before_its_first_element_returns_the_default(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_bytes(b'[{"a": ')
+    marker = object()
+    assert marker is safe_read_json(tmp_path / "d.json", default=marker)
+
+
+def test_safe_read_json_of_an_intact_empty_array_returns_it(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_bytes(b"[]")
+    assert [] == safe_read_json(tmp_path / "d.json", default=None)
+
+
+_UNDERLYING = ("write_json", "read_json", "safe_write_json", "safe_read_json", "safe_write_csv", "safe_read_csv")
+
+
+def test_each_async_variant_lets_the_event_loop_run_while_it_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stalwart.fallbacks._safe as safe_module
+
+    released = threading.Event()
+
+    def gated(function: Any) -> Any:
+        def wait_for_the_loop(*args: Any, **kwargs: Any) -> Any:
+            # Only the running event loop sets ``released``: run on the loop's thread, this waits in vain.
+            if not released.wait(30):
+                raise AssertionError(f"{function.__name__} ran on the event loop thread and blocked it")
+            return function(*args, **kwargs)
+
+        return wait_for_the_loop
+
+    for name in _UNDERLYING:
+        monkeypatch.setattr(safe_module, name, gated(getattr(safe_module, name)))
+
+    async def run(work: Any) -> Any:
+        released.clear()
+        task = asyncio.ensure_future(work)
+        await asyncio.sleep(0)  # the variant starts; a blocking one never gives the loop back
+        released.set()
+        return await task
+
+    async def main() -> list[Any]:
+        return [
+            await run(async_safe_write_json([{"n": 1}], tmp_path / "d.json")),
+            await run(async_safe_read_json(tmp_path / "d.json")),
+            await run(async_write_json({"x": 1}, tmp_path / "e.json")),
+            await run(async_read_json(tmp_path / "e.json")),
+            await run(async_safe_write_csv([{"a": "1"}], tmp_path / "d.csv")),
+            await run(async_safe_read_csv(tmp_path / "d.csv")),
+        ]
+
+    results = asyncio.run(main())
+    assert [True, [{"n": 1}], results[2], {"x": 1}, True, [{"a": "1"}]] == results
+    assert 0 < results[2]

@@ -100,7 +100,8 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
 
     Args:
         path: The file.
-        default: Returned when nothing can be read or recovered.
+        default: Returned when nothing can be read or recovered (also for a damaged
+            array that yields no element: ``[]`` would pass for real data).
 
     Returns:
         The data, the salvaged data (recovery logged as a warning), or ``default``.
@@ -114,6 +115,11 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
         report = recover_json(path)
     except _EXPECTED as exc:
         _log.error("safe_read_json: nothing recoverable: %s", exc)
+        return default
+    if report.method != "intact" and report.recovered == 0:
+        # A damaged file that yields nothing ("[" cut before its first element): an empty
+        # list would look like real, empty data.
+        _log.error("safe_read_json: nothing recoverable from %s: %s", path, report.summary())
         return default
     _log.warning("safe_read_json(%s): %s", path, report.summary())
     return report.data
