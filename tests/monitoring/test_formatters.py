@@ -262,3 +262,13 @@ def test_a_newline_in_the_logger_name_cannot_forge_a_line(formatter: logging.For
     record = make_record("hello", ())
     record.name = "tenant.acme\n1700000000.000000 CRITICAL admin"
     assert 1 == len(formatter.format(record).splitlines())
+
+
+@pytest.mark.parametrize("formatter", [StructuredFormatter(), DebugFormatter()], ids=["structured", "debug"])
+def test_extras_whose_names_meet_once_made_logfmt_safe_are_all_kept(formatter: logging.Formatter) -> None:
+    record = make_record("login", (), **{"user id": "alice", "user_id": "mallory", "level": "x", "extra.level": "y"})
+    text = formatter.format(record)
+    fields = parse_logfmt(" ".join(line.removeprefix(CONTINUATION) for line in text.splitlines()))
+    assert ("alice", "mallory") == (fields["user_id"], fields["user_id.2"])
+    if isinstance(formatter, StructuredFormatter):
+        assert ("x", "y") == (fields["extra.level"], fields["extra.level.2"])

@@ -45,6 +45,29 @@ def _logfmt_key(key: str) -> str:
     return _KEY_CHARS.sub("_", key) or "_"
 
 
+def _logfmt_pairs(extras: dict[str, Any], fixed: frozenset[str] = frozenset()) -> list[str]:
+    """Return ``key=value`` for each extra; a name already used gets ``.2``, ``.3`` ... so none is lost.
+
+    Names are made logfmt-safe (``"user id"`` -> ``user_id``), so two extras can
+    meet on one name; an extra named like one of the line's ``fixed`` fields is
+    written as ``extra.<name>``.
+    """
+    used = set(fixed)
+    pairs = []
+    for key, value in extras.items():
+        base = _logfmt_key(key)
+        if base in fixed:
+            base = f"extra.{base}"
+        name = base
+        number = 1
+        while name in used:
+            number += 1
+            name = f"{base}.{number}"
+        used.add(name)
+        pairs.append(f"{name}={_logfmt_value(value)}")
+    return pairs
+
+
 def _logfmt_value(value: Any) -> str:
     if isinstance(value, str):
         text = value
@@ -89,11 +112,7 @@ class StructuredFormatter(logging.Formatter):
             parts.append(f"correlation_id={_logfmt_value(correlation_id)}")
         message, extras = message_and_extras(record)
         parts.append(f"msg={_logfmt_value(message)}")
-        for key, value in extras.items():
-            name = _logfmt_key(key)
-            if name in _LOGFMT_FIXED:
-                name = f"extra.{name}"
-            parts.append(f"{name}={_logfmt_value(value)}")
+        parts.extend(_logfmt_pairs(extras, _LOGFMT_FIXED))
         exc = exception_text(record, self)
         if exc:
             parts.append(f"exc={_logfmt_value(exc)}")
@@ -205,7 +224,7 @@ class DebugFormatter(logging.Formatter):
             header += f" correlation_id={_logfmt_value(correlation_id)}"
         message, extras = message_and_extras(record)
         lines = message.splitlines() or [""]
-        lines.extend(f"{_logfmt_key(key)}={_logfmt_value(value)}" for key, value in extras.items())
+        lines.extend(_logfmt_pairs(extras))
         exc = exception_text(record, self)
         if exc:
             lines.extend(exc.splitlines())
