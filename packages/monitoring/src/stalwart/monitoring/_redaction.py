@@ -227,28 +227,15 @@ class RedactionFilter(logging.Filter):
     def __init__(self, keys: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> None:
         super().__init__()
         self.redactor = Redactor(keys, patterns)
-        # Where a record keeps this filter's answer: handlers sharing the filter get the same copy, so
-        # filters after it (a rate limiter deciding once per record) see one record, not one per handler.
-        self._memo = f"_stalwart_redacted_{id(self):x}"
 
     def filter(self, record: logging.LogRecord) -> bool | logging.LogRecord:  # type: ignore[override]  # 3.12 contract
         """Return the masked record (a copy on 3.12+), or ``True`` when it needs no masking."""
-        if self.returns_copy:
-            done: logging.LogRecord | bool | None = record.__dict__.get(self._memo)
-            if done is not None:
-                return done
         changes = self.changes(record)
         if not changes:
-            if self.returns_copy:
-                record.__dict__[self._memo] = True
             return True
-        if not self.returns_copy:
-            record.__dict__.update(changes)
-            return True
-        masked = copy.copy(record)
-        masked.__dict__.update(changes)
-        record.__dict__[self._memo] = masked
-        return masked
+        target = copy.copy(record) if self.returns_copy else record
+        target.__dict__.update(changes)
+        return target if self.returns_copy else True
 
     def _masked_args_message(self, record: logging.LogRecord, message: str) -> str:
         """Return the message formatted from masked arguments (``"%(password)s", {"password": pw}``).
