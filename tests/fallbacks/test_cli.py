@@ -98,3 +98,14 @@ def test_recover_of_an_object_to_json_lines_fails_without_writing(tmp_path: Path
     result = CliRunner().invoke(files, ["recover", str(tmp_path / "d.json"), "-o", str(tmp_path / "out.jsonl")])
     assert 2 == result.exit_code
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_convert_refuses_a_line_end_or_quote_as_delimiter_without_writing(tmp_path: Path) -> None:
+    write_json([{"a": 1}], tmp_path / "in.json")
+    runner = CliRunner()
+    for delimiter in ("\n", '"'):
+        result = runner.invoke(
+            files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv"), "--delimiter", delimiter]
+        )
+        assert 2 == result.exit_code, result.output
+    assert not (tmp_path / "out.csv").exists()

@@ -186,3 +186,23 @@ def test_a_header_with_a_column_twice_is_corruption(tmp_path: Path) -> None:
 def test_nan_null_writes_an_empty_cell_as_none_does(tmp_path: Path) -> None:
     write_csv([{"x": float("nan"), "y": None, "z": complex(0, float("inf"))}], tmp_path / "d.csv", nan="null")
     assert b"x,y,z\r\n,,\r\n" == (tmp_path / "d.csv").read_bytes()
+
+
+@pytest.mark.parametrize("delimiter", ['"', "\n", "\r"])
+def test_a_delimiter_no_reader_can_split_is_refused_before_anything_is_written(
+    tmp_path: Path, delimiter: str
+) -> None:
+    path = tmp_path / "d.csv"
+    write_csv([{"a": "1", "b": "2"}], path, delimiter=";")
+    with pytest.raises(ValueError, match="quote character or a line end"):
+        write_csv([{"name": "Smith, J", "note": 'say "hi"'}], path, delimiter=delimiter)
+    with pytest.raises(ValueError, match="quote character or a line end"):
+        read_csv(path, delimiter=delimiter)
+    assert b"a;b\r\n1;2\r\n" == path.read_bytes()
+    assert not (tmp_path / "d.csv.1").exists()
+
+
+def test_a_delimiter_of_two_characters_is_the_documented_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one character"):
+        write_csv([{"a": "1"}], tmp_path / "d.csv", delimiter=";;")
+    assert not (tmp_path / "d.csv").exists()

@@ -156,6 +156,17 @@ def test_safe_read_json_of_an_array_cut_before_its_first_element_returns_the_def
     assert marker is safe_read_json(tmp_path / "d.json", default=marker)
 
 
+def test_safe_write_csv_returns_false_for_rows_csv_cannot_hold(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="stalwart.fallbacks"):
+        assert False is safe_write_csv([{}, {}], tmp_path / "d.csv")
+        assert False is safe_write_csv([{"a": "1"}], tmp_path / "d.csv", fieldnames=["a", "a"])
+        assert False is asyncio.run(async_safe_write_csv([{}], tmp_path / "d.csv"))
+    assert 3 == caplog.text.count("safe_write_csv")
+    assert not (tmp_path / "d.csv").exists()
+
+
 def test_safe_read_json_of_an_intact_empty_array_returns_it(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_bytes(b"[]")
     assert [] == safe_read_json(tmp_path / "d.json", default=None)

@@ -18,7 +18,7 @@ from stalwart.fallbacks._jsonfile import (
     write_json,
 )
 from stalwart.fallbacks._recovery import recover_json
-from stalwart.fallbacks._validate import FORMATS, FileFormat
+from stalwart.fallbacks._validate import FORMATS, FileFormat, csv_format
 
 __all__ = ["files"]
 
@@ -134,8 +134,10 @@ def convert(
     delimiter: str,
 ) -> None:
     """Convert records between JSON (array), JSON Lines and CSV, writing DESTINATION atomically."""
-    if len(delimiter) != 1:
-        raise click.BadParameter(f"a CSV delimiter is one character, not {delimiter!r}", param_hint="--delimiter")
+    try:
+        csv_format(delimiter)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--delimiter") from exc
     source_format = from_format or guess_format(source)
     target_format = to_format or guess_format(destination)
     try:

@@ -179,10 +179,12 @@ def write_csv(
         UnsupportedTypeError: A value cannot be encoded (nothing written).
         ValueError: A row has a column missing from ``fieldnames``, ``fieldnames``
             repeats a column, or there are rows but no column at all (``[{}, {}]``:
-            CSV has no way to write a row without cells).
+            CSV has no way to write a row without cells); ``delimiter`` is not one
+            character, or is ``"``, ``\\r`` or ``\\n`` (nothing is written).
         WriteError: The file could not be written; the old content is intact.
 
     """
+    fmt = csv_format(delimiter)  # before csv.writer, which accepts delimiters no reader can split
     flat_rows = map_items(lambda row: flatten_row(row, nan), rows)
     columns = (
         list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
@@ -210,7 +212,7 @@ def write_csv(
     return atomic_write(
         path,
         (payload,),
-        fmt=csv_format(delimiter),  # the current file is validated with the same delimiter
+        fmt=fmt,  # the current file is validated with the same delimiter
         durable=durable,
         backups=backups,
         lock_timeout=lock_timeout,
@@ -241,8 +243,10 @@ def read_csv(
         CorruptFileError: Undecodable bytes, bad quoting, a column named twice in
             the header, a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
+        ValueError: ``delimiter`` is not one character, or is ``"``, ``\\r`` or ``\\n``.
 
     """
+    csv_format(delimiter)  # refuse a delimiter no file can be split by, before reading
     raw = read_bytes(path)
     try:
         text = raw.decode("utf-8")

@@ -126,10 +126,14 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
 
 
 def safe_write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], **options: Any) -> bool:
-    """Write like :func:`write_csv`, returning False (cause logged) instead of raising."""
+    """Write like :func:`write_csv`, returning False (cause logged) instead of raising.
+
+    The ``ValueError`` of :func:`write_csv` (rows CSV cannot hold, ``fieldnames``
+    naming a column twice, an unusable delimiter) is a False too.
+    """
     try:
         write_csv(rows, path, **options)
-    except _EXPECTED as exc:
+    except (*_EXPECTED, ValueError) as exc:
         _log.error("safe_write_csv: %s", exc)
         return False
     return True

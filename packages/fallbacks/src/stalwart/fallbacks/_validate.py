@@ -38,18 +38,27 @@ CsvFormat = NewType("CsvFormat", str)
 Format = FileFormat | CsvFormat
 
 
+#: Delimiters csv.writer accepts but whose files no reader can split back into the same cells.
+_UNUSABLE_DELIMITERS = frozenset('"\r\n')
+
+
 def csv_format(delimiter: str) -> Format:
     """Return the format that validates CSV separated by ``delimiter`` (``"csv"`` for ``,``).
 
     Raises:
-        ValueError: ``delimiter`` is not one character.
+        ValueError: ``delimiter`` is not one character, or is ``"``, ``\\r`` or
+            ``\\n`` (the quote character and line ends: a file written with them
+            cannot be read back).
 
     """
     if delimiter == ",":
         return "csv"
     if len(delimiter) != 1:
         raise ValueError(f"a CSV delimiter is one character, not {delimiter!r}")
+    if delimiter in _UNUSABLE_DELIMITERS:
+        raise ValueError(f"a CSV delimiter cannot be the quote character or a line end, not {delimiter!r}")
     return CsvFormat("csv" + delimiter)
+
 
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
 
