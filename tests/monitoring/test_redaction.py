@@ -46,6 +46,11 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("{'password' => 'perl-hunter2'}", "perl-hunter2"),
     ("git clone https://0123456789abcdef0123@github.com/o/r", "0123456789abcdef0123"),
     ("postgres://admin:p@ssw0rd@db.internal/app", "ssw0rd"),
+    ("GET /o?X-Amz-Credential=AKID&X-Amz-Signature=fe5f80f77d5fa3beca0&X-Amz-Date=1", "fe5f80f77d5fa3beca0"),
+    ("https://d.cloudfront.net/x?Expires=1&Signature=Nql641NHEUkUaX", "Nql641NHEUkUaX"),
+    ('Authorization: Digest username="bob", realm="api", response="6629fae49393a053974"', "6629fae49393a053974"),
+    ('Authorization: Token "abc123secret"', "abc123secret"),
+    ("request headers: Authorization: Token abc123def456", "abc123def456"),
     ("curl -H 'Authorization: Bearer sk9x8c7v6b5n4m3'", "sk9x8c7v6b5n4m3"),
     (
         "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
@@ -204,6 +209,31 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
     text = "run --password-file /etc/pw --no-token-check --secret-from-env"
     assert "run --password-file *** --no-token-check --secret-from-env" == Redactor().text(text)
     assert "use --verbose and keep the tokenizer quiet" == Redactor().text("use --verbose and keep the tokenizer quiet")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "primary_key=42 table=users",
+        "cache_key=user:42",
+        "key_count=5",
+        "sort key: name",
+        "lookup failed for key: 'user_id'",
+        "sig_version=2",
+        "User lacks authorization: role=viewer path=/admin",
+        '{"callback":"https://hooks.example.com:8443","owner":"ann@example.com","cc":"bob@example.com"}',
+        "GET https://example.com:8443?next=a@b.com",
+        "https://d.cloudfront.net/x?Expires=1&Key-Pair-Id=APKA123",
+        "https://averyveryverylongusername@example.com/x",
+    ],
+)
+def test_ordinary_text_near_secret_words_is_kept(text: str) -> None:
+    assert text == Redactor().text(text)
+
+
+def test_authorization_in_logfmt_masks_its_value_and_keeps_the_next_pairs() -> None:
+    text = "authorization=Bearer abc status=200 path=/api/v1"
+    assert "authorization=*** status=200 path=/api/v1" == Redactor().text(text)
 
 
 def test_non_card_digit_runs_are_kept() -> None:

@@ -36,7 +36,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _KV_KEY = (
     r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|"
     r"access[_-]?key|"
-    r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|(?<![a-z0-9])(?:key|sig)(?![a-z0-9]))[\w.-]*"
+    r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|signature(?![\w.-]))[\w.-]*"
 )
 _KV = re.compile(
     rf"(?P<key>{_KV_KEY})(?P<sep>[\"']?\s*(?:=>|[:=])\s*)"
@@ -45,16 +45,21 @@ _KV = re.compile(
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
-    # and the password may hold "@" (userinfo ends at the last "@" before the path).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s]+)@"), rf"\1\2:{MASK}@"),
-    # A token as the whole userinfo: https://<token>@github.com.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
-    # An Authorization header of any scheme (Token, AWS4-HMAC-SHA256 ...): its whole value, to the end
-    # of the line or the closing quote. ("auth" pairs above leave "author"/"authorization" alone.)
-    (
-        re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]*[^\"'\s]"),
-        rf"\1{MASK}",
-    ),
+    # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?" and "#"
+    # cannot be in it, so it never runs on into the next JSON value or the query).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s?#\"'<>]+)@"), rf"\1\2:{MASK}@"),
+    # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
+    # Signed URLs: ?key=... / &sig=... / &signature=... in a query string.
+    (re.compile(r"(?i)([?&;](?:key|sig|signature)=)[^&#\s\"']+"), rf"\1{MASK}"),
+    # An Authorization header of any scheme (Token, AWS4-HMAC-SHA256, Digest with quoted parameters):
+    # a quoted value whole; an unquoted one to the end of the line where it is header-shaped (at the
+    # start of a line or a quoted string, or "scheme credential"); authorization=value up to the next
+    # key=. ("auth" pairs above leave "author"/"authorization" alone.)
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*)([\"'])(?:\\.|(?!\2).)*\2"), rf"\1\2{MASK}\2"),
+    (re.compile(r"(?im)((?:^|[\"'])\s*(?:proxy-)?authorization\s*:[ \t]*)(?![\"'\s])[^\r\n]+"), rf"\1{MASK}"),
+    (re.compile(r"(?im)\b((?:proxy-)?authorization\s*:[ \t]*)[a-z][\w-]*[ \t]+[^\s=][^\r\n]*"), rf"\1{MASK}"),
+    (re.compile(r"(?i)\b((?:proxy-)?authorization=)(?![\"'])(?:(?![ \t]+[\w.-]+=[^\s=])[^\r\n])+"), rf"\1{MASK}"),
     # PEM private keys.
     (
         re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.S),
