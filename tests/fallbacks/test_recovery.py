@@ -300,3 +300,48 @@ def test_nan_in_an_array_without_backup_loses_that_element(tmp_path: Path) -> No
     path.write_bytes(b"[1, NaN, 3]")
     report = recover_json(path)
     assert ([1, 3], 1) == (report.data, report.lost)
+
+
+_FRAGMENT_RECORDS = [
+    {"id": 0, "tags": ["a", 0]},
+    {"id": 1, "tags": ["see ids 7, 8, 9", 1], "note": "[3], {x}"},
+    {"id": 2, "tags": ["b", 2], "note": "1, 2"},
+]
+
+
+def _in_order_subset(items: list[Any], originals: list[Any]) -> bool:
+    remaining = iter(originals)
+    return all(any(item == original for original in remaining) for item in items)
+
+
+def test_a_zeroed_byte_anywhere_never_turns_pieces_of_strings_into_records(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    whole = encode_json(_FRAGMENT_RECORDS)
+    wrong = []
+    for offset in range(1, len(whole) - 1):
+        path.write_bytes(whole[:offset] + b"\x00" + whole[offset + 1 :])
+        try:
+            data = recover_json(path).data
+        except CorruptFileError:
+            continue
+        if not _in_order_subset(data, _FRAGMENT_RECORDS):
+            wrong.append((offset, data))
+    assert [] == wrong
+
+
+def test_a_damaged_quote_keeps_only_the_elements_before_the_damage(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(
+        b'[{"id":0,"tags":["a",0]},{"id":1,\x00\x00\x00\x00\x00\x00\x00\x00"see ids 7, 8, 9",1]},'
+        b'{"id":2,"tags":["b",2]}]'
+    )
+    report = recover_json(path)
+    assert ([{"id": 0, "tags": ["a", 0]}], 1, "array") == (report.data, report.lost, report.method)
+
+
+def test_elements_after_damage_are_kept_only_if_they_run_to_the_final_bracket(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(b'[{"a": 1}, {"a": \x00}, {"a": 3}, {"a": 4}] {"a": 5}')
+    report = recover_json(path)
+    assert ([{"a": 1}], "array") == (report.data, report.method)
+    assert report.lost >= 1

@@ -120,27 +120,30 @@ def _skip_element(text: str, position: int) -> int | None:
     return None
 
 
-def _resync(text: str, decoder: json.JSONDecoder, position: int) -> int | None:
-    """Find where the element after the damaged one at ``position`` starts (damaged middle).
+def _elements_to_the_end(text: str, decoder: json.JSONDecoder, position: int) -> list[Any] | None:
+    """Return the elements from ``position`` to the array's last ``]``, or None if they do not run there.
 
-    First the string-aware end of the damaged element; only if no complete element
-    (or the array's end) follows it, the next ``,`` after which one does.
+    A resync point after a damaged element is only trusted if every element after
+    it is complete and the ``]`` they end at is the last thing in the file (only
+    whitespace after it): from a point inside a damaged string (a ``,`` in
+    ``"see ids 7, 8, 9"``, a quote character overwritten) the rest of the text
+    practically never parses through to the end, while a guess that does not
+    have to would return pieces of strings as records.
     """
-    skipped = _skip_element(text, position)
-    if (
-        skipped is not None
-        and skipped < len(text)
-        and (text[skipped] == "]" or _complete_element(text, decoder, skipped) is not None)
-    ):
-        return skipped
-    position += 1
-    comma = text.find(",", position)
-    while comma != -1:
-        candidate = _skip_ws(text, comma + 1)
-        if candidate < len(text) and _complete_element(text, decoder, candidate) is not None:
-            return candidate
-        comma = text.find(",", comma + 1)
-    return None
+    values: list[Any] = []
+    if text[position] == "]":
+        return values if _skip_ws(text, position + 1) >= len(text) else None
+    while True:
+        found = _complete_element(text, decoder, position)
+        if found is None:
+            return None
+        value, after = found
+        values.append(value)
+        if after >= len(text):
+            return None
+        if text[after] == "]":
+            return values if _skip_ws(text, after + 1) >= len(text) else None
+        position = _skip_ws(text, after + 1)
 
 
 # Strings (possibly cut off at the end of the text) and brackets: enough to track nesting depth.
@@ -181,14 +184,19 @@ class _Array:
 
 
 def salvage_array(text: str, restore_types: bool = True) -> _Array:
-    """Salvage the complete elements of a damaged JSON array in ``text``."""
+    """Salvage the complete elements of a damaged JSON array in ``text``.
+
+    Every complete element before the first damaged one is kept. After a damaged
+    element of an array that is still closed (damage, not a cut), the elements
+    after its string-aware end are kept only if they run, complete, to the
+    array's last ``]`` with nothing but whitespace after it; otherwise the
+    elements before the damage are all that is returned: a guessed resync point
+    must never turn pieces of strings into records.
+    """
     decoder = strict_json_decoder()
     opening = text.index("[")
     position = _skip_ws(text, opening + 1)
-    closed: bool | None = None
     items: list[Any] = []
-    lost = 0
-    resynced = False
     while position < len(text) and text[position] != "]":
         found = _complete_element(text, decoder, position)
         if found is not None and restore_types:
@@ -197,24 +205,43 @@ def salvage_array(text: str, restore_types: bool = True) -> _Array:
             except TagError:
                 found = None
         if found is None:
-            lost += 1
-            if closed is None:
-                closed = _array_is_closed(text, opening)
-            # A damaged element in an array that is still closed: damage, not a cut.
-            resynced = resynced or bool(closed)
-            resumed = _resync(text, decoder, position) if closed else None
-            if resumed is None:
-                break
-            position = resumed
-            continue
+            return _after_damage(text, decoder, opening, position, items, restore_types)
         value, after = found
         items.append(value)
         if after >= len(text):
             break
         if text[after] == "]":
-            return _Array(items, lost, _skip_ws(text, after + 1) < len(text), resynced)
+            return _Array(items, 0, _skip_ws(text, after + 1) < len(text), False)
         position = _skip_ws(text, after + 1)
-    return _Array(items, lost, False, resynced)
+    return _Array(items, 0, False, False)
+
+
+def _after_damage(
+    text: str,
+    decoder: json.JSONDecoder,
+    opening: int,
+    position: int,
+    items: list[Any],
+    restore_types: bool,
+) -> _Array:
+    """Finish :func:`salvage_array` at the damaged (or cut-off) element at ``position``."""
+    if not _array_is_closed(text, opening):
+        return _Array(items, 1, False, False)  # a cut-off tail: one lost element, nothing after it
+    skipped = _skip_element(text, position)
+    rest = _elements_to_the_end(text, decoder, skipped) if skipped is not None and skipped < len(text) else None
+    if rest is None:
+        # Where the damaged element ends is unknown: the elements before it are all that is sure.
+        return _Array(items, 1, False, True)
+    lost = 1
+    for value in rest:
+        if restore_types:
+            try:
+                value = decode_types(value)
+            except TagError:
+                lost += 1  # a malformed tagged value: its bounds are known, its value is not
+                continue
+        items.append(value)
+    return _Array(items, lost, False, True)
 
 
 @dataclass(frozen=True)
