@@ -145,3 +145,12 @@ def test_records_left_at_close_that_go_nowhere_are_counted(attach: Attach, with_
     handler.close()
     assert 2 == handler.dropped
     assert [] == (target.messages if target is not None else [])
+
+
+def test_a_record_handled_after_close_is_counted_as_dropped(attach: Attach) -> None:
+    target = Collect()
+    handler = BufferedHandler(capacity=10, flush_interval=None, target=target)
+    logger = attach(handler, "test.buffered.afterclose")
+    handler.close()
+    logger.info("after close")
+    assert (1, [], []) == (handler.dropped, handler.buffer, target.messages)

@@ -11,6 +11,7 @@ from stalwart.monitoring import (
     CompressedRotatingFileHandler,
     DatabaseHandler,
     GuardedHandler,
+    MetricsHandler,
     RedactionFilter,
     read_database,
 )
@@ -107,11 +108,44 @@ def test_an_os_error_naming_a_new_file_each_time_is_reported_once(
     assert 1 == capsys.readouterr().err.count("--- Logging error ---")
 
 
-def test_distinct_causes_reported_are_capped(attach: Attach, capsys: pytest.CaptureFixture[str]) -> None:
-    handler = FailingWrites()
+class VaryingErrors(GuardedHandler):
+    """A handler whose failures' text changes with every record (a position, a key)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.calls += 1
+        try:
+            if record.getMessage() == "disk":
+                raise OSError(28, "No space left on device")
+            raise ValueError(f"bad byte at position {self.calls}")
+        except (OSError, ValueError):
+            self.handleError(record)
+
+
+def test_variants_of_one_error_are_capped_but_a_new_kind_of_error_is_still_reported(
+    attach: Attach, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = VaryingErrors()
     logger = attach(handler, "test.guard.many")
-    for errno_value in range(1, 131):
-        handler.errno_value = errno_value
+    for _ in range(130):
         logger.warning("record")
-    assert 130 == handler.error_count
-    assert 100 == capsys.readouterr().err.count("--- Logging error ---")
+    logger.warning("disk")
+    assert 131 == handler.error_count
+    err = capsys.readouterr().err
+    assert 101 == err.count("--- Logging error ---")
+    assert "No space left on device" in err
+
+
+def test_a_subclass_overriding_filter_is_still_filtered_without_attached_filters(attach: Attach) -> None:
+    class WarningsOnly(MetricsHandler):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.levelno >= logging.WARNING
+
+    handler = WarningsOnly()
+    logger = attach(handler, "test.guard.override")
+    logger.debug("dropped by the override")
+    logger.warning("kept")
+    assert 1 == handler.snapshot().total

@@ -106,9 +106,22 @@ def test_prometheus_text_parses_back_to_the_snapshot(attach: Attach) -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"namespace": "my-app"}, {"namespace": ""}, {"window_seconds": 0}, {"buckets_ms": (10, float("nan"))}],
-    ids=["dash-in-namespace", "empty-namespace", "zero-window", "nan-bucket"],
+    [
+        {"namespace": "my-app"},
+        {"namespace": ""},
+        {"window_seconds": 0},
+        {"window_seconds": float("inf")},
+        {"window_seconds": "sixty"},
+        {"buckets_ms": (10, float("nan"))},
+        {"buckets_ms": ["x"]},
+    ],
+    ids=["dash-in-namespace", "empty-namespace", "zero-window", "inf-window", "text-window", "nan-bucket", "text-bucket"],
 )
 def test_settings_prometheus_or_the_rate_cannot_use_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(MonitoringConfigError):
         MetricsHandler(**settings)
+
+
+def test_a_bucket_bound_given_twice_is_one_series() -> None:
+    handler = MetricsHandler(clock=FakeClock(), buckets_ms=(100, 10, 100))
+    assert (10.0, 100.0) == handler.buckets_ms

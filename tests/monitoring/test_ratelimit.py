@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 import signal
 import subprocess
@@ -291,3 +292,20 @@ setup_logging("testing", log_dir={str(tmp_path)!r})
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert "similar records: flood %d" in result.stderr + result.stdout, result
+
+
+def test_a_filter_on_the_target_of_a_buffering_handler_gets_its_summary() -> None:
+    clock = FakeClock()
+    logger = logging.getLogger("test.ratelimit.target")
+    logger.propagate = False
+    target, unlimited = Collect(), Collect()
+    target.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock))
+    buffered = logging.handlers.MemoryHandler(capacity=1, target=target)
+    logger.addHandler(buffered)
+    logger.addHandler(unlimited)
+    try:
+        _flood(logger, clock)
+    finally:
+        logger.handlers.clear()
+    assert ["tick 0", "tick 1", "suppressed 3 similar records: tick %d", "after"] == target.messages
+    assert "suppressed 3 similar records: tick %d" not in unlimited.messages

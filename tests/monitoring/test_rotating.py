@@ -249,3 +249,16 @@ logger.warning("new record")
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def test_leftover_cleanup_never_touches_another_files_temp_archive(tmp_path: Path, attach: Attach) -> None:
+    sibling = tmp_path / f"app.log.debug.1.gz.tmp-{os.getpid()}"
+    sibling.write_bytes(b"another handler compressing right now")
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=20, backup_count=3)
+    logger = attach(handler, "test.rotate.sibling")
+    logger.info("first record fills it")
+    logger.info("second record")
+    handler.flush()
+    assert sibling.exists()
+    assert ["first record fills it", "second record"] == all_lines(handler)
+    handler.close()

@@ -81,6 +81,9 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Buffer ``record``; forward the buffer if it is full or ``record`` is severe."""
+        if self._stop.is_set():  # closed: nothing would ever forward it
+            self.dropped += 1
+            return
         if self.flush_interval is not None and (self._timer is None or self._timer_pid != os.getpid()):
             self._start_timer()
         super().emit(record)

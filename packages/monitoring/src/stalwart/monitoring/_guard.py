@@ -57,7 +57,7 @@ class GuardedHandler(logging.Handler):
         Returns:
             Whether the record passed the filters and was handed to :meth:`emit`.
         """
-        if self.filters:
+        if self.filters or type(self).filter is not GuardedHandler.filter:
             result = self.filter(record)
             if not result:
                 return False
@@ -93,11 +93,15 @@ class GuardedHandler(logging.Handler):
         self.error_count += 1
         exc = sys.exc_info()[1]
         causes: set[tuple[str, object]] = self.__dict__.setdefault("_reported_causes", set())
+        kinds: set[str] = self.__dict__.setdefault("_reported_kinds", set())
         # An OSError's text names the files involved (a rotation's temp name is unique each time): its
-        # errno is the cause. Past _MAX_CAUSES distinct causes, nothing more is printed (only counted).
+        # errno is the cause. The first failure of each exception type is always printed; variants of
+        # a type already seen only up to _MAX_CAUSES causes (texts that vary per record must not flood).
         detail: object = exc.errno if isinstance(exc, OSError) and exc.errno is not None else str(exc)
+        kind = type(exc).__qualname__ if not isinstance(exc, OSError) else f"{type(exc).__qualname__}:{detail}"
         cause = (type(exc).__qualname__, detail)
-        if cause in causes or len(causes) >= _MAX_CAUSES:
+        if cause in causes or (kind in kinds and len(causes) >= _MAX_CAUSES):
             return
         causes.add(cause)
+        kinds.add(kind)
         super().handleError(record)

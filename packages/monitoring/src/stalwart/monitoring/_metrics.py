@@ -136,14 +136,21 @@ class MetricsHandler(GuardedHandler):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(level)
-        if not window_seconds > 0:
-            raise MonitoringConfigError("window_seconds", window_seconds, ["a number > 0"])
-        bounds = tuple(sorted(float(b) for b in buckets_ms))
+        try:
+            window = float(window_seconds)
+        except (TypeError, ValueError):
+            window = math.nan
+        if not 0 < window < math.inf:
+            raise MonitoringConfigError("window_seconds", window_seconds, ["a finite number > 0"])
+        try:
+            bounds = tuple(sorted({float(b) for b in buckets_ms}))  # a bound given twice would be two series
+        except (TypeError, ValueError):
+            bounds = (math.nan,)
         if not all(math.isfinite(b) for b in bounds):
             raise MonitoringConfigError("buckets_ms", buckets_ms, ["finite numbers (+Inf is always added)"])
         if not isinstance(namespace, str) or not _METRIC_NAME.fullmatch(namespace):
             raise MonitoringConfigError("namespace", namespace, ["a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*"])
-        self.window_seconds = float(window_seconds)
+        self.window_seconds = window
         self.buckets_ms = bounds
         self.namespace = namespace
         self._clock = clock

@@ -257,6 +257,13 @@ class RateLimitFilter(logging.Filter):
         found: list[logging.Handler] = []
         current: logging.Logger | None = logger
         while current is not None:
-            found.extend(handler for handler in current.handlers if self in handler.filters)
+            for handler in current.handlers:
+                if self in handler.filters:
+                    found.append(handler)
+                else:
+                    # The target of a buffering handler on the path (MemoryHandler, BufferedHandler).
+                    target = getattr(handler, "target", None)
+                    if isinstance(target, logging.Handler) and self in target.filters:
+                        found.append(target)
             current = current.parent if current.propagate else None
         return found

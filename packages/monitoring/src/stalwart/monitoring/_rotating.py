@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -54,6 +55,8 @@ def _abandoned(pid: int) -> bool:
     """Whether a set-aside file of process ``pid`` is left over: ours (a failed earlier try) or a dead one's."""
     if pid == os.getpid():
         return True
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) would send CTRL_C_EVENT there
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -211,15 +214,17 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         Also removes half-written compressed temp files of such rotations.
         """
         directory, name = os.path.split(self.baseFilename)
+        # Only this handler's own archive temp names (app.log.3.gz.tmp-123), not app.log.debug's.
+        temp_name = re.compile(rf"{re.escape(name)}\.\d+{re.escape(self.suffix)}\.tmp-\d+")
         found: list[tuple[int, str]] = []
         for entry in os.listdir(directory or "."):
             if entry.startswith(f"{name}.rotating-"):
                 pid, _, stamp = entry[len(name) + len(".rotating-") :].partition("-")
                 if pid.isdigit() and stamp.isdigit() and _abandoned(int(pid)):
                     found.append((int(stamp), os.path.join(directory, entry)))
-            elif entry.startswith(f"{name}.") and ".tmp-" in entry:
+            elif temp_name.fullmatch(entry):
                 pid = entry.rpartition(".tmp-")[2]
-                if pid.isdigit() and _abandoned(int(pid)):
+                if _abandoned(int(pid)):
                     with contextlib.suppress(FileNotFoundError):
                         os.remove(os.path.join(directory, entry))
         return [path for _, path in sorted(found)]
