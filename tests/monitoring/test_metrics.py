@@ -115,7 +115,7 @@ def test_prometheus_text_parses_back_to_the_snapshot(attach: Attach) -> None:
         {"buckets_ms": (10, float("nan"))},
         {"buckets_ms": ["x"]},
     ],
-    ids=["dash-in-namespace", "empty-namespace", "zero-window", "inf-window", "text-window", "nan-bucket", "text-bucket"],
+    ids=["dash-namespace", "empty-namespace", "zero-window", "inf-window", "text-window", "nan-bucket", "text-bucket"],
 )
 def test_settings_prometheus_or_the_rate_cannot_use_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(MonitoringConfigError):
