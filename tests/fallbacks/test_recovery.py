@@ -134,11 +134,20 @@ def test_json_lines_of_arrays_are_not_mistaken_for_one_array(tmp_path: Path) -> 
     assert ([[1, 2], [3, 4]], "jsonl") == (report.data, report.method)
 
 
-def test_an_array_with_trailing_garbage_keeps_the_array(tmp_path: Path) -> None:
+def test_an_array_with_trailing_garbage_keeps_the_array_and_counts_the_garbage_lost(tmp_path: Path) -> None:
     path = tmp_path / "d.json"
     path.write_bytes(b"[1, 2]\ngarbage")
     report = recover_json(path)
-    assert ([1, 2], "array") == (report.data, report.method)
+    assert ([1, 2], "array", 1) == (report.data, report.method, report.lost)
+
+
+def test_an_array_with_trailing_garbage_defers_to_a_valid_backup(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json([7], path, backups=1)
+    write_json([8], path, backups=1)
+    path.write_bytes(b"[1, 2]\ngarbage")
+    report = recover_json(path)
+    assert ([7], "backup") == (report.data, report.method)
 
 
 def _indented_element_ends(records: list[Any], whole: bytes) -> list[int]:
@@ -345,3 +354,40 @@ def test_elements_after_damage_are_kept_only_if_they_run_to_the_final_bracket(tm
     report = recover_json(path)
     assert ([{"a": 1}], "array") == (report.data, report.method)
     assert report.lost >= 1
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [b'[{"a":1},]"b":2},{"c":3},{"d":4}]\n', b'[{"a":1}]{"b":2},{"c":3},{"d":4}]\n'],
+    ids=["bracket-after-comma", "bracket-after-element"],
+)
+def test_a_stray_closing_bracket_is_damage_and_a_valid_backup_wins(tmp_path: Path, damaged: bytes) -> None:
+    path = tmp_path / "a.json"
+    write_json([{"a": 1}, {"b": 2}, {"c": 3}], path, backups=1)
+    write_json([{"a": 1}, {"b": 2}, {"c": 3}, {"d": 4}], path, backups=1)
+    path.write_bytes(damaged)
+    report = recover_json(path)
+    assert ([{"a": 1}, {"b": 2}, {"c": 3}], "backup") == (report.data, report.method)
+
+
+def test_a_stray_closing_bracket_without_backup_counts_the_rest_as_lost(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(b'[{"a":1},]"b":2},{"c":3},{"d":4}]\n')
+    report = recover_json(path)
+    assert ([{"a": 1}], "array", 1) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_of_arrays_with_a_damaged_line_are_json_lines_not_the_first_array(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'["alice",1]\n["b\x01ob",2]\n["carol",3]\n["dave",4]\n')
+    report = recover_json(path)
+    assert ([["alice", 1], ["carol", 3], ["dave", 4]], "jsonl", 1) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_of_arrays_with_a_damaged_line_defer_to_a_valid_backup(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json([7], path, backups=1)
+    write_json([8], path, backups=1)
+    path.write_bytes(b'["alice",1]\n["b\x01ob",2]\n["carol",3]\n')
+    report = recover_json(path)
+    assert ([7], "backup") == (report.data, report.method)

@@ -150,8 +150,8 @@ def _elements_to_the_end(text: str, decoder: json.JSONDecoder, position: int) ->
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
-def _array_is_closed(text: str, start: int) -> bool:
-    """Return True if the array opened at ``start`` is closed again (damage inside, not a cut).
+def _array_end(text: str, start: int) -> int | None:
+    """Return where the array opened at ``start`` is closed again (just after it), or None if it is cut.
 
     A truncated file must never be "resynchronized": a ``,`` inside the cut-off
     element would make a nested value look like a top-level element.
@@ -163,12 +163,12 @@ def _array_is_closed(text: str, start: int) -> bool:
             if token.end() == len(text) and (
                 len(char) == 1 or not char.endswith('"') or char.endswith('\\"')
             ):
-                return False  # a string cut off by the end of the text
+                return None  # a string cut off by the end of the text
             continue
         depth += 1 if char in "[{" else -1
         if depth == 0:
-            return True
-    return False
+            return token.end()
+    return None
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class _Array:
 
     items: list[Any]
     lost: int
-    #: Text other than whitespace follows the closing bracket (then the file may be JSON Lines).
+    #: Text other than whitespace follows the closing bracket (JSON Lines, or damage).
     trailing: bool
     #: An element of the still closed array was damaged (not only a cut-off tail lost).
     resynced: bool
@@ -191,13 +191,18 @@ def salvage_array(text: str, restore_types: bool = True) -> _Array:
     after its string-aware end are kept only if they run, complete, to the
     array's last ``]`` with nothing but whitespace after it; otherwise the
     elements before the damage are all that is returned: a guessed resync point
-    must never turn pieces of strings into records.
+    must never turn pieces of strings into records. A ``]`` right after a ``,``
+    is damage too (``[{"a":1},]"b":2},...]``: a stray bracket).
     """
     decoder = strict_json_decoder()
     opening = text.index("[")
     position = _skip_ws(text, opening + 1)
     items: list[Any] = []
-    while position < len(text) and text[position] != "]":
+    after_comma = False
+    while position < len(text):
+        if text[position] == "]":
+            trailing = _skip_ws(text, position + 1) < len(text)
+            return _Array(items, int(after_comma), trailing, after_comma)
         found = _complete_element(text, decoder, position)
         if found is not None and restore_types:
             try:
@@ -210,9 +215,8 @@ def salvage_array(text: str, restore_types: bool = True) -> _Array:
         items.append(value)
         if after >= len(text):
             break
-        if text[after] == "]":
-            return _Array(items, 0, _skip_ws(text, after + 1) < len(text), False)
-        position = _skip_ws(text, after + 1)
+        position = after if text[after] == "]" else _skip_ws(text, after + 1)
+        after_comma = text[after] == ","
     return _Array(items, 0, False, False)
 
 
@@ -225,13 +229,15 @@ def _after_damage(
     restore_types: bool,
 ) -> _Array:
     """Finish :func:`salvage_array` at the damaged (or cut-off) element at ``position``."""
-    if not _array_is_closed(text, opening):
+    end = _array_end(text, opening)
+    if end is None:
         return _Array(items, 1, False, False)  # a cut-off tail: one lost element, nothing after it
+    trailing = _skip_ws(text, end) < len(text)
     skipped = _skip_element(text, position)
     rest = _elements_to_the_end(text, decoder, skipped) if skipped is not None and skipped < len(text) else None
     if rest is None:
         # Where the damaged element ends is unknown: the elements before it are all that is sure.
-        return _Array(items, 1, False, True)
+        return _Array(items, 1, trailing, True)
     lost = 1
     for value in rest:
         if restore_types:
@@ -241,7 +247,7 @@ def _after_damage(
                 lost += 1  # a malformed tagged value: its bounds are known, its value is not
                 continue
         items.append(value)
-    return _Array(items, lost, False, True)
+    return _Array(items, lost, trailing, True)
 
 
 @dataclass(frozen=True)
@@ -374,26 +380,31 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
             return RecoveryReport(data, _count(data), 0, real_path, "intact")
         text = raw.decode("utf-8", "surrogateescape")
         with gc_paused():
-            trailing = False
             if text.lstrip(_WHITESPACE).startswith("["):
                 array = salvage_array(text, restore_types)
-                trailing = array.trailing
-                if array.resynced and array.items:
-                    # Damage in the middle: the structure after it is a guess; a valid backup is the better bet.
-                    damaged = (array.items, array.lost, "array")
+                lines = _salvage_lines(raw, restore_types) if array.trailing else None
+                if lines is not None and len(lines.items) > 1:
+                    # An array followed by more lines, several of which parse: JSON Lines (of arrays).
+                    if lines.clean:
+                        salvaged = (lines.items, lines.lost, "jsonl")
+                    else:
+                        damaged = (lines.items, lines.lost, "jsonl")  # damaged lines: a valid backup first
+                elif array.items and (array.resynced or array.trailing):
+                    # Damage in the middle, or text after the array's end: the structure is a guess,
+                    # a valid backup is the better bet.
+                    damaged = (array.items, max(array.lost, 1), "array")
                 elif array.items:
                     salvaged = (array.items, array.lost, "array")
                 else:
-                    empty_array = (array.items, array.lost, "array")
+                    empty_array = (array.items, max(array.lost, int(array.trailing)), "array")
             # One valid JSON document (refused only for a malformed tagged value) is no JSON Lines.
-            if (salvaged is None or trailing) and find_problem(raw, "json") is not None:
-                # Not an array, or an array followed by more: JSON Lines (of arrays) fits better
-                # if every line parses (a torn last line aside, when no array was salvaged).
+            if salvaged is None and damaged is None and find_problem(raw, "json") is not None:
+                # Not an array, or one that yields nothing: JSON Lines fits better if lines parse.
                 lines = _salvage_lines(raw, restore_types)
                 if lines is not None and lines.items:
-                    if lines.clean and (salvaged is None or lines.lost == 0):
+                    if lines.clean:
                         salvaged = (lines.items, lines.lost, "jsonl")
-                    elif salvaged is None and damaged is None:
+                    else:
                         # Damaged lines in the middle: a valid backup is the better bet.
                         damaged = (lines.items, lines.lost, "jsonl")
     if salvaged is not None:
