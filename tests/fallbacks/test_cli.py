@@ -109,3 +109,20 @@ def test_convert_refuses_a_line_end_or_quote_as_delimiter_without_writing(tmp_pa
         )
         assert 2 == result.exit_code, result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_recover_from_a_valid_empty_backup_succeeds_and_writes_it(tmp_path: Path) -> None:
+    path = tmp_path / "q.json"
+    write_json([], path, backups=1)
+    write_json([], path, backups=1)
+    path.write_bytes(b'[{"jo')
+    result = CliRunner().invoke(files, ["recover", str(path), "-o", str(tmp_path / "out.json")])
+    assert 0 == result.exit_code, result.output
+    assert [] == read_json(tmp_path / "out.json")
+
+
+def test_recover_with_to_but_no_output_is_a_usage_error(tmp_path: Path) -> None:
+    write_json([{"a": 1}], tmp_path / "d.json")
+    result = CliRunner().invoke(files, ["recover", str(tmp_path / "d.json"), "--to", "csv"])
+    assert 2 == result.exit_code
+    assert "--to needs -o" in result.output

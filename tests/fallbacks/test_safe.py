@@ -24,6 +24,7 @@ from stalwart.fallbacks import (
     safe_read_json,
     safe_write_csv,
     safe_write_json,
+    write_json,
 )
 
 
@@ -165,6 +166,14 @@ def test_safe_write_csv_returns_false_for_rows_csv_cannot_hold(
         assert False is asyncio.run(async_safe_write_csv([{}], tmp_path / "d.csv"))
     assert 3 == caplog.text.count("safe_write_csv")
     assert not (tmp_path / "d.csv").exists()
+
+
+def test_safe_read_json_returns_a_valid_empty_backup_of_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "q.json"
+    write_json([], path, backups=1)
+    write_json([], path, backups=1)
+    path.write_bytes(b'[{"jo')
+    assert [] == safe_read_json(path, default="DEFAULT")
 
 
 def test_safe_read_json_of_an_intact_empty_array_returns_it(tmp_path: Path) -> None:

@@ -65,15 +65,18 @@ def recover(path: str, output: str | None, to_format: FileFormat | None) -> None
 
     The summary goes to stderr; the data goes to OUTPUT, or to stdout as JSON.
     Exit status 1 if nothing could be recovered from a damaged file (an intact
-    empty array is no failure).
+    empty array, or a valid backup holding one, is no failure).
     """
+    if to_format is not None and output is None:
+        raise click.UsageError("--to needs -o/--output (without it the data goes to stdout as JSON)")
     try:
         report = recover_json(path)
     except FallbacksError as exc:
         click.echo(f"nothing recovered: {exc}", err=True)
         sys.exit(1)
     click.echo(report.summary(), err=True)
-    if report.method != "intact" and report.recovered == 0:
+    if report.method == "array" and report.recovered == 0:
+        # A damaged array cut before its first element; an intact or backed-up [] is real data.
         click.echo("nothing recovered", err=True)
         sys.exit(1)
     try:

@@ -101,7 +101,8 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     Args:
         path: The file.
         default: Returned when nothing can be read or recovered (also for a damaged
-            array that yields no element: ``[]`` would pass for real data).
+            array that yields no element and has no valid backup: ``[]`` would pass
+            for real data; a valid backup holding ``[]`` is returned as such).
 
     Returns:
         The data, the salvaged data (recovery logged as a warning), or ``default``.
@@ -116,9 +117,9 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     except _EXPECTED as exc:
         _log.error("safe_read_json: nothing recoverable: %s", exc)
         return default
-    if report.method != "intact" and report.recovered == 0:
-        # A damaged file that yields nothing ("[" cut before its first element): an empty
-        # list would look like real, empty data.
+    if report.method == "array" and report.recovered == 0:
+        # A damaged array that yields nothing ("[" cut before its first element): an empty
+        # list would look like real, empty data (a valid backup holding [] is real data).
         _log.error("safe_read_json: nothing recoverable from %s: %s", path, report.summary())
         return default
     _log.warning("safe_read_json(%s): %s", path, report.summary())
