@@ -206,3 +206,15 @@ def test_a_delimiter_of_two_characters_is_the_documented_value_error(tmp_path: P
     with pytest.raises(ValueError, match="one character"):
         write_csv([{"a": "1"}], tmp_path / "d.csv", delimiter=";;")
     assert not (tmp_path / "d.csv").exists()
+
+
+@pytest.mark.parametrize("header", [b"a,\\a", b"a\\\\,a\\"])
+def test_two_header_columns_naming_the_same_key_are_corruption(tmp_path: Path, header: bytes) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(header + b"\r\n1,2\r\n")
+    with pytest.raises(CorruptFileError, match="name the same key") as caught:
+        read_csv(path)
+    assert 1 == caught.value.line
+    assert [{header.decode().split(",")[0]: "1", header.decode().split(",")[1]: "2"}] == read_csv(
+        path, unflatten=False
+    )

@@ -219,6 +219,19 @@ def write_csv(
     )
 
 
+def _refuse_columns_naming_one_key(
+    path: str | os.PathLike[str], header: list[str], key_paths: list[list[str]]
+) -> None:
+    """Raise if two header columns unescape to the same keys (``a`` and ``\\a``): one cell would be lost."""
+    seen: dict[tuple[str, ...], str] = {}
+    for column, keys in zip(header, key_paths, strict=True):
+        other = seen.setdefault(tuple(keys), column)
+        if other != column:
+            raise CorruptFileError(
+                path, f"columns {other!r} and {column!r} name the same key {keys!r}", line=1, offset=0
+            )
+
+
 def read_csv(
     path: str | os.PathLike[str],
     *,
@@ -241,7 +254,8 @@ def read_csv(
     Raises:
         ReadError: The file is missing or unreadable.
         CorruptFileError: Undecodable bytes, bad quoting, a column named twice in
-            the header, a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
+            the header (or, with ``unflatten``, two columns naming the same key: ``a``
+            and ``\\a``), a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
         ValueError: ``delimiter`` is not one character, or is ``"``, ``\\r`` or ``\\n``.
 
@@ -267,6 +281,8 @@ def read_csv(
             raise CorruptFileError(path, f"column {duplicate!r} appears twice in the header", line=1, offset=0)
         # Split the column names once, not once per row.
         key_paths = [split_column(column) for column in header]
+        if unflatten:
+            _refuse_columns_naming_one_key(path, header, key_paths)
         nested = unflatten and any(len(keys) > 1 for keys in key_paths)
         converters = [
             (index, column, convert[column])
