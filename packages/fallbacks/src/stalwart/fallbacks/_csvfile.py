@@ -160,7 +160,7 @@ def write_csv(
     nan: NanPolicy = "raise",
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> int:
-    """Write rows (dicts, possibly nested) as CSV with a header, atomically.
+    r"""Write rows (dicts, possibly nested) as CSV with a header, atomically.
 
     Args:
         rows: The rows; nested dicts are flattened to dotted columns.
@@ -180,7 +180,7 @@ def write_csv(
         ValueError: A row has a column missing from ``fieldnames``, ``fieldnames``
             repeats a column, or there are rows but no column at all (``[{}, {}]``:
             CSV has no way to write a row without cells); ``delimiter`` is not one
-            character, or is ``"``, ``\\r`` or ``\\n`` (nothing is written).
+            character, or is ``"``, ``\r`` or ``\n`` (nothing is written).
         WriteError: The file could not be written; the old content is intact.
 
     """
@@ -222,7 +222,7 @@ def write_csv(
 def _refuse_columns_naming_one_key(
     path: str | os.PathLike[str], header: list[str], key_paths: list[list[str]]
 ) -> None:
-    """Raise if two header columns unescape to the same keys (``a`` and ``\\a``): one cell would be lost."""
+    r"""Raise if two header columns unescape to the same keys (``a`` and ``\a``): one cell would be lost."""
     seen: dict[tuple[str, ...], str] = {}
     for column, keys in zip(header, key_paths, strict=True):
         other = seen.setdefault(tuple(keys), column)
@@ -239,7 +239,7 @@ def read_csv(
     unflatten: bool = True,
     convert: Mapping[str, Callable[[str], Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Read a CSV file with a header row; strict about damage.
+    r"""Read a CSV file with a header row; strict about damage.
 
     Args:
         path: The file.
@@ -255,9 +255,9 @@ def read_csv(
         ReadError: The file is missing or unreadable.
         CorruptFileError: Undecodable bytes, bad quoting, a column named twice in
             the header (or, with ``unflatten``, two columns naming the same key: ``a``
-            and ``\\a``), a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
+            and ``\a``), a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
-        ValueError: ``delimiter`` is not one character, or is ``"``, ``\\r`` or ``\\n``.
+        ValueError: ``delimiter`` is not one character, or is ``"``, ``\r`` or ``\n``.
 
     """
     csv_format(delimiter)  # refuse a delimiter no file can be split by, before reading

@@ -43,11 +43,11 @@ _UNUSABLE_DELIMITERS = frozenset('"\r\n')
 
 
 def csv_format(delimiter: str) -> Format:
-    """Return the format that validates CSV separated by ``delimiter`` (``"csv"`` for ``,``).
+    r"""Return the format that validates CSV separated by ``delimiter`` (``"csv"`` for ``,``).
 
     Raises:
-        ValueError: ``delimiter`` is not one character, or is ``"``, ``\\r`` or
-            ``\\n`` (the quote character and line ends: a file written with them
+        ValueError: ``delimiter`` is not one character, or is ``"``, ``\r`` or
+            ``\n`` (the quote character and line ends: a file written with them
             cannot be read back).
 
     """
