@@ -149,3 +149,27 @@ def test_a_subclass_overriding_filter_is_still_filtered_without_attached_filters
     logger.debug("dropped by the override")
     logger.warning("kept")
     assert 1 == handler.snapshot().total
+
+
+class UrlErrors(GuardedHandler):
+    """Failures that are OSErrors without an errno and with a new text each time (as requests raises)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.calls += 1
+        try:
+            raise OSError(f"connection to https://example.com/{self.calls} refused")
+        except OSError:
+            self.handleError(record)
+
+
+def test_errno_less_os_errors_with_varying_text_are_capped(attach: Attach, capsys: pytest.CaptureFixture[str]) -> None:
+    handler = UrlErrors()
+    logger = attach(handler, "test.guard.noerrno")
+    for _ in range(150):
+        logger.warning("record")
+    assert 150 == handler.error_count
+    assert 100 == capsys.readouterr().err.count("--- Logging error ---")

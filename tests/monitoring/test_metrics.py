@@ -114,8 +114,11 @@ def test_prometheus_text_parses_back_to_the_snapshot(attach: Attach) -> None:
         {"window_seconds": "sixty"},
         {"buckets_ms": (10, float("nan"))},
         {"buckets_ms": ["x"]},
+        {"buckets_ms": "250"},
+        {"window_seconds": True},
     ],
-    ids=["dash-namespace", "empty-namespace", "zero-window", "inf-window", "text-window", "nan-bucket", "text-bucket"],
+    ids=["dash-namespace", "empty-namespace", "zero-window", "inf-window", "text-window", "nan-bucket", "text-bucket",
+         "str-buckets", "bool-window"],
 )
 def test_settings_prometheus_or_the_rate_cannot_use_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(MonitoringConfigError):

@@ -262,3 +262,18 @@ def test_leftover_cleanup_never_touches_another_files_temp_archive(tmp_path: Pat
     assert sibling.exists()
     assert ["first record fills it", "second record"] == all_lines(handler)
     handler.close()
+
+
+def test_a_dead_processs_temp_archive_of_another_compression_setting_is_removed(
+    tmp_path: Path, attach: Attach
+) -> None:
+    # A pid above any real one (pid_max is at most 2**22): its process cannot be alive.
+    stale = tmp_path / "app.log.1.gz.tmp-4999999"
+    stale.write_bytes(b"half an archive")
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=20, backup_count=3, compression="none")
+    logger = attach(handler, "test.rotate.othersuffix")
+    logger.info("first record fills it")
+    logger.info("second record")
+    handler.flush()
+    assert not stale.exists()
+    handler.close()

@@ -98,9 +98,10 @@ class GuardedHandler(logging.Handler):
         # errno is the cause. The first failure of each exception type is always printed; variants of
         # a type already seen only up to _MAX_CAUSES causes (texts that vary per record must not flood).
         detail: object = exc.errno if isinstance(exc, OSError) and exc.errno is not None else str(exc)
-        kind = type(exc).__qualname__ if not isinstance(exc, OSError) else f"{type(exc).__qualname__}:{detail}"
+        errno = exc.errno if isinstance(exc, OSError) else None
+        kind = type(exc).__qualname__ if errno is None else f"{type(exc).__qualname__}:{errno}"
         cause = (type(exc).__qualname__, detail)
-        if cause in causes or (kind in kinds and len(causes) >= _MAX_CAUSES):
+        if cause in causes or (kind in kinds and len(causes) >= _MAX_CAUSES) or len(kinds) >= _MAX_CAUSES:
             return
         causes.add(cause)
         kinds.add(kind)

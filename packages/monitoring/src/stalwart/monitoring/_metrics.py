@@ -137,12 +137,15 @@ class MetricsHandler(GuardedHandler):
     ) -> None:
         super().__init__(level)
         try:
-            window = float(window_seconds)
+            window = math.nan if isinstance(window_seconds, (str, bool)) else float(window_seconds)
         except (TypeError, ValueError):
             window = math.nan
         if not 0 < window < math.inf:
             raise MonitoringConfigError("window_seconds", window_seconds, ["a finite number > 0"])
         try:
+            given: object = buckets_ms  # callers outside the type checker may pass a str
+            if isinstance(given, str) or any(isinstance(b, (str, bool)) for b in buckets_ms):
+                raise TypeError(buckets_ms)
             bounds = tuple(sorted({float(b) for b in buckets_ms}))  # a bound given twice would be two series
         except (TypeError, ValueError):
             bounds = (math.nan,)

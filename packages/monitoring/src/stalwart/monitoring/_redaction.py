@@ -32,33 +32,46 @@ _KEY_PARTS = (
 _KEY_EXACT = frozenset({"auth", "pass", "pw", "pin", "otp", "key", "sig"})
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
-# A key=value / key: value / "key": "value" pair whose key names a secret.
-_KV_KEY = (
-    r"[\w.-]*?(?:pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|"
-    r"access[_-]?key|"
-    r"private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|signature(?![\w.-]))[\w.-]*"
-)
+# A key=value / key: value / "key": "value" pair: any name, then _mask_pair decides whether it names a
+# secret. The name is one whole run of name characters (a lookbehind and a lookahead pin both ends) and
+# the two quoted forms cannot both match a backslash, so the time is linear in the text: a lazy name
+# prefix or an `(?:\\.|.)*` value made long runs or unterminated quotes take seconds to minutes.
 _KV = re.compile(
-    rf"(?P<key>{_KV_KEY})(?P<sep>[\"']?\s*(?:=>|[:=])\s*)"
-    r"(?:(?P<q>[\"'])(?P<quoted>(?:\\.|(?!(?P=q)).)*)(?P=q)|(?P<bare>[^\s\"'&,;}\]]+))",
-    re.IGNORECASE,
+    r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>[\"']?[ \t]*(?:=>|[:=])\s*)"
+    r"(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>[^\s\"'&,;}\]]+))",
+)
+# Names that name a secret wherever the word sits in them (db_password, X-Auth-Token, client_secret).
+_SECRET_NAME = re.compile(
+    r"(?i)pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|access[_-]?key"
+    r"|private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|signature$"
+)
+# A name ending in a key or signature segment (ENCRYPTION_KEY, Ocp-Apim-Subscription-Key) ...
+_KEY_NAME = re.compile(r"(?i)[_-](?:key|sig)$")
+# ... unless it is one of the ordinary keys of data structures and storage.
+_HARMLESS_KEY_NAME = re.compile(
+    r"(?i)^(?:primary|foreign|sort|partition|cache|lookup|index|hash|row|unique|shard|routing|object|s3|file"
+    r"|bucket|dict|map|group|idempotency|dedup|message|event|record|cursor|composite|natural|surrogate)[_-]key$"
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
     # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?" and "#"
-    # cannot be in it, so it never runs on into the next JSON value or the query).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s?#\"'<>]+)@"), rf"\1\2:{MASK}@"),
+    # and "<>" cannot be in it, so it never runs on into the next JSON value).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s\"<>]+)@"), rf"\1\2:{MASK}@"),
     # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
     # Signed URLs: ?key=... / &sig=... / &signature=... in a query string.
-    (re.compile(r"(?i)([?&;](?:key|sig|signature)=)[^&#\s\"']+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)((?:[?&;]|(?<![\w.-]))(?:key|sig|signature)=)[^&#\s\"']+"), rf"\1{MASK}"),
     # An Authorization header of any scheme (Token, AWS4-HMAC-SHA256, Digest with quoted parameters):
     # a quoted value whole; an unquoted one to the end of the line where it is header-shaped (at the
     # start of a line or a quoted string, or "scheme credential"); authorization=value up to the next
     # key=. ("auth" pairs above leave "author"/"authorization" alone.)
-    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*)([\"'])(?:\\.|(?!\2).)*\2"), rf"\1\2{MASK}\2"),
-    (re.compile(r"(?im)((?:^|[\"'])\s*(?:proxy-)?authorization\s*:[ \t]*)(?![\"'\s])[^\r\n]+"), rf"\1{MASK}"),
-    (re.compile(r"(?im)\b((?:proxy-)?authorization\s*:[ \t]*)[a-z][\w-]*[ \t]+[^\s=][^\r\n]*"), rf"\1{MASK}"),
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*)\"(?:\\.|[^\"\\])*\""), rf'\1"{MASK}"'),
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*)'(?:\\.|[^'\\])*'"), rf"\1'{MASK}'"),
+    (re.compile(r"(?im)(^[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"'\s])[^\r\n]+"), rf"\1{MASK}"),
+    # Inside a quoted string (curl -H "Authorization: Token x" ...): up to the closing quote.
+    (re.compile(r"(?i)(\"[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"\s])(?:\\.|[^\"\\\r\n])+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)('[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?!['\s])(?:\\.|[^'\\\r\n])+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[ \t]*:[ \t]*)[a-z][\w-]*[ \t]+[^\s=*][^\r\n]*"), rf"\1{MASK}"),
     (re.compile(r"(?i)\b((?:proxy-)?authorization=)(?![\"'])(?:(?![ \t]+[\w.-]+=[^\s=])[^\r\n])+"), rf"\1{MASK}"),
     # PEM private keys.
     (
@@ -72,7 +85,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)(?<![\w-])(--?[\w-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key"
-            r"|private[_-]?key|credentials?)[\w-]*)[ \t]+(?!-)(?:(?P<q>[\"'])(?:\\.|(?!(?P=q)).)*(?P=q)|\S+)"
+            r"|private[_-]?key|credentials?)[\w-]*)[ \t]+(?!-)(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"
         ),
         rf"\1 {MASK}",
     ),
@@ -113,9 +126,47 @@ def _mask_card(match: re.Match[str]) -> str:
     return MASK if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
 
 
+def _names_secret(match: re.Match[str]) -> bool:
+    name = match.group("key")
+    if _SECRET_NAME.search(name):
+        return True
+    if _KEY_NAME.search(name):
+        return not _HARMLESS_KEY_NAME.match(name)
+    if name.lower() in ("key", "sig"):
+        # Alone only as `key=...` or a quoted "key": ... (not "sort key: name").
+        start = match.start()
+        quoted = start > 0 and match.string[start - 1] in "\"'"
+        return quoted or match.group("sep") == "="
+    return False
+
+
+def _mask_pairs(text: str) -> str:
+    """Mask the value of every pair whose name names a secret.
+
+    A pair under an ordinary name is not consumed whole: the search goes on
+    right after its name, so ``error: password=x`` still finds ``password``.
+    """
+    parts: list[str] = []
+    done = position = 0
+    while (match := _KV.search(text, position)) is not None:
+        if _names_secret(match):
+            parts += (text[done : match.start()], _mask_pair(match))
+            done = position = match.end()
+        else:
+            position = match.end("key")
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 def _mask_pair(match: re.Match[str]) -> str:
-    quote = match.group("q")
-    value = f"{quote}{MASK}{quote}" if quote else MASK
+    if match.group("dq") is not None:
+        value = f'"{MASK}"'
+    elif match.group("sq") is not None:
+        value = f"'{MASK}'"
+    else:
+        value = MASK
     return f"{match.group('key')}{match.group('sep')}{value}"
 
 
@@ -144,6 +195,8 @@ class Redactor:
         norm = _NON_ALNUM.sub("", key.lower())
         if norm in _KEY_EXACT or norm in self._extra_keys:
             return True
+        if _KEY_NAME.search(key) and not _HARMLESS_KEY_NAME.match(key):
+            return True  # encryption_key, Ocp-Apim-Subscription-Key
         return any(part in norm for part in _KEY_PARTS)
 
     def text(self, text: str) -> str:
@@ -153,7 +206,7 @@ class Redactor:
                 text = pattern.sub(MASK, text)
         if not _HINT.search(text):
             return text
-        text = _KV.sub(_mask_pair, text)
+        text = _mask_pairs(text)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return _CARD.sub(_mask_card, text)

@@ -215,7 +215,8 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         """
         directory, name = os.path.split(self.baseFilename)
         # Only this handler's own archive temp names (app.log.3.gz.tmp-123), not app.log.debug's.
-        temp_name = re.compile(rf"{re.escape(name)}\.\d+{re.escape(self.suffix)}\.tmp-\d+")
+        suffixes = "|".join(re.escape(suffix) for suffix in _SUFFIXES.values())  # also from another setting
+        temp_name = re.compile(rf"{re.escape(name)}\.\d+(?:{suffixes})\.tmp-\d+")
         found: list[tuple[int, str]] = []
         for entry in os.listdir(directory or "."):
             if entry.startswith(f"{name}.rotating-"):
