@@ -6,7 +6,7 @@ import copy
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from stalwart.monitoring._errors import MonitoringConfigError
@@ -32,33 +32,50 @@ _KEY_PARTS = (
 _KEY_EXACT = frozenset({"auth", "pass", "pw", "pin", "otp", "key", "sig"})
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
-# A key=value / key: value / "key": "value" pair: any name, then _mask_pair decides whether it names a
-# secret. The name is one whole run of name characters (a lookbehind and a lookahead pin both ends) and
-# the two quoted forms cannot both match a backslash, so the time is linear in the text: a lazy name
-# prefix or an `(?:\\.|.)*` value made long runs or unterminated quotes take seconds to minutes.
-_KV = re.compile(
-    r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>[\"']?[ \t]*(?:=>|[:=])\s*)"
-    r"(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>[^\s\"'&,;}\]]+))",
+# A key=value / key: value / "key": "value" pair (also escaped, \"key\": \"value\", in double-encoded JSON):
+# _KV_HEAD finds any name with its separator; only for a name that names a secret is the value read
+# (_KV_VALUE), so an ordinary run like ab:ab:ab... costs one short match per name. A name is one whole
+# run of name characters (a lookbehind and a lookahead pin both ends) and no two branches of a value
+# can match the same character, so the time is linear in the text (a lazy name prefix and `(\\.|.)*`
+# values took seconds to minutes on long runs and on unterminated quotes with backslashes).
+_KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\\?[\"']?[ \t]*(?:=>|[:=])\s*)")
+_KV_VALUE = re.compile(
+    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>[^\s\"'&,;}\]\\]+)"
 )
 # Names that name a secret wherever the word sits in them (db_password, X-Auth-Token, client_secret).
 _SECRET_NAME = re.compile(
     r"(?i)pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|access[_-]?key"
     r"|private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|signature$"
 )
-# A name ending in a key or signature segment (ENCRYPTION_KEY, Ocp-Apim-Subscription-Key) ...
-_KEY_NAME = re.compile(r"(?i)[_-](?:key|sig)$")
-# ... unless it is one of the ordinary keys of data structures and storage.
-_HARMLESS_KEY_NAME = re.compile(
-    r"(?i)^(?:primary|foreign|sort|partition|cache|lookup|index|hash|row|unique|shard|routing|object|s3|file"
-    r"|bucket|dict|map|group|idempotency|dedup|message|event|record|cursor|composite|natural|surrogate)[_-]key$"
+# Counts and flags whose names hold such a word (prompt_tokens=512, tests passed: 42, authenticated: true).
+_COUNT_NAME = re.compile(r"(?i)(?:passed|passes|tokens|authenticated)$")
+_COUNT_VALUE = re.compile(r"(?i)-?\d+(?:\.\d+)?|true|false|null|none")
+# A key named by what it unlocks: ENCRYPTION_KEY, signing-key, Ocp-Apim-Subscription-Key, accountKey
+# (ordinary data keys, primary_key or redis_key, are not secrets).
+_KEY_NAME = re.compile(
+    r"(?i)(?:^|[_.-]|(?<=[a-z])(?=[A-Z]))(?:encryption|decryption|signing|sign|master|subscription|account|client"
+    r"|license|licence|app|application|secret|private|storage|shared|service|hmac|aes|webhook|consumer|crypto"
+    r"|cipher|sas|functions|deploy|admin|root|auth|session|access|api|x-api)[_.-]?(?:key|sig)$",
 )
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_OPTION_NAME = re.compile(
+    r"(?i)pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?"
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
-    # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?" and "#"
-    # and "<>" cannot be in it, so it never runs on into the next JSON value).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s\"<>]+)@"), rf"\1\2:{MASK}@"),
+    # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?", "#"
+    # and "<>" cannot be in it, so it never runs on into the next JSON value or a query).
+    (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s?#\"'<>]+)@"), rf"\1\2:{MASK}@"),
+    # ... also holding "?", "#" or "'" (redis://:my#Secret1@cache:6379) when a host and ":" or "/" follow.
+    (
+        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s\"<>]+)@(?=[\w.-]+[:/])"),
+        rf"\1\2:{MASK}@",
+    ),
     # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
+    (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
+    # curl -u user:password / --user user:password.
+    (re.compile(r"(?<![\w-])(-u|--user)([ \t]+|=)([^\s:]+):(?![ \t])\S+"), rf"\1\2\3:{MASK}"),
+    # A Cookie header: every cookie in it.
+    (re.compile(r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)[^\r\n\"']+"), rf"\1{MASK}"),
     # Signed URLs: ?key=... / &sig=... / &signature=... in a query string.
     (re.compile(r"(?i)((?:[?&;]|(?<![\w.-]))(?:key|sig|signature)=)[^&#\s\"']+"), rf"\1{MASK}"),
     # An Authorization header of any scheme (Token, AWS4-HMAC-SHA256, Digest with quoted parameters):
@@ -67,27 +84,36 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # key=. ("auth" pairs above leave "author"/"authorization" alone.)
     (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*)\"(?:\\.|[^\"\\])*\""), rf'\1"{MASK}"'),
     (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*)'(?:\\.|[^'\\])*'"), rf"\1'{MASK}'"),
-    (re.compile(r"(?im)(^[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"'\s])[^\r\n]+"), rf"\1{MASK}"),
+    (
+        re.compile(r"(?i)\b((?:proxy-)?authorization\\\"[ \t]*[:=][ \t]*)\\\"(?:[^\\]|\\[^\"])*\\\""),
+        rf'\1\\"{MASK}\\"',
+    ),
+    (re.compile(r"(?im)(^[ \t]*[<>]?[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"'\s])[^\r\n]+"), rf"\1{MASK}"),
     # Inside a quoted string (curl -H "Authorization: Token x" ...): up to the closing quote.
     (re.compile(r"(?i)(\"[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"\s])(?:\\.|[^\"\\\r\n])+"), rf"\1{MASK}"),
     (re.compile(r"(?i)('[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?!['\s])(?:\\.|[^'\\\r\n])+"), rf"\1{MASK}"),
     (re.compile(r"(?i)\b((?:proxy-)?authorization[ \t]*:[ \t]*)[a-z][\w-]*[ \t]+[^\s=*][^\r\n]*"), rf"\1{MASK}"),
-    (re.compile(r"(?i)\b((?:proxy-)?authorization=)(?![\"'])(?:(?![ \t]+[\w.-]+=[^\s=])[^\r\n])+"), rf"\1{MASK}"),
+    # ... or a bare token after it (curl -v's "> Authorization: abc123..."): 12+ token characters with a digit.
+    (
+        re.compile(r"(?i)\b((?:proxy-)?authorization[ \t]*:[ \t]*)(?=[a-z._~+/-]*\d)[\w.~+/-]{12,}(?![\w.~+/=-])"),
+        rf"\1{MASK}",
+    ),
+    (
+        re.compile(r"(?i)\b((?:proxy-)?authorization=)(?![\"'\s])\S+(?:[ \t]+(?![\w.-]+=[^\s=])[^\s]+)*"),
+        rf"\1{MASK}",
+    ),
     # PEM private keys.
     (
         re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.S),
         MASK,
     ),
     # JSON Web Tokens (header.payload.signature, base64url).
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
     # Command-line options naming a secret, value after a space: `--password hunter2`, `--api-key x`
     # (`--password=x` is a key=value pair above). The value may not start with "-" (the next option).
     (
-        re.compile(
-            r"(?i)(?<![\w-])(--?[\w-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key"
-            r"|private[_-]?key|credentials?)[\w-]*)[ \t]+(?!-)(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"
-        ),
-        rf"\1 {MASK}",
+        re.compile(r"(?<![\w-])(--?[\w-]+)(?![\w-])[ \t]+(?!-)(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"),
+        lambda match: f"{match.group(1)} {MASK}" if _OPTION_NAME.search(match.group(1)) else match.group(0),
     ),
     # Authorization header schemes.
     (re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
@@ -126,48 +152,50 @@ def _mask_card(match: re.Match[str]) -> str:
     return MASK if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
 
 
-def _names_secret(match: re.Match[str]) -> bool:
-    name = match.group("key")
-    if _SECRET_NAME.search(name):
+def _names_secret(head: re.Match[str]) -> bool:
+    name = head.group("key")
+    if _SECRET_NAME.search(name) or _KEY_NAME.search(name):
         return True
-    if _KEY_NAME.search(name):
-        return not _HARMLESS_KEY_NAME.match(name)
-    if name.lower() in ("key", "sig"):
-        # Alone only as `key=...` or a quoted "key": ... (not "sort key: name").
-        start = match.start()
-        quoted = start > 0 and match.string[start - 1] in "\"'"
-        return quoted or match.group("sep") == "="
+    if name in ("key", "sig"):
+        # Alone (lower case) only as `key=...` or a quoted "key": ... (not "sort key: name", not S3's "Key").
+        start = head.start()
+        quoted = start > 0 and head.string[start - 1] in "\"'"
+        return quoted or head.group("sep") == "="
     return False
 
 
 def _mask_pairs(text: str) -> str:
     """Mask the value of every pair whose name names a secret.
 
-    A pair under an ordinary name is not consumed whole: the search goes on
-    right after its name, so ``error: password=x`` still finds ``password``.
+    A pair under an ordinary name is not consumed: the search goes on right
+    after its name, so ``error: password=x`` still finds ``password``.
     """
     parts: list[str] = []
     done = position = 0
-    while (match := _KV.search(text, position)) is not None:
-        if _names_secret(match):
-            parts += (text[done : match.start()], _mask_pair(match))
-            done = position = match.end()
+    while (head := _KV_HEAD.search(text, position)) is not None:
+        position = head.end("key")
+        if not _names_secret(head):
+            continue
+        value = _KV_VALUE.match(text, head.end())
+        if value is None:
+            continue
+        bare = value.group("bare")
+        if bare is not None and _COUNT_NAME.search(head.group("key")) and _COUNT_VALUE.fullmatch(bare):
+            continue  # prompt_tokens=512, passed=42: a count, not a secret
+        if value.group("edq") is not None:
+            masked = f'\\"{MASK}\\"'
+        elif value.group("dq") is not None:
+            masked = f'"{MASK}"'
+        elif value.group("sq") is not None:
+            masked = f"'{MASK}'"
         else:
-            position = match.end("key")
+            masked = MASK
+        parts += (text[done : head.start()], head.group("key"), head.group("sep"), masked)
+        done = position = value.end()
     if not parts:
         return text
     parts.append(text[done:])
     return "".join(parts)
-
-
-def _mask_pair(match: re.Match[str]) -> str:
-    if match.group("dq") is not None:
-        value = f'"{MASK}"'
-    elif match.group("sq") is not None:
-        value = f"'{MASK}'"
-    else:
-        value = MASK
-    return f"{match.group('key')}{match.group('sep')}{value}"
 
 
 class Redactor:
@@ -195,8 +223,8 @@ class Redactor:
         norm = _NON_ALNUM.sub("", key.lower())
         if norm in _KEY_EXACT or norm in self._extra_keys:
             return True
-        if _KEY_NAME.search(key) and not _HARMLESS_KEY_NAME.match(key):
-            return True  # encryption_key, Ocp-Apim-Subscription-Key
+        if _KEY_NAME.search(key):
+            return True  # encryption_key, Ocp-Apim-Subscription-Key, accountKey
         return any(part in norm for part in _KEY_PARTS)
 
     def text(self, text: str) -> str:
