@@ -66,6 +66,11 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("curl -u admin:curl-hunter2 https://api.example.com", "curl-hunter2"),
     ("Cookie: theme=dark; sid=abc123secret; _myapp_session=xyzSECRET", "xyzSECRET"),
     ("> Authorization: abc123rawtoken", "abc123rawtoken"),
+    ("db_password=abc\\def123 user=bob", "def123"),
+    ("FERNET_KEY=kX9abcGhFernet OPENAI_KEY=abcdef0123", "kX9abcGhFernet"),
+    ("DATABASE_URL=postgres://app:pa#ss1234@db.internal", "pa#ss1234"),
+    ('bash -c "mysql -h db --password quoted-hunter2"', "quoted-hunter2"),
+    ('{"KEY": "upper-supersecret"}', "upper-supersecret"),
     ("curl -H 'Authorization: Bearer sk9x8c7v6b5n4m3'", "sk9x8c7v6b5n4m3"),
     (
         "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
@@ -244,6 +249,8 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "redis_key=user:42:profile translation_key=home.title",
         '{"Key": "photos/2024/img.jpg", "Bucket": "b"}',
         "tests passed: 42, prompt_tokens=512 max_tokens=100 authenticated: true",
+        "docker run -u 1000:1000 --env-file app.env",
+        "monkey=george redis_key=u:1 public_key=ssh-rsa",
     ],
 )
 def test_ordinary_text_near_secret_words_is_kept(text: str) -> None:
@@ -337,10 +344,12 @@ def test_a_mapping_key_named_by_what_it_unlocks_is_secret_an_ordinary_data_key_i
         "://" + "a." * 100_000,
         "authorization=" + " " * 200_000 + "x",
         "eyJ-" * 50_000,
+        "key " + "(-u=x)" * 33_000,
+        "key " + ",--user=x" * 22_000,
     ],
     ids=[
         "quote-backslashes", "authorization-quote", "option-quote", "name-run", "hex-run", "blank-lines",
-        "colon-run", "equals-run", "dotted-run", "spaces-run", "jwt-like-run",
+        "colon-run", "equals-run", "dotted-run", "spaces-run", "jwt-like-run", "user-option-run", "long-user-run",
     ],
 )
 def test_adversarial_text_is_masked_in_linear_time(text: str, tmp_path: Any) -> None:
@@ -350,3 +359,8 @@ def test_adversarial_text_is_masked_in_linear_time(text: str, tmp_path: Any) -> 
     source.write_text(text, encoding="utf-8")
     script = f"from stalwart.monitoring import Redactor; Redactor().text(open({str(source)!r}).read())"
     subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
+
+
+def test_a_cookie_header_is_masked_up_to_its_last_cookie_and_the_rest_of_the_line_is_kept() -> None:
+    text = "cookie: sid=abc123; _app_session=xyzSECRET; Path=/ status=200 user=bob"
+    assert "cookie: *** status=200 user=bob" == Redactor().text(text)

@@ -6,7 +6,7 @@ import copy
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stalwart.monitoring._errors import MonitoringConfigError
@@ -40,7 +40,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 # values took seconds to minutes on long runs and on unterminated quotes with backslashes).
 _KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\\?[\"']?[ \t]*(?:=>|[:=])\s*)")
 _KV_VALUE = re.compile(
-    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>[^\s\"'&,;}\]\\]+)"
+    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\(?![\"\\]))+)"
 )
 # Names that name a secret wherever the word sits in them (db_password, X-Auth-Token, client_secret).
 _SECRET_NAME = re.compile(
@@ -50,32 +50,42 @@ _SECRET_NAME = re.compile(
 # Counts and flags whose names hold such a word (prompt_tokens=512, tests passed: 42, authenticated: true).
 _COUNT_NAME = re.compile(r"(?i)(?:passed|passes|tokens|authenticated)$")
 _COUNT_VALUE = re.compile(r"(?i)-?\d+(?:\.\d+)?|true|false|null|none")
-# A key named by what it unlocks: ENCRYPTION_KEY, signing-key, Ocp-Apim-Subscription-Key, accountKey
-# (ordinary data keys, primary_key or redis_key, are not secrets).
-_KEY_NAME = re.compile(
-    r"(?i)(?:^|[_.-]|(?<=[a-z])(?=[A-Z]))(?:encryption|decryption|signing|sign|master|subscription|account|client"
-    r"|license|licence|app|application|secret|private|storage|shared|service|hmac|aes|webhook|consumer|crypto"
-    r"|cipher|sas|functions|deploy|admin|root|auth|session|access|api|x-api)[_.-]?(?:key|sig)$",
+# A name ending in a key or signature segment: ENCRYPTION_KEY, signing-key, Ocp-Apim-Subscription-Key,
+# accountKey, FERNET_KEY ... A missed secret costs more than a masked data key, so every such name is
+# secret except the ordinary keys of data structures and storage (primary_key, redis_key, S3's "Key").
+_KEY_NAME = re.compile(r"(?:[_.-](?:[Kk]ey|KEY|[Ss]ig|SIG)|(?<=[a-z])(?:Key|Sig))$")
+_DATA_KEY_NAME = re.compile(
+    r"(?i)^(?:primary|foreign|sort|partition|cache|redis|lookup|index|hash|row|unique|shard|routing|object|s3"
+    r"|file|bucket|dict|map|group|idempotency|dedup|message|event|record|cursor|composite|natural|surrogate"
+    r"|translation|i18n|public|job|queue|task|table|column|field|order|config|setting|state|sort|range|item"
+    r"|entity|resource|document|doc|node|tree|list|set|path|route|url|cdn|blob|attribute|attr|label|tag"
+    r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log)[_.-]?(?:key|sig)$"
 )
-_OPTION_NAME = re.compile(
-    r"(?i)pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?"
-)
-_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
     # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?", "#"
     # and "<>" cannot be in it, so it never runs on into the next JSON value or a query).
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s?#\"'<>]+)@"), rf"\1\2:{MASK}@"),
-    # ... also holding "?", "#" or "'" (redis://:my#Secret1@cache:6379) when a host and ":" or "/" follow.
+    # ... also holding "?", "#" or "'" (redis://:my#Secret1@cache:6379) when a host follows (and no "=" or
+    # "&" is in it: that is a query, http://h:8080?email=a@b.com).
     (
-        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s\"<>]+)@(?=[\w.-]+[:/])"),
+        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s\"<>=&,]+)@(?=[\w.-]+(?:[:/\s\"'<>]|$))"),
         rf"\1\2:{MASK}@",
     ),
     # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
     # curl -u user:password / --user user:password.
-    (re.compile(r"(?<![\w-])(-u|--user)([ \t]+|=)([^\s:]+):(?![ \t])\S+"), rf"\1\2\3:{MASK}"),
+    (
+        re.compile(r"(?<![\w-])(-u|--user)([ \t]+|=)(?=[^\s:=,;()]{0,255}?[A-Za-z])([^\s:=,;()]{1,256}):(?![ \t])\S+"),
+        rf"\1\2\3:{MASK}",
+    ),
     # A Cookie header: every cookie in it.
-    (re.compile(r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)[^\r\n\"']+"), rf"\1{MASK}"),
+    (
+        re.compile(
+            r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)(?:\*\*\*|[^\s;=]+=[^\s;]*)(?:;[ \t]*[^\s;=]+=[^\s;]*)*"
+        ),
+        rf"\1{MASK}",
+    ),
     # Signed URLs: ?key=... / &sig=... / &signature=... in a query string.
     (re.compile(r"(?i)((?:[?&;]|(?<![\w.-]))(?:key|sig|signature)=)[^&#\s\"']+"), rf"\1{MASK}"),
     # An Authorization header of any scheme (Token, AWS4-HMAC-SHA256, Digest with quoted parameters):
@@ -112,8 +122,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # Command-line options naming a secret, value after a space: `--password hunter2`, `--api-key x`
     # (`--password=x` is a key=value pair above). The value may not start with "-" (the next option).
     (
-        re.compile(r"(?<![\w-])(--?[\w-]+)(?![\w-])[ \t]+(?!-)(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"),
-        lambda match: f"{match.group(1)} {MASK}" if _OPTION_NAME.search(match.group(1)) else match.group(0),
+        re.compile(
+            r"(?i)(?<![\w-])(--?(?=[\w-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key"
+            r"|private[_-]?key|credentials?))[\w-]+)(?![\w-])[ \t]+(?!-)"
+            r"(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"
+        ),
+        rf"\1 {MASK}",
     ),
     # Authorization header schemes.
     (re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
@@ -130,7 +144,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # One cheap scan decides whether the expensive patterns run at all.
 _HINT = re.compile(
-    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest"
+    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest|-u\s|--user"
     r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
 )
 
@@ -154,10 +168,10 @@ def _mask_card(match: re.Match[str]) -> str:
 
 def _names_secret(head: re.Match[str]) -> bool:
     name = head.group("key")
-    if _SECRET_NAME.search(name) or _KEY_NAME.search(name):
+    if _SECRET_NAME.search(name) or (_KEY_NAME.search(name) and not _DATA_KEY_NAME.match(name)):
         return True
-    if name in ("key", "sig"):
-        # Alone (lower case) only as `key=...` or a quoted "key": ... (not "sort key: name", not S3's "Key").
+    if name in ("key", "sig", "KEY", "SIG"):
+        # Alone only as `key=...` or a quoted "key": ... (not "sort key: name"; not S3's "Key").
         start = head.start()
         quoted = start > 0 and head.string[start - 1] in "\"'"
         return quoted or head.group("sep") == "="
@@ -223,7 +237,7 @@ class Redactor:
         norm = _NON_ALNUM.sub("", key.lower())
         if norm in _KEY_EXACT or norm in self._extra_keys:
             return True
-        if _KEY_NAME.search(key):
+        if _KEY_NAME.search(key) and not _DATA_KEY_NAME.match(key):
             return True  # encryption_key, Ocp-Apim-Subscription-Key, accountKey
         return any(part in norm for part in _KEY_PARTS)
 
