@@ -40,7 +40,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 # values took seconds to minutes on long runs and on unterminated quotes with backslashes).
 _KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\\?[\"']?[ \t]*(?:=>|[:=])\s*)")
 _KV_VALUE = re.compile(
-    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\(?![\"\\]))+)"
+    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\]))+)"
 )
 # Names that name a secret wherever the word sits in them (db_password, X-Auth-Token, client_secret).
 _SECRET_NAME = re.compile(
@@ -55,34 +55,47 @@ _COUNT_VALUE = re.compile(r"(?i)-?\d+(?:\.\d+)?|true|false|null|none")
 # secret except the ordinary keys of data structures and storage (primary_key, redis_key, S3's "Key").
 _KEY_NAME = re.compile(r"(?:[_.-](?:[Kk]ey|KEY|[Ss]ig|SIG)|(?<=[a-z])(?:Key|Sig))$")
 _DATA_KEY_NAME = re.compile(
-    r"(?i)^(?:primary|foreign|sort|partition|cache|redis|lookup|index|hash|row|unique|shard|routing|object|s3"
+    r"(?i)(?:^|[_.-])(?:primary|foreign|sort|partition|cache|redis|lookup|index|hash|row|unique|shard|routing|object|s3"
     r"|file|bucket|dict|map|group|idempotency|dedup|message|event|record|cursor|composite|natural|surrogate"
     r"|translation|i18n|public|job|queue|task|table|column|field|order|config|setting|state|sort|range|item"
     r"|entity|resource|document|doc|node|tree|list|set|path|route|url|cdn|blob|attribute|attr|label|tag"
-    r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log)[_.-]?(?:key|sig)$"
+    r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log|join|grouping|hot|page|nav|data"
+    r"|dkim|msg)[_.-]?(?:key|sig)$"
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
     # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?", "#"
     # and "<>" cannot be in it, so it never runs on into the next JSON value or a query).
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s?#\"'<>]+)@"), rf"\1\2:{MASK}@"),
-    # ... also holding "?", "#" or "'" (redis://:my#Secret1@cache:6379) when a host follows (and no "=" or
-    # "&" is in it: that is a query, http://h:8080?email=a@b.com).
+    # ... also holding "?", "#" or "'" (redis://:my#Secret1@cache:6379): before host:port or host/ anything;
+    # before a bare host nothing that makes it a query (http://h:8080?email=a@b.com, h:8080#x@y.com).
     (
-        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s\"<>=&,]+)@(?=[\w.-]+(?:[:/\s\"'<>]|$))"),
+        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):(?!\d+[?#])([^/\s\"<>]+)@(?=[\w.-]+[:/])"),
+        rf"\1\2:{MASK}@",
+    ),
+    (
+        re.compile(
+            r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)([^/\s:@]*):(?!\d+[?#])([^/\s\"<>=&,]+)@"
+            r"(?=[\w.-]+(?:[\s\"'<>]|$))"
+        ),
         rf"\1\2:{MASK}@",
     ),
     # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
-    # curl -u user:password / --user user:password.
-    (
-        re.compile(r"(?<![\w-])(-u|--user)([ \t]+|=)(?=[^\s:=,;()]{0,255}?[A-Za-z])([^\s:=,;()]{1,256}):(?![ \t])\S+"),
-        rf"\1\2\3:{MASK}",
-    ),
-    # A Cookie header: every cookie in it.
+    # curl's -u user:password / --user user:password, on a line that runs curl (docker's and ps's
+    # -u user:group are no secrets); a numeric uid:gid is kept.
     (
         re.compile(
-            r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)(?:\*\*\*|[^\s;=]+=[^\s;]*)(?:;[ \t]*[^\s;=]+=[^\s;]*)*"
+            r"(?im)(\bcurl\b[^\r\n]{0,256}?(?<![\w-])(?:-u|--user)(?:[ \t]+|=))(?!\d+:\d+(?!\S))"
+            r"([^\s:]{1,256}):(?![ \t])\S+"
+        ),
+        rf"\1\2:{MASK}",
+    ),
+    # A Cookie / Set-Cookie header: everything to the end of the line or the closing quote (cookies
+    # hold "&", "," and flags; stopping early leaked the later ones).
+    (
+        re.compile(
+            r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)(?=\*\*\*|[^\s;=]+=)[^\r\n\"']+"
         ),
         rf"\1{MASK}",
     ),
@@ -144,7 +157,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # One cheap scan decides whether the expensive patterns run at all.
 _HINT = re.compile(
-    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest|-u\s|--user"
+    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest|curl"
     r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
 )
 
@@ -168,7 +181,7 @@ def _mask_card(match: re.Match[str]) -> str:
 
 def _names_secret(head: re.Match[str]) -> bool:
     name = head.group("key")
-    if _SECRET_NAME.search(name) or (_KEY_NAME.search(name) and not _DATA_KEY_NAME.match(name)):
+    if _SECRET_NAME.search(name) or (_KEY_NAME.search(name) and not _DATA_KEY_NAME.search(name)):
         return True
     if name in ("key", "sig", "KEY", "SIG"):
         # Alone only as `key=...` or a quoted "key": ... (not "sort key: name"; not S3's "Key").
@@ -237,7 +250,7 @@ class Redactor:
         norm = _NON_ALNUM.sub("", key.lower())
         if norm in _KEY_EXACT or norm in self._extra_keys:
             return True
-        if _KEY_NAME.search(key) and not _DATA_KEY_NAME.match(key):
+        if _KEY_NAME.search(key) and not _DATA_KEY_NAME.search(key):
             return True  # encryption_key, Ocp-Apim-Subscription-Key, accountKey
         return any(part in norm for part in _KEY_PARTS)
 
