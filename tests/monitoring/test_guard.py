@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,26 +82,27 @@ def test_redaction_copy_reaches_our_handlers_on_every_python(tmp_path: Path, att
     assert ["token=***"] == [r.message for r in read_database(tmp_path / "logs.db")]
 
 
-class FailingWrites(GuardedHandler):
-    """A handler whose every write fails with an OSError naming a new file, as a rotation's temp name does."""
+class FailingHandler(GuardedHandler):
+    """A handler whose every write fails with ``make_error(write number, record)``, reported via handleError."""
 
-    def __init__(self, errno_value: int = 28) -> None:
+    def __init__(self, make_error: Callable[[int, logging.LogRecord], Exception]) -> None:
         super().__init__()
-        self.errno_value = errno_value
+        self.make_error = make_error
         self.calls = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         self.calls += 1
         try:
-            raise OSError(self.errno_value, "No space left on device", f"/logs/app.log.rotating-{self.calls}")
-        except OSError:
+            raise self.make_error(self.calls, record)
+        except Exception:  # noqa: BLE001 - whatever make_error made
             self.handleError(record)
 
 
 def test_an_os_error_naming_a_new_file_each_time_is_reported_once(
     attach: Attach, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    handler = FailingWrites()
+    # An OSError naming a new file each time, as a rotation's temp name does.
+    handler = FailingHandler(lambda n, _: OSError(28, "No space left on device", f"/logs/app.log.rotating-{n}"))
     logger = attach(handler, "test.guard.oserror")
     for i in range(5):
         logger.warning("record %d", i)
@@ -108,27 +110,16 @@ def test_an_os_error_naming_a_new_file_each_time_is_reported_once(
     assert 1 == capsys.readouterr().err.count("--- Logging error ---")
 
 
-class VaryingErrors(GuardedHandler):
-    """A handler whose failures' text changes with every record (a position, a key)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.calls += 1
-        try:
-            if record.getMessage() == "disk":
-                raise OSError(28, "No space left on device")
-            raise ValueError(f"bad byte at position {self.calls}")
-        except (OSError, ValueError):
-            self.handleError(record)
-
-
 def test_variants_of_one_error_are_capped_but_a_new_kind_of_error_is_still_reported(
     attach: Attach, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    handler = VaryingErrors()
+    def varying(n: int, record: logging.LogRecord) -> Exception:
+        # Failures whose text changes with every record (a position, a key), then a disk error.
+        if record.getMessage() == "disk":
+            return OSError(28, "No space left on device")
+        return ValueError(f"bad byte at position {n}")
+
+    handler = FailingHandler(varying)
     logger = attach(handler, "test.guard.many")
     for _ in range(130):
         logger.warning("record")
@@ -151,23 +142,9 @@ def test_a_subclass_overriding_filter_is_still_filtered_without_attached_filters
     assert 1 == handler.snapshot().total
 
 
-class UrlErrors(GuardedHandler):
-    """Failures that are OSErrors without an errno and with a new text each time (as requests raises)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.calls += 1
-        try:
-            raise OSError(f"connection to https://example.com/{self.calls} refused")
-        except OSError:
-            self.handleError(record)
-
-
 def test_errno_less_os_errors_with_varying_text_are_capped(attach: Attach, capsys: pytest.CaptureFixture[str]) -> None:
-    handler = UrlErrors()
+    # OSErrors without an errno and with a new text each time, as requests raises them.
+    handler = FailingHandler(lambda n, _: OSError(f"connection to https://example.com/{n} refused"))
     logger = attach(handler, "test.guard.noerrno")
     for _ in range(150):
         logger.warning("record")
