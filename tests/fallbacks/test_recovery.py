@@ -141,11 +141,22 @@ def test_an_array_with_trailing_garbage_keeps_the_array_and_counts_the_garbage_l
     assert ([1, 2], "array", 1) == (report.data, report.method, report.lost)
 
 
-def test_an_array_with_trailing_garbage_defers_to_a_valid_backup(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"[1, 2]\ngarbage",
+        b'{"a": 1}\n{"a": \n{"a": 3}\n',
+        b"[1, NaN, Infinity]",
+        b'["alice",1]\n["b\x01ob",2]\n["carol",3]\n',
+    ],
+    ids=["array-with-trailing-garbage", "json-lines-damaged-in-the-middle", "nan-and-infinity-in-an-array",
+         "json-lines-of-arrays-with-a-damaged-line"],
+)
+def test_a_damaged_file_that_cannot_be_salvaged_whole_defers_to_a_valid_backup(tmp_path: Path, damaged: bytes) -> None:
     path = tmp_path / "d.json"
     write_json([7], path, backups=1)
     write_json([8], path, backups=1)
-    path.write_bytes(b"[1, 2]\ngarbage")
+    path.write_bytes(damaged)
     report = recover_json(path)
     assert ([7], "backup") == (report.data, report.method)
 
@@ -242,15 +253,6 @@ def test_json_lines_with_only_a_torn_last_line_are_preferred_to_a_backup(tmp_pat
     assert ([{"a": 1}, {"a": 2}], "jsonl", 1) == (report.data, report.method, report.lost)
 
 
-def test_json_lines_damaged_in_the_middle_defer_to_a_valid_backup(tmp_path: Path) -> None:
-    path = tmp_path / "d.json"
-    write_json([7], path, backups=1)
-    write_json([8], path, backups=1)
-    path.write_bytes(b'{"a": 1}\n{"a": \n{"a": 3}\n')
-    report = recover_json(path)
-    assert ([7], "backup") == (report.data, report.method)
-
-
 def test_recover_returns_a_valid_document_msgspec_refuses_intact_not_as_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_bytes(b'{"last_file": "caf\\udce9.txt", "n": 1}')  # an escaped lone surrogate: valid JSON
@@ -293,15 +295,6 @@ def test_a_first_line_that_opens_a_multi_line_object_is_never_read_as_json_lines
     path.write_bytes(opener + b'\n  "b.example",\n  443\n')
     with pytest.raises(CorruptFileError):
         recover_json(path)
-
-
-def test_nan_and_infinity_are_not_recovered_as_elements_and_a_valid_backup_wins(tmp_path: Path) -> None:
-    path = tmp_path / "a.json"
-    write_json([7], path, backups=1)
-    write_json([8], path, backups=1)
-    path.write_bytes(b"[1, NaN, Infinity]")
-    report = recover_json(path)
-    assert ([7], "backup") == (report.data, report.method)
 
 
 def test_nan_in_an_array_without_backup_loses_that_element(tmp_path: Path) -> None:
@@ -384,10 +377,3 @@ def test_json_lines_of_arrays_with_a_damaged_line_are_json_lines_not_the_first_a
     assert ([["alice", 1], ["carol", 3], ["dave", 4]], "jsonl", 1) == (report.data, report.method, report.lost)
 
 
-def test_json_lines_of_arrays_with_a_damaged_line_defer_to_a_valid_backup(tmp_path: Path) -> None:
-    path = tmp_path / "d.json"
-    write_json([7], path, backups=1)
-    write_json([8], path, backups=1)
-    path.write_bytes(b'["alice",1]\n["b\x01ob",2]\n["carol",3]\n')
-    report = recover_json(path)
-    assert ([7], "backup") == (report.data, report.method)
