@@ -103,6 +103,22 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("deploy --api-key AbCdEf987654", "AbCdEf987654"),
     ("vault login -token s.hvs123secret", "s.hvs123secret"),
     ("aws configure --aws-secret-access-key wJalrXUtnFEMI", "wJalrXUtnFEMI"),
+    ("curl -ualice:curlPW123 https://api.example.com", "curlPW123"),
+    ("curl --proxy-user proxy:proxyPW99 https://x", "proxyPW99"),
+    ("curl -U proxy:proxyPW98 https://x", "proxyPW98"),
+    ('curl -u "alice:first second-part" https://api', "second-part"),
+    ("curl --user='alice:quoted tail-part' https://api", "tail-part"),
+    ('password=ab\\"cd-tail rest', "cd-tail"),
+    ("mysql -h db -u root -pMyS3cretPW app", "MyS3cretPW"),
+    ("mysqldump --single-transaction -psecretdump99 db", "secretdump99"),
+    ("sshpass -p sshpassPW1 ssh host", "sshpassPW1"),
+    ("password=b'bytes-hunter2' user=bob", "bytes-hunter2"),
+    ("user[password]=form-hunter2&user[name]=bob", "form-hunter2"),
+    ("API key: apikeyvalue123", "apikeyvalue123"),
+    ("secret key = skvalue456", "skvalue456"),
+    ("headers [('Authorization', 'Token tuple9876abc'), ('Accept', '*/*')]", "tuple9876abc"),
+    ("[('password', 'tuple-hunter2')]", "tuple-hunter2"),
+    ('("X-Api-Key", "tuplekey123")', "tuplekey123"),
 ]
 
 
@@ -257,6 +273,14 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "docker run -u www-data:www-data nginx  # token refresh",
         "db.primary_key=42 request.cache_key=user:42 ssh_public_key=ssh-ed25519",
         "see http://localhost:8080#contact@example.com for help",
+        "mysql -u root -p app_db -P 3306",
+        "required fields: ['username', 'password', 'email']",
+        "pairs ('password', None) and ('user', 'bob')",
+        "sort key: name, primary key = id",
+        "optimizer --passes 3 --tokenizer bert --max-tokens 512",
+        "passenger=bob passthrough=true tokenizer=wordpiece",
+        "PWD=/home/bob OLDPWD=/tmp",
+        "grep -pattern x",
     ],
 )
 def test_ordinary_text_near_secret_words_is_kept(text: str) -> None:
@@ -353,11 +377,19 @@ def test_a_mapping_key_named_by_what_it_unlocks_is_secret_an_ordinary_data_key_i
         "key " + "(-u=x)" * 33_000,
         "key " + ",--user=x" * 22_000,
         "curl " * 40_000,
+        'curl -u "' * 25_000,
+        "mysql -p'" * 25_000,
+        '["password", "' * 20_000,
+        "('password', '" + "\\x" * 100_000,
+        "sshpass -p " * 20_000,
+        "API key " * 25_000,
+        "password=a" + '\\"a' * 60_000,
     ],
     ids=[
         "quote-backslashes", "authorization-quote", "option-quote", "name-run", "hex-run", "blank-lines",
         "colon-run", "equals-run", "dotted-run", "spaces-run", "jwt-like-run", "user-option-run", "long-user-run",
-        "curl-run",
+        "curl-run", "curl-quoted-user-run", "mysql-run", "pair-run", "pair-backslashes", "sshpass-run",
+        "key-qualifier-run", "escaped-quote-run",
     ],
 )
 def test_adversarial_text_is_masked_in_linear_time(text: str, tmp_path: Any) -> None:
@@ -381,3 +413,18 @@ def test_adversarial_text_is_masked_in_linear_time(text: str, tmp_path: Any) -> 
 )
 def test_every_cookie_of_a_cookie_header_is_masked(text: str) -> None:
     assert "SECRETSESSION" not in Redactor().text(text)
+
+
+def test_counts_and_tokenizers_under_secret_looking_keys_are_kept_secrets_beside_them_are_not() -> None:
+    data = {"max_tokens": 512, "tests_passed": 3, "authenticated": True, "tokenizer": "bert", "api_token": "abc"}
+    expected = {"max_tokens": 512, "tests_passed": 3, "authenticated": True, "tokenizer": "bert", "api_token": MASK}
+    assert expected == Redactor().value(data)
+    assert {"password": MASK, "token_count": MASK} == Redactor().value({"password": 1234, "token_count": "abc"})
+
+
+def test_a_prefixed_or_quoted_value_keeps_its_quotes_around_the_mask() -> None:
+    assert "password=b'***' user=bob" == Redactor().text("password=b'hunter2' user=bob")
+    assert 'curl -u "alice:***" https://api' == Redactor().text('curl -u "alice:pw with space" https://api')
+    assert "headers [('Authorization', '***'), ('Accept', '*/*')]" == Redactor().text(
+        "headers [('Authorization', 'Token abc123'), ('Accept', '*/*')]"
+    )

@@ -6,7 +6,7 @@ import copy
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from stalwart.monitoring._errors import MonitoringConfigError
@@ -31,6 +31,7 @@ _KEY_PARTS = (
 )  # fmt: skip
 _KEY_EXACT = frozenset({"auth", "pass", "pw", "pin", "otp", "key", "sig"})
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_TOKENIZER = re.compile(r"tokeni[sz]")
 
 # A key=value / key: value / "key": "value" pair (also escaped, \"key\": \"value\", in double-encoded JSON):
 # _KV_HEAD finds any name with its separator; only for a name that names a secret is the value read
@@ -38,12 +39,18 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 # run of name characters (a lookbehind and a lookahead pin both ends) and no two branches of a value
 # can match the same character, so the time is linear in the text (a lazy name prefix and `(\\.|.)*`
 # values took seconds to minutes on long runs and on unterminated quotes with backslashes).
-_KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\\?[\"']?[ \t]*(?:=>|[:=])\s*)")
+_KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\]?\\?[\"']?[ \t]*(?:=>|[:=])\s*)")
 _KV_VALUE = re.compile(
-    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\"|\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)'|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\]))+)"
+    r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\""
+    r"|(?P<prefix>[bB][rR]?|[rR][bB]?|[uU])?(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)')"
+    r"|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\])|\\\"(?=[^\s\"'&,;}\]\\]))+)"
 )
 # Words that make a name (a pair's key, a command-line option) name a secret wherever they sit in it.
-_SECRET_WORDS = r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential"
+# (Not passes, passenger, passthrough, passive, passage, passing; not tokenizer, tokenise.)
+_SECRET_WORDS = (
+    r"pass(?!e[nsd]|age|ive|thr|ing)(?:word|wd|phrase)?|pwd|secret|token(?!i[zs])|api[_-]?key|access[_-]?key"
+    r"|private[_-]?key|credential"
+)
 # Names that name a secret (db_password, X-Auth-Token, client_secret).
 _SECRET_NAME = re.compile(
     rf"(?i){_SECRET_WORDS}|(?<![a-z0-9])pw(?![a-z0-9])|auth(?!or)|session[_-]?id|cookie|jwt|signature$"
@@ -63,7 +70,11 @@ _DATA_KEY_NAME = re.compile(
     r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log|join|grouping|hot|page|nav|data"
     r"|dkim|msg)[_.-]?(?:key|sig)$"
 )
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# curl's user options, on a line that runs curl, up to where their value starts.
+_CURL_USER = r"\bcurl\b[^\r\n]{0,256}?(?<![\w-])(?:-[uU](?:[ \t]+|=)?|--(?:proxy-)?user(?:[ \t]+|=))"
+# "API key: x", "secret key = x": a key named by the word before it.
+_KEY_QUALIFIER = re.compile(r"(?i)(?<![\w-])(?:api|secret|access|private|encryption|signing|master)[ \t]+$")
+_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
     # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?", "#"
     # and "<>" cannot be in it, so it never runs on into the next JSON value or a query).
@@ -83,14 +94,33 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
-    # curl's -u user:password / --user user:password, on a line that runs curl (docker's and ps's
-    # -u user:group are no secrets); a numeric uid:gid is kept.
+    # curl's -u user:password / --user / -U and --proxy-user (also -ualice:pw), on a line that runs
+    # curl (docker's and ps's -u user:group are no secrets); a numeric uid:gid is kept. A quoted
+    # value is masked to its closing quote (it may hold spaces).
     (
         re.compile(
-            r"(?im)(\bcurl\b[^\r\n]{0,256}?(?<![\w-])(?:-u|--user)(?:[ \t]+|=))(?!\d+:\d+(?!\S))"
-            r"([^\s:]{1,256}):(?![ \t])\S+"
+            rf"(?m)(?P<head>{_CURL_USER})(?:\"(?P<dq>[^\"\s:]{{0,256}}):[^\"\r\n]*\"|'(?P<sq>[^'\s:]{{0,256}}):[^'\r\n]*'"
+            r"|(?!\d+:\d+(?!\S))(?P<bare>[^\s:\"']{1,256}):(?![ \t])\S+)"
         ),
-        rf"\1\2:{MASK}",
+        lambda match: (
+            f'{match["head"]}"{match["dq"]}:{MASK}"'
+            if match["dq"] is not None
+            else f"{match['head']}'{match['sq']}:{MASK}'"
+            if match["sq"] is not None
+            else f"{match['head']}{match['bare']}:{MASK}"
+        ),
+    ),
+    # mysql's -pPASSWORD (attached; "-p" alone prompts, "-P" is the port) and sshpass -p PASSWORD.
+    (
+        re.compile(
+            r"(?m)(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b"
+            r"[^\r\n]{0,256}?(?<![\w-])-p)(?![ \t])(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
+        ),
+        rf"\1{MASK}",
+    ),
+    (
+        re.compile(r"(?m)(\bsshpass\b[^\r\n]{0,256}?(?<![\w-])-p[ \t]*)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"),
+        rf"\1{MASK}",
     ),
     # A Cookie / Set-Cookie header: everything to the end of the line or the closing quote (cookies
     # hold "&", "," and flags; stopping early leaked the later ones).
@@ -134,13 +164,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON Web Tokens (header.payload.signature, base64url).
     (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
     # Command-line options naming a secret, value after a space: `--password hunter2`, `--api-key x`
-    # (`--password=x` is a key=value pair above). The value may not start with "-" (the next option).
+    # (`--password=x` is a key=value pair above). The value may not start with "-" (the next option);
+    # a count is kept (`--max-tokens 512`).
     (
         re.compile(
-            rf"(?i)(?<![\w-])(--?(?=[\w-]*?(?:{_SECRET_WORDS}))[\w-]+)(?![\w-])[ \t]+(?!-)"
-            r"(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"
+            rf"(?i)(?<![\w-])(?P<key>--?(?=[\w-]*?(?:{_SECRET_WORDS}))[\w-]+)(?![\w-])[ \t]+(?!-)"
+            r"(?P<value>\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)"
         ),
-        rf"\1 {MASK}",
+        lambda match: match.group(0) if _is_count(match["key"], match["value"]) else f"{match['key']} {MASK}",
+    ),
+    # A (name, value) pair in a repr or JSON: ('Authorization', 'Token x'), ["password", "x"].
+    (
+        re.compile(r"([(\[][ \t]*(['\"])([\w.-]+)\2,[ \t]*)(['\"])(?:\\.|(?!\4)[^\\\r\n])*\4(?=[ \t]*[)\]])"),
+        lambda match: f"{match[1]}{match[4]}{MASK}{match[4]}" if _secret_key_name(match[3]) else match.group(0),
     ),
     # Authorization header schemes.
     (re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
@@ -179,15 +215,34 @@ def _mask_card(match: re.Match[str]) -> str:
     return MASK if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
 
 
+def _is_count(name: str, value: str) -> bool:
+    """Whether ``value`` under ``name`` is a count or flag (``prompt_tokens=512``, ``passed: 42``), not a secret."""
+    return bool(_COUNT_NAME.search(name)) and _COUNT_VALUE.fullmatch(value) is not None
+
+
+def _secret_key_name(key: str) -> bool:
+    """Whether a mapping key or attribute name names a secret (``Password``, ``X-Api-Key``, ``accountKey``)."""
+    norm = _NON_ALNUM.sub("", key.lower())
+    if norm in _KEY_EXACT:
+        return True
+    if _KEY_NAME.search(key) and not _DATA_KEY_NAME.search(key):
+        return True  # encryption_key, Ocp-Apim-Subscription-Key, accountKey
+    norm = _TOKENIZER.sub("", norm)  # a tokenizer is no token
+    return any(part in norm for part in _KEY_PARTS)
+
+
 def _names_secret(head: re.Match[str]) -> bool:
     name = head.group("key")
     if _SECRET_NAME.search(name) or (_KEY_NAME.search(name) and not _DATA_KEY_NAME.search(name)):
         return True
-    if name in ("key", "sig", "KEY", "SIG"):
-        # Alone only as `key=...` or a quoted "key": ... (not "sort key: name"; not S3's "Key").
+    if name.lower() in ("key", "sig"):
         start = head.start()
-        quoted = start > 0 and head.string[start - 1] in "\"'"
-        return quoted or head.group("sep") == "="
+        if _KEY_QUALIFIER.search(head.string, max(0, start - 16), start):
+            return True  # "API key: x", "secret key = x"
+        if name in ("key", "sig", "KEY", "SIG"):
+            # Alone only as `key=...` or a quoted "key": ... (not "sort key: name"; not S3's "Key").
+            quoted = start > 0 and head.string[start - 1] in "\"'"
+            return quoted or head.group("sep") == "="
     return False
 
 
@@ -207,14 +262,16 @@ def _mask_pairs(text: str) -> str:
         if value is None:
             continue
         bare = value.group("bare")
-        if bare is not None and _COUNT_NAME.search(head.group("key")) and _COUNT_VALUE.fullmatch(bare):
+        if bare is not None and _is_count(head.group("key"), bare):
             continue  # prompt_tokens=512, passed=42: a count, not a secret
+        if bare is not None and bare[0] == "/" and head.group("key") in ("PWD", "OLDPWD"):
+            continue  # the shell's working directory, not a password
         if value.group("edq") is not None:
             masked = f'\\"{MASK}\\"'
         elif value.group("dq") is not None:
-            masked = f'"{MASK}"'
+            masked = f'{value.group("prefix") or ""}"{MASK}"'
         elif value.group("sq") is not None:
-            masked = f"'{MASK}'"
+            masked = f"{value.group('prefix') or ''}'{MASK}'"
         else:
             masked = MASK
         parts += (text[done : head.start()], head.group("key"), head.group("sep"), masked)
@@ -247,12 +304,17 @@ class Redactor:
         """Return whether a mapping key or attribute name names a secret (``Password``, ``X-Api-Key``)."""
         if not isinstance(key, str):
             return False
-        norm = _NON_ALNUM.sub("", key.lower())
-        if norm in _KEY_EXACT or norm in self._extra_keys:
-            return True
-        if _KEY_NAME.search(key) and not _DATA_KEY_NAME.search(key):
-            return True  # encryption_key, Ocp-Apim-Subscription-Key, accountKey
-        return any(part in norm for part in _KEY_PARTS)
+        return _secret_key_name(key) or _NON_ALNUM.sub("", key.lower()) in self._extra_keys
+
+    def hides(self, key: object, value: Any) -> bool:
+        """Return whether ``value`` under ``key`` is masked whole, whatever its shape.
+
+        It is when the key names a secret and the value is not empty, except a
+        number under a count's name (``max_tokens: 512``, ``passed: 42``).
+        """
+        if not self.is_secret_key(key) or value is None or (isinstance(value, str) and not value):
+            return False
+        return not (isinstance(value, (int, float)) and _COUNT_NAME.search(str(key)))
 
     def text(self, text: str) -> str:
         """Return ``text`` with every secret it contains masked."""
@@ -287,13 +349,13 @@ class Redactor:
             return self.text(repr(value))
         if isinstance(value, Mapping):
             return {
-                k: (MASK if self.is_secret_key(k) and v not in (None, "") else self.value(v, _depth + 1))
+                k: (MASK if self.hides(k, v) else self.value(v, _depth + 1))
                 for k, v in value.items()
             }
         if isinstance(value, (list, tuple)) and len(value) == 2 and self.is_secret_key(value[0]):
             # A (key, value) pair, as in a list of pairs or dict.items(): mask by key like a mapping.
             secret = value[1]
-            pair = [value[0], secret if secret in (None, "") else MASK]
+            pair = [value[0], MASK if self.hides(value[0], secret) else secret]
             return pair if isinstance(value, list) else tuple(pair)
         if isinstance(value, (list, tuple, set, frozenset)):
             items = [self.value(item, _depth + 1) for item in value]
@@ -411,7 +473,7 @@ class RedactionFilter(logging.Filter):
             if key[0] == "_":
                 continue
             value = attrs[key]
-            if redactor.is_secret_key(key) and value not in (None, ""):
+            if redactor.hides(key, value):
                 out[key] = MASK
                 continue
             masked_value = redactor.value(value)
