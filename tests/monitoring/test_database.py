@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from stalwart.core import Record
 from stalwart.monitoring import (
     CorrelationFilter,
     DatabaseHandler,
@@ -125,7 +126,162 @@ def test_a_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path, attach
         logger.info("n %d", n)
     assert (10, 15) == (handler.stats().pending, handler.stats().dropped)
     handler.close()
-    assert 10 == count(tmp_path / "logs.db")
+    assert 10 == count(tmp_path / "logs.db", "logger = 'test.db.bounded'")
+
+
+SUMMARY = f"logger = '{_database._DROP_LOGGER}'"
+
+
+def summaries(path: Path) -> list[Record]:
+    return [r for r in read_database(path) if r.logger == _database._DROP_LOGGER]
+
+
+def test_records_dropped_just_before_close_are_reported_by_a_summary_row(tmp_path: Path, attach: Attach) -> None:
+    handler = DatabaseHandler(tmp_path / "logs.db", batch_size=1000, flush_interval=3600, max_queue=10)
+    logger = attach(handler, "test.db.report-at-close")
+    for n in range(25):
+        logger.info("n %d", n)
+    handler.close()  # the 15 drops are reported by close's final write, not lost with the writer
+    (summary,) = summaries(tmp_path / "logs.db")
+    assert 15 == handler.stats().dropped
+    assert (15, 10) == (summary.extra["dropped"], summary.extra["max_queue"])
+    assert "DatabaseHandler dropped 15 records: queue full (max_queue=10)" == summary.message
+    assert (logging.WARNING, 10) == (summary.level, handler.stats().written)  # the summary is no record
+
+
+def test_a_gap_is_reported_after_the_rows_accepted_before_it_with_the_dropped_records_times(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=5, flush_interval=3600, max_queue=20)
+    base = time.time()
+    records = []
+    for i in range(30):
+        record = logging.LogRecord("test.db.gap", logging.INFO, __file__, 1, "n %d", (i,), None)
+        record.created = base + i / 1000
+        records.append(record)
+    with handler._sqlite_lock:  # the writer waits for it before opening the database: nothing is written
+        for record in records:
+            handler.handle(record)
+        assert (20, 10) == (handler.stats().pending, handler.stats().dropped)
+    handler.flush()
+    rows = list(read_database(path))
+    stamps = [int(record.created * 1_000_000_000) for record in records]
+    assert [f"n {i}" for i in range(20)] + ["DatabaseHandler dropped 10 records: queue full (max_queue=20)"] == [
+        r.message for r in rows
+    ]
+    summary = rows[-1]
+    expected_extra = {"dropped": 10, "first_dropped_ns": stamps[20], "last_dropped_ns": stamps[29], "max_queue": 20}
+    assert expected_extra == summary.extra
+    assert (stamps[29], logging.WARNING, _database._DROP_LOGGER) == (summary.ts_ns, summary.level, summary.logger)
+    with sqlite3.connect(path) as conn:
+        columns = "template, typeof(correlation_id), typeof(func), typeof(line), typeof(exc)"
+        nulls = conn.execute(f"SELECT {columns} FROM logs WHERE {SUMMARY}").fetchall()
+    assert [(_database._DROP_TEMPLATE, "null", "null", "null", "null")] == nulls
+    handler.close()
+    assert 1 == count(path, SUMMARY)  # reported once: close has nothing more to report
+    assert (20, 10, 0) == (handler.stats().written, handler.stats().dropped, handler.stats().pending)
+
+
+def test_each_gap_gets_its_own_summary_and_their_counts_sum_to_the_dropped_total(
+    tmp_path: Path, attach: Attach
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600, max_queue=10)
+    logger = attach(handler, "test.db.gaps")
+    expected = []
+    for gap, dropped in enumerate((3, 7, 1)):
+        for n in range(10 + dropped):  # 10 fill the queue, the rest are dropped
+            logger.info("gap %d n %d", gap, n)
+        handler.flush()
+        expected += [f"gap {gap} n {n}" for n in range(10)]
+        expected.append(f"DatabaseHandler dropped {dropped} records: queue full (max_queue=10)")
+    handler.close()
+    assert expected == [r.message for r in read_database(path)]
+    assert [3, 7, 1] == [s.extra["dropped"] for s in summaries(path)]
+    assert 11 == handler.stats().dropped
+
+
+def test_nothing_dropped_writes_no_summary_row(tmp_path: Path, attach: Attach) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=10, max_queue=50)
+    logger = attach(handler, "test.db.nodrop")
+    for n in range(200):
+        logger.info("n %d", n)
+        if n % 40 == 39:
+            handler.flush()
+    handler.close()
+    assert (0, 0, 200) == (handler.stats().dropped, count(path, SUMMARY), count(path))
+
+
+def test_every_drop_is_reported_exactly_once_while_four_threads_flood_a_running_writer(
+    tmp_path: Path, attach: Attach
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=50, flush_interval=0.01, max_queue=200)
+    logger = attach(handler, "test.db.flood")
+    phase = threading.Barrier(5)
+
+    def produce(worker: int) -> None:
+        for n in range(1000):  # the writer is held: all but 200 of the 4000 are dropped
+            logger.info("worker %d n %d", worker, n)
+        phase.wait(timeout=30)
+        for n in range(1000, 4000):  # drops race the writer taking them
+            logger.info("worker %d n %d", worker, n)
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(4)]
+    with handler._sqlite_lock:
+        for thread in threads:
+            thread.start()
+        phase.wait(timeout=30)
+    for thread in threads:
+        thread.join(120)
+    handler.close()
+    stats = handler.stats()
+    reported = summaries(path)
+    assert stats.dropped == sum(s.extra["dropped"] for s in reported)
+    assert 16_000 == stats.written + stats.dropped
+    assert stats.dropped >= 3800
+    assert stats.written == count(path, "logger = 'test.db.flood'")
+    assert all(s.extra["first_dropped_ns"] <= s.extra["last_dropped_ns"] == s.ts_ns for s in reported)
+
+
+def test_records_dropped_after_close_are_counted_but_not_written(tmp_path: Path, attach: Attach) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path)
+    logger = attach(handler, "test.db.after-close")
+    logger.info("kept")
+    handler.close()
+    logger.info("late 1")
+    logger.info("late 2")
+    assert 2 == handler.stats().dropped
+    assert ["kept"] == [r.message for r in read_database(path)]
+
+
+def test_a_summary_whose_write_failed_is_reported_by_the_next_write_with_later_drops(
+    tmp_path: Path, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600, max_queue=10)
+    logger = attach(handler, "test.db.summary-retry")
+    real = _database._insert_rows
+    calls = []
+
+    def fail_once(conn: sqlite3.Connection, values: list[object], most: int) -> None:
+        calls.append(len(values))
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        real(conn, values, most)
+
+    monkeypatch.setattr(_database, "_insert_rows", fail_once)
+    monkeypatch.setattr(handler, "handleError", lambda record: None)
+    for n in range(15):
+        logger.info("first %d", n)
+    handler.flush()  # the batch and its summary of 5 are rolled back together
+    assert (0, 10, 5) == (count(path), handler.stats().failed, handler.stats().dropped)
+    for n in range(12):
+        logger.info("second %d", n)
+    handler.close()
+    assert [7] == [s.extra["dropped"] for s in summaries(path)]
+    assert (10, 10, 7) == (handler.stats().written, handler.stats().failed, handler.stats().dropped)
 
 
 def test_retention_deletes_only_old_rows(tmp_path: Path, attach: Attach) -> None:

@@ -133,6 +133,12 @@ def _insert_rows(conn: sqlite3.Connection, values: list[Any], most: int) -> None
 # A write that is rolled back: an existing database the process may only read fails here, at construction.
 _PROBE_WRITE = "INSERT INTO logs (ts_ns, level, logger, message, template) VALUES (0, 0, '', '', '')"
 _RETENTION_CHUNK = 5_000
+# The row that reports a gap of dropped records, written by the writer thread straight into ``logs``
+# (never through logging: the handler would be re-entered, and under a flood the report would be
+# dropped like the records it reports). The logger name is the one the handler's handleError
+# stand-ins use, so one name finds everything the handler says about itself.
+_DROP_LOGGER = "stalwart.monitoring.DatabaseHandler"
+_DROP_TEMPLATE = "DatabaseHandler dropped %d records: queue full (max_queue=%d)"
 _WAIT_SECONDS = 30.0
 
 Row = tuple[Any, ...]
@@ -148,7 +154,9 @@ class DatabaseStats:
 
     Attributes:
         written: Rows committed to the database.
-        dropped: Records refused because the queue was full (or the handler closed).
+        dropped: Records refused because the queue was full (or the handler closed). Those refused
+            for a full queue are also reported in the database by summary rows (see
+            :class:`DatabaseHandler`); those refused after close only here.
         failed: Rows lost because the database refused a write (reported via ``handleError``).
         pending: Records accepted but not yet committed.
         deleted: Rows removed by retention.
@@ -224,8 +232,17 @@ class DatabaseHandler(GuardedHandler):
     ``correlation_id`` (non-null) and ``template``. At most ``max_queue``
     records wait at once; beyond that
     records are dropped and counted (:meth:`stats`), never buffered without
-    limit. With ``retention_days``, rows older than that are deleted in
-    small chunks at start and every ``retention_interval`` seconds. A formatter,
+    limit, and the gap is reported in the database itself: the next write
+    (a batch, a timer tick, ``flush`` or ``close``) adds one WARNING row,
+    logger ``stalwart.monitoring.DatabaseHandler``, template
+    ``"DatabaseHandler dropped %d records: queue full (max_queue=%d)"``,
+    ``extra`` ``{"dropped", "first_dropped_ns", "last_dropped_ns",
+    "max_queue"}`` (the smallest and largest ``ts_ns`` of the dropped
+    records) and ``ts_ns`` = ``last_dropped_ns``, so it sorts where the gap
+    ends. Each dropped record is counted in exactly one such row; records
+    dropped after ``close`` are counted in :meth:`stats` only. With
+    ``retention_days``, rows older than that are deleted in small chunks at
+    start and every ``retention_interval`` seconds. A formatter,
     if set, is not used: the columns hold the structured fields.
 
     Args:
@@ -319,6 +336,11 @@ class DatabaseHandler(GuardedHandler):
         self._written = 0
         self._failed = 0
         self._dropped = 0
+        # Records dropped for a full queue and not yet reported in the database, with the smallest
+        # and largest ts_ns among them (all guarded by _buf_lock; the writer takes and resets them).
+        self._gap_dropped = 0
+        self._gap_first_ns = 0
+        self._gap_last_ns = 0
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._sqlite_lock = threading.Lock()  # held by the writer while inside SQLite
@@ -379,6 +401,17 @@ class DatabaseHandler(GuardedHandler):
             buffered = len(self._buf) // _COLUMN_COUNT
             if self._closed or self._enqueued - self._done + buffered >= self.max_queue:
                 self._dropped += 1
+                if not self._closed:
+                    # The gap the writer reports, timed by the records' own ts_ns (no clock read,
+                    # and the same clock as the rows around the gap).
+                    ts_ns = row[0]
+                    if not self._gap_dropped:
+                        self._gap_first_ns = self._gap_last_ns = ts_ns
+                    elif ts_ns < self._gap_first_ns:
+                        self._gap_first_ns = ts_ns
+                    elif ts_ns > self._gap_last_ns:
+                        self._gap_last_ns = ts_ns
+                    self._gap_dropped += 1
                 return
             self._buf += row
             if buffered + 1 >= self.batch_size:
@@ -455,8 +488,8 @@ class DatabaseHandler(GuardedHandler):
             if writer is not None:
                 self._queue.put(_Command("stop", values))
                 writer.join(_WAIT_SECONDS)
-            elif values:
-                # Records accepted just before the writer started: write them here.
+            elif values or self._gap_dropped:
+                # Records accepted (or dropped) just before the writer started: write them here.
                 with self._sqlite_lock:
                     conn = _connect(self.path)
                 try:
@@ -508,15 +541,57 @@ class DatabaseHandler(GuardedHandler):
             if isinstance(item, _Command):
                 item.done.set()
 
+    def _take_gap(self) -> tuple[int, int, int] | None:
+        """Take the drops not yet reported as ``(count, first_ns, last_ns)``; ``None`` if there are none."""
+        # An unlocked peek keeps the lock off the writer's way while nothing is dropped; a drop racing
+        # past it is reported by the next write (and close's final write comes after every drop the
+        # database can report: emit counts none once _closed is set, which happens before the stop).
+        if not self._gap_dropped:
+            return None
+        with self._buf_lock:
+            gap = (self._gap_dropped, self._gap_first_ns, self._gap_last_ns)
+            self._gap_dropped = 0
+        return gap
+
+    def _restore_gap(self, gap: tuple[int, int, int]) -> None:
+        """Give back drops whose summary row was rolled back, merged with any dropped since."""
+        dropped, first_ns, last_ns = gap
+        with self._buf_lock:
+            if self._gap_dropped:
+                first_ns = min(first_ns, self._gap_first_ns)
+                last_ns = max(last_ns, self._gap_last_ns)
+            self._gap_dropped += dropped
+            self._gap_first_ns = first_ns
+            self._gap_last_ns = last_ns
+
+    def _gap_row(self, gap: tuple[int, int, int]) -> Values:
+        """Return the summary row reporting ``gap``, laid out like a batch of one row."""
+        dropped, first_ns, last_ns = gap
+        extra = {
+            "dropped": dropped, "first_dropped_ns": first_ns, "last_dropped_ns": last_ns, "max_queue": self.max_queue,
+        }  # fmt: skip
+        # ts_ns is the last dropped record's: the row sorts (ts_ns, id) right after the gap it reports
+        # rather than at whatever later moment the writer got to it, and retention ages it with its gap.
+        return [
+            last_ns, logging.WARNING, _DROP_LOGGER, _DROP_TEMPLATE % (dropped, self.max_queue), _DROP_TEMPLATE,
+            _NULL, os.getpid(), threading.current_thread().name, _NULL, _NULL, _NULL,
+            self._encoder.encode(extra).decode(),
+        ]  # fmt: skip
+
     def _write(self, conn: sqlite3.Connection, values: Values) -> None:
-        if not values:
+        gap = self._take_gap()
+        if not values and gap is None:
             return
         rows = len(values) // _COLUMN_COUNT
         try:
             with self._sqlite_lock:
                 try:
                     conn.execute("BEGIN")
-                    _insert_rows(conn, values, _statement_rows(conn))
+                    most = _statement_rows(conn)
+                    _insert_rows(conn, values, most)
+                    if gap is not None:
+                        # After the batch: the rows that filled the queue were accepted before the drops.
+                        _insert_rows(conn, self._gap_row(gap), most)
                     conn.execute("COMMIT")
                 except Exception:
                     if conn.in_transaction:
@@ -524,12 +599,15 @@ class DatabaseHandler(GuardedHandler):
                     raise
         except Exception:  # noqa: BLE001 - the writer thread must outlive any batch (it is reported)
             self._failed += rows
+            if gap is not None:
+                self._restore_gap(gap)  # the next write reports it again
             stand_in = logging.LogRecord(
                 "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
-                "could not write %d rows to %s", (rows, self.path), None,
+                "could not write %d rows to %s", (rows + (0 if gap is None else 1), self.path), None,
             )  # fmt: skip
             self.handleError(stand_in)
         else:
+            # The summary row is not a record: written, failed and _done (the queue's bound) count records.
             self._written += rows
         finally:
             self._done += rows
