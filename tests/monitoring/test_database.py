@@ -591,3 +591,21 @@ def test_statements_shrink_when_sqlite_allows_fewer_parameters_than_assumed(tmp_
     _database._insert_rows(conn, values, 2048)  # as if the limit were 32,766 (Python 3.10 cannot ask)
     assert [f"m{i}" for i in range(3000)] == [m for (m,) in conn.execute("SELECT message FROM logs ORDER BY id")]
     conn.close()
+
+
+def test_a_full_batch_handed_over_while_close_runs_before_any_writer_started_is_written(tmp_path: Path) -> None:
+    # The record that completes a batch before any writer exists hands the batch over and then starts
+    # the writer; close() running in between used to find an empty buffer and queue, and the batch
+    # queued after it was never written (counted as accepted, lost).
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1, flush_interval=3600)
+    start_writer = handler._start_writer
+
+    def close_first() -> None:
+        handler.close()
+        start_writer()
+
+    handler._start_writer = close_first  # type: ignore[method-assign]
+    handler.handle(logging.LogRecord("test.db.race", logging.INFO, __file__, 1, "the batch", (), None))
+    assert 1 == count(path, "message = 'the batch'")
+    assert (1, 0) == (handler.stats().written, handler.stats().pending)

@@ -396,7 +396,6 @@ class DatabaseHandler(GuardedHandler):
         except Exception:  # noqa: BLE001 - a broken record must not break the caller
             self.handleError(record)
             return
-        batch: Values | None = None
         with self._buf_lock:
             buffered = len(self._buf) // _COLUMN_COUNT
             if self._closed or self._enqueued - self._done + buffered >= self.max_queue:
@@ -415,13 +414,14 @@ class DatabaseHandler(GuardedHandler):
                 return
             self._buf += row
             if buffered + 1 >= self.batch_size:
-                batch = self._buf
+                # Queued under the lock (the queue is unbounded: put never blocks), so a batch taken
+                # before close() is queued before close() looks: ahead of its stop command, or in the
+                # queue close() drains itself when no writer ever started.
+                self._queue.put(self._buf)
                 self._buf = []
                 self._enqueued += buffered + 1
         if self._writer is None:
             self._start_writer()
-        if batch is not None:
-            self._queue.put(batch)
 
     def _take_buffer(self) -> Values:
         with self._buf_lock:
@@ -488,11 +488,13 @@ class DatabaseHandler(GuardedHandler):
             if writer is not None:
                 self._queue.put(_Command("stop", values))
                 writer.join(_WAIT_SECONDS)
-            elif values or self._gap_dropped:
-                # Records accepted (or dropped) just before the writer started: write them here.
+            elif values or self._gap_dropped or not self._queue.empty():
+                # Records accepted (or dropped) just before the writer started: write them here,
+                # the batches handed over first (they are older than the buffer).
                 with self._sqlite_lock:
                     conn = _connect(self.path)
                 try:
+                    self._drain(conn)
                     self._write(conn, values)
                 finally:
                     with self._sqlite_lock:
@@ -531,7 +533,7 @@ class DatabaseHandler(GuardedHandler):
                 conn.close()
 
     def _drain(self, conn: sqlite3.Connection) -> None:
-        """Write batches queued after the stop command (emits racing with close)."""
+        """Write what is still queued: a flush racing close (behind the stop command), or every batch when no writer ran."""
         while True:
             try:
                 item = self._queue.get_nowait()
