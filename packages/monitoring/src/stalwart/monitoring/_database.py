@@ -533,7 +533,7 @@ class DatabaseHandler(GuardedHandler):
                 conn.close()
 
     def _drain(self, conn: sqlite3.Connection) -> None:
-        """Write what is still queued: a flush racing close (behind the stop command), or every batch when no writer ran."""
+        """Write what is still queued: a flush racing close (behind the stop), or every batch when no writer ran."""
         while True:
             try:
                 item = self._queue.get_nowait()
