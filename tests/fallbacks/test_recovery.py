@@ -377,3 +377,98 @@ def test_json_lines_of_arrays_with_a_damaged_line_are_json_lines_not_the_first_a
     assert ([["alice", 1], ["carol", 3], ["dave", 4]], "jsonl", 1) == (report.data, report.method, report.lost)
 
 
+
+
+@pytest.mark.parametrize("first", [b'{"a": 1,', b'{"a":', b'{"a": [', b'{"a": {'])
+def test_json_lines_whose_damaged_first_line_ends_like_an_opener_keep_the_other_lines(
+    tmp_path: Path, first: bytes
+) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(first + b"\n" + b"".join(b'{"n":%d}\n' % n for n in range(3)))
+    report = recover_json(path)
+    assert ([{"n": 0}, {"n": 1}, {"n": 2}], "jsonl", 1) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_of_arrays_whose_first_line_is_cut_after_a_comma_keep_the_other_lines(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"[1, 2,\n[3, 4]\n[5, 6]\n[7, 8]\n")
+    report = recover_json(path)
+    assert ([[3, 4], [5, 6], [7, 8]], "jsonl", 1) == (report.data, report.method, report.lost)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"servers": ["a.example", "b.example"], "ports": [80, 443], "retries": 3}, [[1, 2], [3, 4], ["x", "y"]]],
+    ids=["object", "array-of-arrays"],
+)
+def test_a_zeroed_byte_anywhere_in_a_pretty_printed_document_never_yields_line_fragments(
+    tmp_path: Path, document: Any
+) -> None:
+    path = tmp_path / "d.json"
+    whole = encode_json(document, indent=2)
+    elements = document if isinstance(document, list) else []
+    wrong = []
+    for offset in range(len(whole)):
+        path.write_bytes(whole[:offset] + b"\x00" + whole[offset + 1 :])
+        try:
+            data = recover_json(path).data
+        except CorruptFileError:
+            continue
+        if not (isinstance(data, list) and _in_order_subset(data, elements)):
+            wrong.append((offset, data))  # e.g. [2, 4]: the last line of each inner array
+    assert [] == wrong
+
+
+@pytest.mark.parametrize(
+    "elements", [[1, 2, 3], ["x", "y, z", "w"], [[], [1], {}]], ids=["numbers", "strings", "empty"]
+)
+def test_a_truncated_pretty_printed_array_of_one_line_elements_gives_its_complete_elements_or_the_backup(
+    tmp_path: Path, elements: list[Any]
+) -> None:
+    path = tmp_path / "d.json"
+    backup = [{"generation": "backup"}]
+    write_json(backup, path, indent=2, backups=1)
+    write_json(elements, path, indent=2, backups=1)
+    whole = path.read_bytes()
+    ends = _indented_element_ends(elements, whole)
+    for cut in range(len(whole)):
+        path.write_bytes(whole[:cut])
+        report = recover_json(path)
+        # A number is complete once its "," or "]" follows (``1`` may be the first digit of ``12``).
+        complete = [
+            element
+            for element, end in zip(elements, ends, strict=True)
+            if end <= cut and (not isinstance(element, int) or whole[end:cut].strip()[:1] in (b",", b"]"))
+        ]
+        if report.method == "intact":
+            assert elements == report.data, f"cut at byte {cut}"
+        elif complete:
+            assert (complete, "array") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
+        else:
+            assert (backup, "backup") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
+
+
+def test_a_long_pretty_printed_array_damaged_in_its_first_line_salvages_no_fragments(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    whole = encode_json([{"id": n, "tags": ["a", n]} for n in range(40)], indent=2)  # ~400 lines
+    path.write_bytes(b"\x00" + whole[1:])
+    with pytest.raises(CorruptFileError):
+        recover_json(path)  # each tags array's last line (0, 1, 2 ...) parses alone
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [(b'{"n":\x00', [{"n": 1}]), (b'{"a":', None)],
+    ids=["damaged-record", "may-open-an-object"],
+)
+def test_a_damaged_first_line_and_one_record_are_json_lines_unless_the_first_may_open_a_document(
+    tmp_path: Path, first: bytes, expected: list[Any] | None
+) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(first + b'\n{"n": 1}\n')  # '{"a":' then one line: may be an object cut before its "}"
+    if expected is None:
+        with pytest.raises(CorruptFileError):
+            recover_json(path)
+    else:
+        report = recover_json(path)
+        assert (expected, "jsonl") == (report.data, report.method)

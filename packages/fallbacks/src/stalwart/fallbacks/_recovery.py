@@ -260,13 +260,29 @@ class _Lines:
     clean: bool
 
 
-def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
-    """Read ``raw`` as JSON Lines; None if it is a multi-line (pretty-printed) document.
+#: After a damaged first line, how many non-blank lines may pass without two in a row that
+#: parse before the file is taken for a pretty-printed document (JSON Lines show such a pair
+#: at once; a pretty document never does, and reading all its lines one by one is slow).
+_DECIDING_LINES = 64
 
-    A pretty-printed array or object starts with a line such as ``[`` or ``{`` that
-    is not a value by itself; its inner lines (``"b.example",``, ``443``) may parse
-    alone, and keeping those fragments would pass them off as data. A damaged first
-    line that does not open a document that way (``{"n":<NUL>``) is one lost line.
+
+def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
+    r"""Read ``raw`` as JSON Lines; None if it reads as a multi-line (pretty-printed) document.
+
+    A first line that parses settles it: a pretty-printed document never starts so.
+    A damaged first line leaves it open, whatever it ends with (``{"a": 1,`` cut
+    in the middle of a record looks like the ``{"a": [`` that opens an ``indent``ed
+    document, and a pretty document damaged in its first line may start with
+    anything), so the lines after it decide. In a pretty-printed document a line
+    that parses alone is the last element of an array (``443``, ``"b.example"``,
+    ``[]``; the others end with ``,``, and ``"key": ...``, ``}`` or ``],`` never
+    parse), so the next line closes that array: two lines in a row never both
+    parse. The file is JSON Lines if two lines in a row parse within the
+    ``_DECIDING_LINES`` non-blank lines after the damaged first one, or if it
+    holds just one more line, which parses (a torn last line aside), and the
+    first line does not open a document (``[\n  3\n`` may be an array cut after
+    its last element). Keeping the fragments of a pretty document would pass
+    them off as data.
     """
     decoder = msgspec.json.Decoder()
     items: list[Any] = []
@@ -274,30 +290,56 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     clean = True
     lines = raw.split(b"\n")
     last = len(lines) - 1  # the piece after the final newline: torn if non-blank
-    first = True
+    first: bytes | None = None  # the first non-blank line, while it is damaged and nothing settled it
+    seen_first = False
+    previous_parsed = False
+    after_first = 0  # non-blank lines after a damaged first one, until two in a row parse
+    rest_parses = True  # every non-blank line after the damaged first one parses (a torn last line aside)
     for number, line in enumerate(lines):
         if not line.strip():
             continue
+        parsed = False
         if number == last and not torn_line_is_whole(line):
-            if first and line.lstrip()[:1] in (b"[", b"{"):
-                return None
             lost += 1  # cut off: even if it parses (``12`` of ``12345``) it is no record
-            continue
-        try:
-            value = decode_json_line(decoder, line)
-            items.append(decode_types(value) if restore_types else value)
-        except (msgspec.DecodeError, UnicodeDecodeError, TagError):
-            if first and _opens_document(line):
-                return None
-            lost += 1
-            if number != last:
-                clean = False
-        first = False
+        else:
+            try:
+                value = decode_json_line(decoder, line)
+                items.append(decode_types(value) if restore_types else value)
+                parsed = True
+            except (msgspec.DecodeError, UnicodeDecodeError, TagError):
+                lost += 1
+                if number != last:
+                    clean = False
+                    rest_parses = rest_parses and not seen_first
+        if not seen_first:
+            seen_first = True
+            first = None if parsed else line
+        elif first is not None:
+            if parsed and previous_parsed:
+                first = None  # two in a row: JSON Lines
+            else:
+                after_first += 1
+                if after_first >= _DECIDING_LINES:
+                    return None
+        previous_parsed = parsed
+    if first is not None and not (rest_parses and items and not _opens_document(first)):
+        return None
     return _Lines(items, lost, clean)
 
 
+def _has_later_line(text: str) -> bool:
+    """Return True if something other than whitespace follows the first line end of ``text``."""
+    newline = text.find("\n")
+    if newline < 0:
+        return False
+    end = len(text)
+    while end > newline and text[end - 1] in _WHITESPACE:
+        end -= 1
+    return end > newline
+
+
 def _opens_document(line: bytes) -> bool:
-    """Return True if ``line`` starts a multi-line array or object (``[``, ``{"a": [``, ``[1,``)."""
+    """Return True if ``line`` may start a multi-line array or object (``[``, ``{"a": [``, ``[1,``)."""
     stripped = line.strip()
     return stripped[:1] in (b"[", b"{") and stripped[-1:] in (b"[", b"{", b":", b",")
 
@@ -382,7 +424,10 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
         with gc_paused():
             if text.lstrip(_WHITESPACE).startswith("["):
                 array = salvage_array(text, restore_types)
-                lines = _salvage_lines(raw, restore_types) if array.trailing else None
+                # JSON Lines of arrays: the first array is followed by more lines, or its line is the
+                # damaged one (``[1, 2,`` cut off: the array never closes), and later lines parse.
+                more = array.trailing or (array.lost > 0 and _has_later_line(text))
+                lines = _salvage_lines(raw, restore_types) if more else None
                 if lines is not None and len(lines.items) > 1:
                     # An array followed by more lines, several of which parse: JSON Lines (of arrays).
                     if lines.clean:
