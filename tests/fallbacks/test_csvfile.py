@@ -218,3 +218,30 @@ def test_two_header_columns_naming_the_same_key_are_corruption(tmp_path: Path, h
     assert [{header.decode().split(",")[0]: "1", header.decode().split(",")[1]: "2"}] == read_csv(
         path, unflatten=False
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(",", ";"), (";", ","), ("\t", "|")],
+    ids=["comma-to-semicolon", "semicolon-to-comma", "tab-to-pipe"],
+)
+def test_a_csv_file_written_with_another_delimiter_still_becomes_a_backup(tmp_path: Path, old: str, new: str) -> None:
+    path = tmp_path / "d.csv"
+    rows: list[dict[str, Any]] = [
+        {"name": "Smith, J", "note": "a;b", "n": "1"},  # each cell holds the other delimiter
+        {"name": "Doe", "note": "", "n": "2"},
+    ]
+    write_csv(rows, path, delimiter=old)
+    write_csv([{"name": "New", "note": "", "n": "3"}], path, delimiter=new, backups=1)
+    assert rows == read_csv(Path(f"{path}.1"), delimiter=old)
+
+
+def test_a_ragged_csv_file_never_becomes_a_backup_because_the_new_delimiter_reads_it_as_one_column(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.csv"
+    write_csv([{"a": "1", "b": "2"}], path, backups=1)
+    write_csv([{"a": "3", "b": "4"}], path, backups=1)
+    path.write_bytes(b"a,b\r\n3,4,5\r\n")  # ragged under ",", one field a row under ";"
+    write_csv([{"a": "6", "b": "7"}], path, delimiter=";", backups=1)
+    assert [{"a": "1", "b": "2"}] == read_csv(f"{path}.1")

@@ -28,7 +28,7 @@ from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
 from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items, unencodable_text
-from stalwart.fallbacks._validate import csv_format, duplicate_column, torn_last_line
+from stalwart.fallbacks._validate import csv_format, csv_rotation_format, duplicate_column, torn_last_line
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -168,7 +168,9 @@ def write_csv(
         fieldnames: Column order (dotted names); default: columns in first-seen order.
         delimiter: Field separator.
         durable: ``fsync`` file and directory before returning.
-        backups: Backup generations to keep; the current file must parse as CSV to become one.
+        backups: Backup generations to keep; the current file must parse as CSV to
+            become one, under ``delimiter`` or, if it was written with another, under
+            that one (``,`` ``;`` tab ``|`` are recognized by its header).
         nan: NaN / infinity policy.
         lock_timeout: Seconds to wait for ``<path>.lock``.
 
@@ -184,7 +186,8 @@ def write_csv(
         WriteError: The file could not be written; the old content is intact.
 
     """
-    fmt = csv_format(delimiter)  # before csv.writer, which accepts delimiters no reader can split
+    # Refuses a delimiter csv.writer accepts but no reader can split, before anything is written.
+    fmt = csv_rotation_format(delimiter)
     flat_rows = map_items(lambda row: flatten_row(row, nan), rows)
     columns = (
         list(fieldnames) if fieldnames is not None else list(dict.fromkeys(c for r in flat_rows for c in r))
@@ -212,7 +215,8 @@ def write_csv(
     return atomic_write(
         path,
         (payload,),
-        fmt=fmt,  # the current file is validated with the same delimiter
+        # The current file is validated under the delimiter it was written with, which may be another.
+        fmt=fmt,
         durable=durable,
         backups=backups,
         lock_timeout=lock_timeout,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NewType
 
@@ -19,6 +20,7 @@ __all__ = [
     "Format",
     "Problem",
     "csv_format",
+    "csv_rotation_format",
     "decode_json_line",
     "duplicate_column",
     "find_problem",
@@ -58,6 +60,29 @@ def csv_format(delimiter: str) -> Format:
     if delimiter in _UNUSABLE_DELIMITERS:
         raise ValueError(f"a CSV delimiter cannot be the quote character or a line end, not {delimiter!r}")
     return CsvFormat("csv" + delimiter)
+
+
+#: What :func:`csv_rotation_format` puts before the delimiter (also read in log messages).
+_AS_WRITTEN = "csv as written (new delimiter "
+#: Delimiters a CSV file may have been written with before a later write used another one.
+_USUAL_DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_rotation_format(delimiter: str) -> Format:
+    r"""Return the format that decides whether ``write_csv`` may back up the current file.
+
+    The current file must be valid CSV under the delimiter it was written with,
+    which is not recorded and may differ from ``delimiter`` (the new write's): it
+    is valid if it parses under ``delimiter`` or one of ``,`` ``;`` tab ``|`` that
+    splits its header into two fields or more; a file no candidate splits so (one
+    column) must parse under ``delimiter``.
+
+    Raises:
+        ValueError: ``delimiter`` is not one character, or is ``"``, ``\r`` or ``\n``.
+
+    """
+    csv_format(delimiter)
+    return CsvFormat(f"{_AS_WRITTEN}{delimiter})")
 
 
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
@@ -267,12 +292,59 @@ def _csv_problem(raw: bytes, delimiter: str = ",") -> Problem | None:
     return torn_last_line(raw)
 
 
+def _lazy_lines(text: str) -> Iterator[str]:
+    """Yield the lines of ``text`` with their ends, one at a time (no copy of the whole text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end
+
+
+def _header_width(text: str, delimiter: str) -> int:
+    """Return how many fields the first row of ``text`` has under ``delimiter`` (0 if it does not parse)."""
+    reader = csv.reader(_lazy_lines(text), delimiter=delimiter, strict=True)
+    try:
+        return len(next(reader, ()))
+    except csv.Error:
+        return 0
+
+
+def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
+    """Return the problem of CSV ``raw`` under the delimiter it was written with, as far as it can be told.
+
+    The candidates are ``delimiter`` (the new write's), then ``,`` ``;`` tab ``|``.
+    Only a candidate that splits the header into two fields or more counts: under a
+    delimiter that occurs nowhere, every row is one field and any file "parses"
+    (``a,b`` / ``1,2,3``, ragged under ``,``, is valid under ``;``). The file is valid
+    if it parses under one of those; with none (a one-column file, a header that
+    does not parse), it must parse under ``delimiter``. So a file written with
+    ``,`` still becomes a backup when the next write uses ``;``, and a ragged file
+    does not because some other delimiter reads it as one column.
+    """
+    problem = _utf8_problem(raw)
+    if problem is not None:
+        return problem
+    text = raw.decode("utf-8")
+    first: Problem | None = None
+    for candidate in dict.fromkeys((delimiter, *_USUAL_DELIMITERS)):
+        if _header_width(text, candidate) < 2:
+            continue
+        problem = _csv_problem(raw, candidate)
+        if problem is None:
+            return None
+        if first is None:
+            first = problem
+    return _csv_problem(raw, delimiter) if first is None else first
+
+
 def find_problem(raw: bytes, fmt: Format) -> Problem | None:
     """Parse ``raw`` as ``fmt`` and return its first problem, or None if it is valid.
 
     Args:
         raw: The file content.
-        fmt: ``"json"``, ``"jsonl"``, ``"csv"`` or :func:`csv_format` of another delimiter.
+        fmt: ``"json"``, ``"jsonl"``, ``"csv"``, :func:`csv_format` of another delimiter
+            or :func:`csv_rotation_format`.
 
     Returns:
         The problem, or None.
@@ -291,4 +363,6 @@ def find_problem(raw: bytes, fmt: Format) -> Problem | None:
         return _csv_problem(raw)
     if fmt.startswith("csv") and len(fmt) == 4:
         return _csv_problem(raw, fmt[3])
+    if fmt.startswith(_AS_WRITTEN) and len(fmt) == len(_AS_WRITTEN) + 2:
+        return _csv_as_written_problem(raw, fmt[len(_AS_WRITTEN)])
     raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
