@@ -111,6 +111,32 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ('password=ab\\"cd-tail rest', "cd-tail"),
     ("mysql -h db -u root -pMyS3cretPW app", "MyS3cretPW"),
     ("mysqldump --single-transaction -psecretdump99 db", "secretdump99"),
+    # Secrets below hold no word the cheap pre-scan looks for, so only the shape's own rule can catch them.
+    ("running mysql -u root -pXy7qLm2 app", "Xy7qLm2"),
+    ("mariadb -u root -pQz8rT4 db", "Qz8rT4"),
+    ("mysqldump -uroot -p'Tr0ub4dor&3' shop", "Tr0ub4dor&3"),
+    ('{"cmd": "curl -u \\"admin:Qx7zzA\\" https://x"}', "Qx7zzA"),
+    ("CURL -u alice:upperQ9z https://x", "upperQ9z"),
+    ('curl -u "alice:pw\\"quoteTail" https://x', "quoteTail"),
+    ("curl -sSu admin:grpQ7z https://x", "grpQ7z"),
+    ("curl -u 'first last:spcQ7z' https://x", "spcQ7z"),
+    ("curl -u alice:firstQ1 -u bob:secondQ2 https://x", "secondQ2"),
+    ('curl --user alice:"pw tailQ3" https://x', "tailQ3"),
+    ("['curl', '-u', 'alice:listQ4']", "listQ4"),
+    ("curl -u alice:pw\\ with\\ escQ5 https://x", "escQ5"),
+    ("scope={'headers': [(b'host', b'x'), (b'authorization', b'Token asgiQ5tok')]}", "asgiQ5tok"),
+    ("[(b'x-api-key', b'asgikeyQ6')]", "asgikeyQ6"),
+    ('[\n  [\n    "password",\n    "prettyQ7"\n  ]\n]', "prettyQ7"),
+    ('[["password" , "spacedQ8"]]', "spacedQ8"),
+    ('[[\\"password\\", \\"dblQ9\\"]]', "dblQ9"),
+    ("[('API Key', 'spacednameQ10')]", "spacednameQ10"),
+    ("[('password', 12345678)]", "12345678"),
+    ("Driver={ODBC Driver 18};Server=db;UID=sa;PWD=/xY9pw;", "xY9pw"),
+    ("passEncrypted=abcQ11 passEnc=xyzQ12", "abcQ11"),
+    ("user%5Bpassword%5D=formQ13&x=1", "formQ13"),
+    ("user[password][]=formQ14", "formQ14"),
+    ("api_keys: ['k1secQ15', 'k2secQ16']", "k2secQ16"),
+    ("PWD={se;cretQ17}", "cretQ17"),
     ("sshpass -p sshpassPW1 ssh host", "sshpassPW1"),
     ("password=b'bytes-hunter2' user=bob", "bytes-hunter2"),
     ("user[password]=form-hunter2&user[name]=bob", "form-hunter2"),
@@ -279,7 +305,22 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "sort key: name, primary key = id",
         "optimizer --passes 3 --tokenizer bert --max-tokens 512",
         "passenger=bob passthrough=true tokenizer=wordpiece",
-        "PWD=/home/bob OLDPWD=/tmp",
+        "sshpass -f ~/.ssh/pw ssh -p 2222 host",
+        "sshpass -e ssh -o StrictHostKeyChecking=no -p 2200 host",
+        "docker run --name mysql -e MYSQL_ROOT_PASSWORD=*** -p3306:3306 -d mysql:8",
+        "docker run -v /var/lib/mysql:/var/lib/mysql -p127.0.0.1:3306:3306 mysql",
+        'required: ["password", "password_confirm"]',
+        '{"fields": ["password", "email"]}',
+        "exclude = ('password', 'token')",
+        "KeyError: ('password', 'extra')",
+        "WHERE status IN ('secret', 'public')",
+        "API key: missing",
+        "API key: not configured, skipping",
+        "Access key: rotated 3 days ago",
+        "    cache[token] = session",
+        "self._sessions[session_id] = record",
+        "--tokens-per-second 30 tokens_used=100",
+        "curl -Ou https://example.com/file",
         "grep -pattern x",
     ],
 )
@@ -420,6 +461,12 @@ def test_counts_and_tokenizers_under_secret_looking_keys_are_kept_secrets_beside
     expected = {"max_tokens": 512, "tests_passed": 3, "authenticated": True, "tokenizer": "bert", "api_token": MASK}
     assert expected == Redactor().value(data)
     assert {"password": MASK, "token_count": MASK} == Redactor().value({"password": 1234, "token_count": "abc"})
+    counts = {"max_tokens": "512", "tokens_used": 100, "token_count": 7}
+    assert counts == Redactor().value(counts)
+
+
+def test_user_keys_apply_to_name_value_pairs_in_text_too() -> None:
+    assert "[('X-Internal', '***')]" == Redactor(keys=["X-Internal"]).text("[('X-Internal', 'v1')]")
 
 
 def test_a_prefixed_or_quoted_value_keeps_its_quotes_around_the_mask() -> None:
@@ -428,3 +475,4 @@ def test_a_prefixed_or_quoted_value_keeps_its_quotes_around_the_mask() -> None:
     assert "headers [('Authorization', '***'), ('Accept', '*/*')]" == Redactor().text(
         "headers [('Authorization', 'Token abc123'), ('Accept', '*/*')]"
     )
+    assert "X-Internal=*** x_internal: ***" == Redactor(keys=["X-Internal"]).text("X-Internal=v1 x_internal: v2")

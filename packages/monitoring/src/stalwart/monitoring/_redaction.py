@@ -39,16 +39,22 @@ _TOKENIZER = re.compile(r"tokeni[sz]")
 # run of name characters (a lookbehind and a lookahead pin both ends) and no two branches of a value
 # can match the same character, so the time is linear in the text (a lazy name prefix and `(\\.|.)*`
 # values took seconds to minutes on long runs and on unterminated quotes with backslashes).
-_KV_HEAD = re.compile(r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])(?P<sep>\]?\\?[\"']?[ \t]*(?:=>|[:=])\s*)")
+# (Form keys, user[password]=x, also URL-encoded or as an array, end their name with "]" right before "=".)
+_KV_HEAD = re.compile(
+    r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])"
+    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*|\\?[\"']?[ \t]*(?:=>|[:=])\s*)"
+)
 _KV_VALUE = re.compile(
     r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\""
     r"|(?P<prefix>[bB][rR]?|[rR][bB]?|[uU])?(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)')"
+    r"|\[(?P<list>[^\[\]\r\n]*)\]|\{(?P<brace>[^{}\"':\r\n]*)\}"
     r"|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\])|\\\"(?=[^\s\"'&,;}\]\\]))+)"
 )
 # Words that make a name (a pair's key, a command-line option) name a secret wherever they sit in it.
-# (Not passes, passenger, passthrough, passive, passage, passing; not tokenizer, tokenise.)
+# (Not passes, passed, passenger, passthrough, passive, passage, passing; not tokenizer, tokenise.)
 _SECRET_WORDS = (
-    r"pass(?!e[nsd]|age|ive|thr|ing)(?:word|wd|phrase)?|pwd|secret|token(?!i[zs])|api[_-]?key|access[_-]?key"
+    r"pass(?!enger|es(?![a-z])|ed(?![a-z])|age|ive|through|ing)(?:word|wd|phrase)?|pwd|secret|token(?!i[zs])"
+    r"|api[_-]?key|access[_-]?key"
     r"|private[_-]?key|credential"
 )
 # Names that name a secret (db_password, X-Auth-Token, client_secret).
@@ -56,7 +62,10 @@ _SECRET_NAME = re.compile(
     rf"(?i){_SECRET_WORDS}|(?<![a-z0-9])pw(?![a-z0-9])|auth(?!or)|session[_-]?id|cookie|jwt|signature$"
 )
 # Counts and flags whose names hold such a word (prompt_tokens=512, tests passed: 42, authenticated: true).
-_COUNT_NAME = re.compile(r"(?i)(?:passed|passes|tokens|authenticated)$")
+_COUNT_NAME = re.compile(
+    r"(?i)(?:passed|passes|tokens|token[_-]?count|authenticated)"
+    r"(?:[_-]?(?:used|count|total|remaining|limit|per[_-]?[a-z]+))?$"
+)
 _COUNT_VALUE = re.compile(r"(?i)-?\d+(?:\.\d+)?|true|false|null|none")
 # A name ending in a key or signature segment: ENCRYPTION_KEY, signing-key, Ocp-Apim-Subscription-Key,
 # accountKey, FERNET_KEY ... A missed secret costs more than a masked data key, so every such name is
@@ -70,10 +79,20 @@ _DATA_KEY_NAME = re.compile(
     r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log|join|grouping|hot|page|nav|data"
     r"|dkim|msg)[_.-]?(?:key|sig)$"
 )
-# curl's user options, on a line that runs curl, up to where their value starts.
-_CURL_USER = r"\bcurl\b[^\r\n]{0,256}?(?<![\w-])(?:-[uU](?:[ \t]+|=)?|--(?:proxy-)?user(?:[ \t]+|=))"
-# "API key: x", "secret key = x": a key named by the word before it.
+# A line that runs curl, and on it each user option (-u, -U, --user, --proxy-user; also grouped, -sSu, or
+# as list items, '-u', 'x') with its user:password value: quoted (also \"escaped\", spaces allowed) or bare
+# (a numeric uid:gid and a URL are no credentials).
+_CURL_LINE = re.compile(r"(?i)\bcurl\b[^\r\n]*")
+_CURL_USER = re.compile(
+    r"(?<![\w-])(?P<head>(?:-[a-zA-Z]*[uU]|--(?:proxy-)?user)(?:[ \t]+|=|[\"'],[ \t]*)?)"
+    r"(?:(?P<quote>\\?[\"'])(?P<quser>[^\"'\\:\r\n]{0,256}):(?:(?!(?P=quote))(?:\\.|[^\\\r\n]))*(?P=quote)"
+    r"|(?P<bquote>\\?[\"']?)(?!\d+:\d+(?!\S))(?P<user>[^\s:\"'\\]{1,256}):(?![ \t]|//)"
+    r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|\\[^\r\n]|\S)+)"
+)
+# "API key: x", "secret key = x": a key named by the word before it; its value must look like one (a
+# digit in it, or 16+ characters), so "API key: missing" is kept.
 _KEY_QUALIFIER = re.compile(r"(?i)(?<![\w-])(?:api|secret|access|private|encryption|signing|master)[ \t]+$")
+_CREDENTIAL_LIKE = re.compile(r"\S*\d\S*|\S{16,}")
 _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
     # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?", "#"
@@ -94,32 +113,25 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     ),
     # A token as the whole userinfo: https://<token>@github.com (long, with a digit: not a user name).
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)(?=[a-z_-]*\d)[A-Za-z0-9_-]{16,}@"), rf"\1{MASK}@"),
-    # curl's -u user:password / --user / -U and --proxy-user (also -ualice:pw), on a line that runs
-    # curl (docker's and ps's -u user:group are no secrets); a numeric uid:gid is kept. A quoted
-    # value is masked to its closing quote (it may hold spaces).
-    (
-        re.compile(
-            rf"(?m)(?P<head>{_CURL_USER})(?:\"(?P<dq>[^\"\s:]{{0,256}}):[^\"\r\n]*\"|'(?P<sq>[^'\s:]{{0,256}}):[^'\r\n]*'"
-            r"|(?!\d+:\d+(?!\S))(?P<bare>[^\s:\"']{1,256}):(?![ \t])\S+)"
-        ),
-        lambda match: (
-            f'{match["head"]}"{match["dq"]}:{MASK}"'
-            if match["dq"] is not None
-            else f"{match['head']}'{match['sq']}:{MASK}'"
-            if match["sq"] is not None
-            else f"{match['head']}{match['bare']}:{MASK}"
-        ),
-    ),
+    # curl's -u user:password and the like, on a line that runs curl (docker's and ps's -u user:group
+    # are no secrets).
+    (_CURL_LINE, lambda line: _CURL_USER.sub(_mask_curl_user, line.group(0))),
     # mysql's -pPASSWORD (attached; "-p" alone prompts, "-P" is the port) and sshpass -p PASSWORD.
+    # The program name must be a command (followed by a blank: not /var/lib/mysql:...), and a docker port
+    # mapping (-p3306:3306) is no password.
     (
         re.compile(
-            r"(?m)(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)\b"
-            r"[^\r\n]{0,256}?(?<![\w-])-p)(?![ \t])(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
+            r"(?m)(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)(?=[ \t])"
+            r"[^\r\n]{0,256}?(?<![\w-])-p)(?![ \t]|\d[\d.]*:\d)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
         ),
         rf"\1{MASK}",
     ),
+    # sshpass's own -p, among its own options (not the -p of the ssh it runs).
     (
-        re.compile(r"(?m)(\bsshpass\b[^\r\n]{0,256}?(?<![\w-])-p[ \t]*)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"),
+        re.compile(
+            r"(?m)(\bsshpass(?:[ \t]+(?:-[fdP][ \t]*\S+|-[ehvV]\S*)){0,8}[ \t]+-p[ \t]*)"
+            r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
+        ),
         rf"\1{MASK}",
     ),
     # A Cookie / Set-Cookie header: everything to the end of the line or the closing quote (cookies
@@ -173,11 +185,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         ),
         lambda match: match.group(0) if _is_count(match["key"], match["value"]) else f"{match['key']} {MASK}",
     ),
-    # A (name, value) pair in a repr or JSON: ('Authorization', 'Token x'), ["password", "x"].
-    (
-        re.compile(r"([(\[][ \t]*(['\"])([\w.-]+)\2,[ \t]*)(['\"])(?:\\.|(?!\4)[^\\\r\n])*\4(?=[ \t]*[)\]])"),
-        lambda match: f"{match[1]}{match[4]}{MASK}{match[4]}" if _secret_key_name(match[3]) else match.group(0),
-    ),
     # Authorization header schemes.
     (re.compile(r"(?i)\b(bearer|basic|digest)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
     # Provider keys with a recognisable prefix: AWS, GitHub, Slack, Stripe, Google, OpenAI-style.
@@ -190,10 +197,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         MASK,
     ),
 )
+# A (name, value) pair in a repr or JSON: [('Authorization', 'Token x')], [["password", "x"]], (b'x-api-key',
+# b'...'). Masked when it is an item of a sequence (a list of pairs, dict_items) or its name is a header
+# that is always secret; a lone pair of names (exclude = ('password', 'token')) is kept.
+_PAIR = re.compile(
+    r"[(\[]\s*[bB]?(?P<kq>\\?[\"'])(?P<name>[\w .-]{1,64})(?P=kq)\s*,\s*"
+    r"(?:(?P<vp>[bB]?)(?P<vq>\\?[\"'])(?:(?!(?P=vq))(?:\\.|[^\\\r\n]))*(?P=vq)|(?P<num>-?\d+(?:\.\d+)?))(?=\s*[)\]])"
+)
+_PAIR_IN_SEQUENCE = re.compile(r"(?:[\[(]|[)\]]\s*,|dict_items\()\s*$")
+_PAIR_NAME_ALONE = re.compile(r"(?i)authorization|cookie|api[_-]?key|^x-[\w-]*(?:token|key|secret|auth)")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # One cheap scan decides whether the expensive patterns run at all.
 _HINT = re.compile(
-    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest|curl"
+    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest|curl|mysql|mariadb"
     r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
 )
 
@@ -231,23 +247,33 @@ def _secret_key_name(key: str) -> bool:
     return any(part in norm for part in _KEY_PARTS)
 
 
+def _mask_curl_user(match: re.Match[str]) -> str:
+    if match["quote"] is not None:
+        return f"{match['head']}{match['quote']}{match['quser']}:{MASK}{match['quote']}"
+    return f"{match['head']}{match['bquote']}{match['user']}:{MASK}"
+
+
 def _names_secret(head: re.Match[str]) -> bool:
     name = head.group("key")
     if _SECRET_NAME.search(name) or (_KEY_NAME.search(name) and not _DATA_KEY_NAME.search(name)):
         return True
-    if name.lower() in ("key", "sig"):
+    if name in ("key", "sig", "KEY", "SIG"):
+        # Alone only as `key=...` or a quoted "key": ... (not "sort key: name"; not S3's "Key").
         start = head.start()
-        if _KEY_QUALIFIER.search(head.string, max(0, start - 16), start):
-            return True  # "API key: x", "secret key = x"
-        if name in ("key", "sig", "KEY", "SIG"):
-            # Alone only as `key=...` or a quoted "key": ... (not "sort key: name"; not S3's "Key").
-            quoted = start > 0 and head.string[start - 1] in "\"'"
-            return quoted or head.group("sep") == "="
+        quoted = start > 0 and head.string[start - 1] in "\"'"
+        return quoted or head.group("sep") == "="
     return False
 
 
-def _mask_pairs(text: str) -> str:
-    """Mask the value of every pair whose name names a secret.
+def _qualified_key(head: re.Match[str]) -> bool:
+    """Whether the pair's name is a key named by the word before it ("API key: x", "secret key = x")."""
+    start = head.start()
+    qualifier = _KEY_QUALIFIER.search(head.string, max(0, start - 16), start)
+    return qualifier is not None and head.group("key").lower() == "key"
+
+
+def _mask_pairs(text: str, extra_keys: frozenset[str]) -> str:
+    """Mask the value of every pair whose name names a secret (or is one of ``extra_keys``, normalised).
 
     A pair under an ordinary name is not consumed: the search goes on right
     after its name, so ``error: password=x`` still finds ``password``.
@@ -256,7 +282,10 @@ def _mask_pairs(text: str) -> str:
     done = position = 0
     while (head := _KV_HEAD.search(text, position)) is not None:
         position = head.end("key")
-        if not _names_secret(head):
+        named = _names_secret(head) or (
+            bool(extra_keys) and _NON_ALNUM.sub("", head.group("key").lower()) in extra_keys
+        )
+        if not named and not _qualified_key(head):
             continue
         value = _KV_VALUE.match(text, head.end())
         if value is None:
@@ -264,9 +293,13 @@ def _mask_pairs(text: str) -> str:
         bare = value.group("bare")
         if bare is not None and _is_count(head.group("key"), bare):
             continue  # prompt_tokens=512, passed=42: a count, not a secret
-        if bare is not None and bare[0] == "/" and head.group("key") in ("PWD", "OLDPWD"):
-            continue  # the shell's working directory, not a password
-        if value.group("edq") is not None:
+        if not named and not _CREDENTIAL_LIKE.fullmatch(value.group(0)):
+            continue  # "API key: missing" says something about a key, and holds none
+        if value.group("list") is not None:
+            masked = f"[{MASK}]"
+        elif value.group("brace") is not None:
+            masked = f"{{{MASK}}}"
+        elif value.group("edq") is not None:
             masked = f'\\"{MASK}\\"'
         elif value.group("dq") is not None:
             masked = f'{value.group("prefix") or ""}"{MASK}"'
@@ -309,21 +342,36 @@ class Redactor:
     def hides(self, key: object, value: Any) -> bool:
         """Return whether ``value`` under ``key`` is masked whole, whatever its shape.
 
-        It is when the key names a secret and the value is not empty, except a
-        number under a count's name (``max_tokens: 512``, ``passed: 42``).
+        It is when :meth:`is_secret_key` says the key names a secret and the
+        value is neither ``None`` nor ``""``, except a count under a count's name
+        (``max_tokens: 512``, ``tokens_used: "100"``, ``authenticated: True``).
         """
         if not self.is_secret_key(key) or value is None or (isinstance(value, str) and not value):
             return False
-        return not (isinstance(value, (int, float)) and _COUNT_NAME.search(str(key)))
+        if isinstance(value, (int, float)) or (isinstance(value, str) and _COUNT_VALUE.fullmatch(value)):
+            return not _COUNT_NAME.search(str(key))
+        return True
+
+    def _mask_pair(self, match: re.Match[str]) -> str:
+        """Mask the value of a (name, value) pair found in text, if the name names a secret (see _PAIR)."""
+        name, start = match["name"], match.start()
+        if not self.is_secret_key(name):
+            return match.group(0)
+        if not _PAIR_IN_SEQUENCE.search(match.string, max(0, start - 32), start) and not _PAIR_NAME_ALONE.search(name):
+            return match.group(0)
+        if match["num"] is not None:
+            return match.string[start : match.start("num")] + MASK
+        return f"{match.string[start : match.start('vp')]}{match['vp']}{match['vq']}{MASK}{match['vq']}"
 
     def text(self, text: str) -> str:
         """Return ``text`` with every secret it contains masked."""
         if self._extra_patterns:
             for pattern in self._extra_patterns:
                 text = pattern.sub(MASK, text)
-        if not _HINT.search(text):
-            return text
-        text = _mask_pairs(text)
+        if not self._extra_keys and not _HINT.search(text):
+            return text  # (the pre-scan knows no user key: with some, every text is searched)
+        text = _mask_pairs(text, self._extra_keys)
+        text = _PAIR.sub(self._mask_pair, text)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return _CARD.sub(_mask_card, text)
