@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from stalwart.fallbacks import (
     CorruptFileError,
     ReadError,
+    RecoveryReport,
     get_performance_stats,
     recover_json,
     write_json,
@@ -161,6 +162,18 @@ def test_a_damaged_file_that_cannot_be_salvaged_whole_defers_to_a_valid_backup(t
     assert ([7], "backup") == (report.data, report.method)
 
 
+def assert_cut_recovered(
+    report: RecoveryReport, whole: list[Any], complete: list[Any], backup: Any, where: str
+) -> None:
+    """A cut file recovers intact, as its complete elements, or (none complete) as the backup."""
+    if report.method == "intact":
+        assert whole == report.data, where
+    elif complete:
+        assert (complete, "array") == (report.data, report.method), where
+    else:
+        assert (backup, "backup") == (report.data, report.method), where
+
+
 def _indented_element_ends(records: list[Any], whole: bytes) -> list[int]:
     """Byte offsets where each element of an ``indent=2`` array ends in ``whole``."""
     ends = []
@@ -186,12 +199,7 @@ def test_truncated_indented_array_recovers_complete_elements_or_the_backup(
         path.write_bytes(whole[:cut])
         report = recover_json(path)
         complete = [record for record, end in zip(records, ends, strict=True) if end <= cut]
-        if report.method == "intact":
-            assert records == report.data, f"cut at byte {cut}"
-        elif complete:
-            assert (complete, "array") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
-        else:
-            assert (backup, "backup") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
+        assert_cut_recovered(report, records, complete, backup, f"cut at byte {cut} of {whole!r}")
 
 
 def test_truncated_indented_object_uses_the_backup_not_line_fragments(tmp_path: Path) -> None:
@@ -440,12 +448,7 @@ def test_a_truncated_pretty_printed_array_of_one_line_elements_gives_its_complet
             for element, end in zip(elements, ends, strict=True)
             if end <= cut and (not isinstance(element, int) or whole[end:cut].strip()[:1] in (b",", b"]"))
         ]
-        if report.method == "intact":
-            assert elements == report.data, f"cut at byte {cut}"
-        elif complete:
-            assert (complete, "array") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
-        else:
-            assert (backup, "backup") == (report.data, report.method), f"cut at byte {cut} of {whole!r}"
+        assert_cut_recovered(report, elements, complete, backup, f"cut at byte {cut} of {whole!r}")
 
 
 def test_a_long_pretty_printed_array_damaged_in_its_first_line_salvages_no_fragments(tmp_path: Path) -> None:

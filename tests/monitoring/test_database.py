@@ -32,6 +32,20 @@ if TYPE_CHECKING:
     from tests.monitoring.conftest import Attach
 
 
+def fail_first_insert(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Make the handler's first insert raise ``error``; later inserts go through."""
+    real = _database._insert_rows
+    failed: list[Exception] = []
+
+    def fail_once(conn: sqlite3.Connection, values: list[object], most: int) -> None:
+        if not failed:
+            failed.append(error)
+            raise error
+        real(conn, values, most)
+
+    monkeypatch.setattr(_database, "_insert_rows", fail_once)
+
+
 def count(path: Path, where: str = "1") -> int:
     with sqlite3.connect(path) as conn:
         return int(conn.execute(f"SELECT count(*) FROM logs WHERE {where}").fetchone()[0])
@@ -262,16 +276,7 @@ def test_a_summary_whose_write_failed_is_reported_by_the_next_write_with_later_d
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600, max_queue=10)
     logger = attach(handler, "test.db.summary-retry")
-    real = _database._insert_rows
-    calls = []
-
-    def fail_once(conn: sqlite3.Connection, values: list[object], most: int) -> None:
-        calls.append(len(values))
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("disk I/O error")
-        real(conn, values, most)
-
-    monkeypatch.setattr(_database, "_insert_rows", fail_once)
+    fail_first_insert(monkeypatch, sqlite3.OperationalError("disk I/O error"))
     monkeypatch.setattr(handler, "handleError", lambda record: None)
     for n in range(15):
         logger.info("first %d", n)
@@ -551,16 +556,7 @@ def test_a_batch_sqlite_rejects_is_counted_and_reported_and_the_writer_keeps_goi
 ) -> None:
     handler = DatabaseHandler(tmp_path / "logs.db", batch_size=5)
     logger = attach(handler, "test.db.rejected")
-    real = _database._insert_rows
-    calls = []
-
-    def fail_once(conn: sqlite3.Connection, values: list[object], most: int) -> None:
-        calls.append(len(values))
-        if len(calls) == 1:
-            raise RuntimeError("not a sqlite3.Error")
-        real(conn, values, most)
-
-    monkeypatch.setattr(_database, "_insert_rows", fail_once)
+    fail_first_insert(monkeypatch, RuntimeError("not a sqlite3.Error"))
     monkeypatch.setattr(handler, "handleError", lambda record: None)
     for i in range(10):
         logger.info("n=%d", i)
