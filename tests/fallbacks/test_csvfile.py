@@ -245,3 +245,27 @@ def test_a_ragged_csv_file_never_becomes_a_backup_because_the_new_delimiter_read
     path.write_bytes(b"a,b\r\n3,4,5\r\n")  # ragged under ",", one field a row under ";"
     write_csv([{"a": "6", "b": "7"}], path, delimiter=";", backups=1)
     assert [{"a": "1", "b": "2"}] == read_csv(f"{path}.1")
+
+
+def test_a_decimal_comma_file_ragged_under_its_own_delimiter_never_replaces_a_good_backup(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    rows: list[dict[str, Any]] = [{"Name": "Anna", "Preis, EUR": "3,50"}, {"Name": "Bob", "Preis, EUR": "4,20"}]
+    write_csv(rows, path, delimiter=";", backups=1)
+    write_csv(rows, path, delimiter=";", backups=1)
+    # One lost ";": ragged under ";", yet every row is two fields under "," (the decimal commas).
+    path.write_bytes(b"Name;Preis, EUR\r\nAnna;3,50\r\nBob4,20\r\n")
+    write_csv([{"Name": "Cleo", "Preis, EUR": "1,00"}], path, delimiter=";", backups=1)
+    assert rows == read_csv(Path(f"{path}.1"), delimiter=";")
+
+
+def test_a_file_written_with_another_delimiter_is_judged_by_the_one_that_splits_its_header_most(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.csv"
+    rows: list[dict[str, Any]] = [{"a|b": "1|2", "c": "3", "d": "4"}]
+    write_csv(rows, path, delimiter=";", backups=1)
+    write_csv(rows, path, delimiter=";", backups=1)
+    # A lost ";": ragged under ";" (three header fields), two fields a row under "|".
+    path.write_bytes(b"a|b;c;d\r\n1|2;34\r\n")
+    write_csv([{"x": "5", "y": "6"}], path, delimiter=",", backups=1)
+    assert rows == read_csv(Path(f"{path}.1"), delimiter=";")

@@ -14,6 +14,7 @@ from stalwart.fallbacks import (
     RecoveryReport,
     get_performance_stats,
     recover_json,
+    safe_read_json,
     write_json,
 )
 from stalwart.fallbacks._jsonfile import encode_json
@@ -397,6 +398,13 @@ def test_json_lines_whose_damaged_first_line_ends_like_an_opener_keep_the_other_
     assert ([{"n": 0}, {"n": 1}, {"n": 2}], "jsonl", 1) == (report.data, report.method, report.lost)
 
 
+def test_json_lines_with_a_damaged_first_line_and_a_torn_last_one_keep_the_lines_between(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"a": 1,\n{"n":0}\n{"n":1}\n{"n":2')  # the torn last line is the cut, not a sign either way
+    report = recover_json(path)
+    assert ([{"n": 0}, {"n": 1}], "jsonl", 2) == (report.data, report.method, report.lost)
+
+
 def test_json_lines_of_arrays_whose_first_line_is_cut_after_a_comma_keep_the_other_lines(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_bytes(b"[1, 2,\n[3, 4]\n[5, 6]\n[7, 8]\n")
@@ -409,7 +417,7 @@ def test_json_lines_of_arrays_whose_first_line_is_cut_after_a_comma_keep_the_oth
     [{"servers": ["a.example", "b.example"], "ports": [80, 443], "retries": 3}, [[1, 2], [3, 4], ["x", "y"]]],
     ids=["object", "array-of-arrays"],
 )
-def test_a_zeroed_byte_anywhere_in_a_pretty_printed_document_never_yields_line_fragments(
+def test_a_zeroed_deleted_or_blanked_byte_anywhere_in_a_pretty_printed_document_never_yields_line_fragments(
     tmp_path: Path, document: Any
 ) -> None:
     path = tmp_path / "d.json"
@@ -417,14 +425,44 @@ def test_a_zeroed_byte_anywhere_in_a_pretty_printed_document_never_yields_line_f
     elements = document if isinstance(document, list) else []
     wrong = []
     for offset in range(len(whole)):
-        path.write_bytes(whole[:offset] + b"\x00" + whole[offset + 1 :])
-        try:
-            data = recover_json(path).data
-        except CorruptFileError:
-            continue
-        if not (isinstance(data, list) and _in_order_subset(data, elements)):
-            wrong.append((offset, data))  # e.g. [2, 4]: the last line of each inner array
+        # A deleted or blanked "," makes two lines in a row parse ("80" above "443").
+        for damage, damaged in (
+            ("zeroed", whole[:offset] + b"\x00" + whole[offset + 1 :]),
+            ("deleted", whole[:offset] + whole[offset + 1 :]),
+            ("blanked", whole[:offset] + b" " + whole[offset + 1 :]),
+        ):
+            path.write_bytes(damaged)
+            try:
+                report = recover_json(path)
+            except CorruptFileError:
+                continue
+            if report.method == "intact":
+                continue  # a space or newline less (or blanked) leaves valid JSON: nothing to recover
+            # A deleted or blanked bracket shifts the structure (a "]" less reads as an array cut
+            # short), which the array salvage cannot tell from data; reading lines alone must not happen.
+            fragments = report.method == "jsonl" or (
+                damage == "zeroed" and not (isinstance(report.data, list) and _in_order_subset(report.data, elements))
+            )
+            if fragments:
+                wrong.append((damage, offset, report.method, report.data))  # e.g. [2, 4]: inner arrays' last lines
     assert [] == wrong
+
+
+def test_a_pretty_printed_object_that_lost_a_comma_is_not_read_as_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.json"
+    write_json({"ports": [80, 443], "hosts": ["a.example", "b.example"]}, path, indent=2, backups=0)
+    path.write_bytes(path.read_bytes().replace(b"80,", b"80", 1))  # "80" and "443" now both parse alone
+    with pytest.raises(CorruptFileError):
+        recover_json(path)
+    assert None is safe_read_json(path)
+
+
+def test_a_pretty_printed_array_of_arrays_with_a_blanked_comma_keeps_only_whole_elements(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    write_json([[1, 2, 3], [4, 5, 6]], path, indent=2, backups=0)
+    path.write_bytes(path.read_bytes().replace(b"2,", b"2 ", 1))  # "2" and "3" now both parse alone
+    report = recover_json(path)
+    assert ([[4, 5, 6]], "array", 1) == (report.data, report.method, report.lost)
 
 
 @pytest.mark.parametrize(

@@ -169,8 +169,9 @@ def write_csv(
         delimiter: Field separator.
         durable: ``fsync`` file and directory before returning.
         backups: Backup generations to keep; the current file must parse as CSV to
-            become one, under ``delimiter`` or, if it was written with another, under
-            that one (``,`` ``;`` tab ``|`` are recognized by its header).
+            become one: under ``delimiter`` alone if that splits its header into two
+            fields or more, else under whichever of ``,`` ``;`` tab ``|`` splits the
+            header into the most (it was written with another delimiter).
         nan: NaN / infinity policy.
         lock_timeout: Seconds to wait for ``<path>.lock``.
 

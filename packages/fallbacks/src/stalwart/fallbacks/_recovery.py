@@ -260,10 +260,15 @@ class _Lines:
     clean: bool
 
 
-#: After a damaged first line, how many non-blank lines may pass without two in a row that
-#: parse before the file is taken for a pretty-printed document (JSON Lines show such a pair
-#: at once; a pretty document never does, and reading all its lines one by one is slow).
+#: After a damaged first line, how many non-blank lines decide whether the file is JSON Lines
+#: (most of them parse) or a pretty-printed document (at most about half of them parse, one
+#: damaged line aside); looking no further keeps a big pretty document fast.
 _DECIDING_LINES = 64
+
+
+def _mostly_parsed(parsed: int, lines: int) -> bool:
+    """Return True if ``parsed`` of ``lines`` is at least three quarters: JSON Lines, not a document."""
+    return parsed * 4 >= lines * 3
 
 
 def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
@@ -276,13 +281,16 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     anything), so the lines after it decide. In a pretty-printed document a line
     that parses alone is the last element of an array (``443``, ``"b.example"``,
     ``[]``; the others end with ``,``, and ``"key": ...``, ``}`` or ``],`` never
-    parse), so the next line closes that array: two lines in a row never both
-    parse. The file is JSON Lines if two lines in a row parse within the
-    ``_DECIDING_LINES`` non-blank lines after the damaged first one, or if it
-    holds just one more line, which parses (a torn last line aside), and the
-    first line does not open a document (``[\n  3\n`` may be an array cut after
-    its last element). Keeping the fragments of a pretty document would pass
-    them off as data.
+    parse), and the next line closes that array, which does not parse: at most
+    about half of its lines parse. One damaged byte adds at most one more (a lost
+    ``,`` makes ``80`` parse next to ``443``), so a single pair of lines that
+    parse in a row proves nothing. The file is JSON Lines if at least three
+    quarters of the (up to) ``_DECIDING_LINES`` non-blank lines after the damaged
+    first one parse, two lines at least (a torn last line is not counted: it is
+    the cut, not a sign of either), or if it holds just one more line, which
+    parses, and the first line does not open a document (``[\n  3\n`` may be an
+    array cut after its last element). Keeping the fragments of a pretty
+    document would pass them off as data.
     """
     decoder = msgspec.json.Decoder()
     items: list[Any] = []
@@ -292,14 +300,15 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     last = len(lines) - 1  # the piece after the final newline: torn if non-blank
     first: bytes | None = None  # the first non-blank line, while it is damaged and nothing settled it
     seen_first = False
-    previous_parsed = False
-    after_first = 0  # non-blank lines after a damaged first one, until two in a row parse
+    window = 0  # non-blank lines after a damaged first one that decide (a torn last line aside)
+    window_parsed = 0  # how many of those parse
     rest_parses = True  # every non-blank line after the damaged first one parses (a torn last line aside)
     for number, line in enumerate(lines):
         if not line.strip():
             continue
         parsed = False
-        if number == last and not torn_line_is_whole(line):
+        torn = number == last and not torn_line_is_whole(line)
+        if torn:
             lost += 1  # cut off: even if it parses (``12`` of ``12345``) it is no record
         else:
             try:
@@ -314,14 +323,15 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
         if not seen_first:
             seen_first = True
             first = None if parsed else line
-        elif first is not None:
-            if parsed and previous_parsed:
-                first = None  # two in a row: JSON Lines
-            else:
-                after_first += 1
-                if after_first >= _DECIDING_LINES:
+        elif first is not None and not torn:
+            window += 1
+            window_parsed += parsed
+            if window >= _DECIDING_LINES:
+                if not _mostly_parsed(window_parsed, window):
                     return None
-        previous_parsed = parsed
+                first = None  # most lines of the window parse: JSON Lines
+    if first is not None and window >= 2 and _mostly_parsed(window_parsed, window):
+        first = None
     if first is not None and not (rest_parses and items and not _opens_document(first)):
         return None
     return _Lines(items, lost, clean)

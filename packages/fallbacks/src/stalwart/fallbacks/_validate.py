@@ -72,10 +72,11 @@ def csv_rotation_format(delimiter: str) -> Format:
     r"""Return the format that decides whether ``write_csv`` may back up the current file.
 
     The current file must be valid CSV under the delimiter it was written with,
-    which is not recorded and may differ from ``delimiter`` (the new write's): it
-    is valid if it parses under ``delimiter`` or one of ``,`` ``;`` tab ``|`` that
-    splits its header into two fields or more; a file no candidate splits so (one
-    column) must parse under ``delimiter``.
+    which is not recorded and may differ from ``delimiter`` (the new write's). If
+    ``delimiter`` splits the file's header into two fields or more, the file must
+    parse under it; else under whichever of ``,`` ``;`` tab ``|`` splits the header
+    into the most fields, two or more; a file no candidate splits so (one column)
+    must parse under ``delimiter``.
 
     Raises:
         ValueError: ``delimiter`` is not one character, or is ``"``, ``\r`` or ``\n``.
@@ -313,29 +314,27 @@ def _header_width(text: str, delimiter: str) -> int:
 def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
     """Return the problem of CSV ``raw`` under the delimiter it was written with, as far as it can be told.
 
-    The candidates are ``delimiter`` (the new write's), then ``,`` ``;`` tab ``|``.
-    Only a candidate that splits the header into two fields or more counts: under a
-    delimiter that occurs nowhere, every row is one field and any file "parses"
-    (``a,b`` / ``1,2,3``, ragged under ``,``, is valid under ``;``). The file is valid
-    if it parses under one of those; with none (a one-column file, a header that
-    does not parse), it must parse under ``delimiter``. So a file written with
-    ``,`` still becomes a backup when the next write uses ``;``, and a ragged file
-    does not because some other delimiter reads it as one column.
+    If ``delimiter`` (the new write's) splits the header into two fields or more,
+    the file is judged under it alone: a ``;`` file with decimal commas that is
+    ragged under ``;`` (``Name;Preis, EUR`` / ``Bob4,20``) must not pass because
+    it happens to read as two columns under ``,``. Only when it does not (the file
+    was written with another delimiter, or has one column) is the delimiter the
+    file was written with guessed: of ``,`` ``;`` tab ``|``, the one that splits
+    the header into the most fields (the first on a tie), if that is two or more;
+    under a delimiter that occurs nowhere every row is one field and a ragged file
+    (``a,b`` / ``1,2,3``) would "parse". With none (a one-column file, a header
+    that does not parse), the file must parse under ``delimiter``.
     """
     problem = _utf8_problem(raw)
     if problem is not None:
         return problem
     text = raw.decode("utf-8")
-    first: Problem | None = None
-    for candidate in dict.fromkeys((delimiter, *_USUAL_DELIMITERS)):
-        if _header_width(text, candidate) < 2:
-            continue
-        problem = _csv_problem(raw, candidate)
-        if problem is None:
-            return None
-        if first is None:
-            first = problem
-    return _csv_problem(raw, delimiter) if first is None else first
+    if _header_width(text, delimiter) < 2:
+        widths = {candidate: _header_width(text, candidate) for candidate in _USUAL_DELIMITERS}
+        widest = max(widths, key=widths.__getitem__)  # the first of the widest: dicts keep order
+        if widths[widest] >= 2:
+            return _csv_problem(raw, widest)
+    return _csv_problem(raw, delimiter)
 
 
 def find_problem(raw: bytes, fmt: Format) -> Problem | None:
