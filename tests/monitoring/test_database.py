@@ -605,3 +605,107 @@ def test_a_full_batch_handed_over_while_close_runs_before_any_writer_started_is_
     handler.handle(logging.LogRecord("test.db.race", logging.INFO, __file__, 1, "the batch", (), None))
     assert 1 == count(path, "message = 'the batch'")
     assert (1, 0) == (handler.stats().written, handler.stats().pending)
+
+
+def test_a_flush_racing_close_has_its_records_written_by_close(tmp_path: Path, attach: Attach) -> None:
+    # flush() used to take the buffer, then queue its command: a close() in between stopped the
+    # writer first, and the taken rows waited in a queue nobody read (and flush waited 30 s).
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600)
+    logger = attach(handler, "test.db.flush-close")
+    for n in range(5):
+        logger.info("n %d", n)
+    start_writer = handler._start_writer
+
+    def close_first() -> None:
+        handler.close()
+        start_writer()
+
+    handler._start_writer = close_first  # type: ignore[method-assign]
+    handler.flush()
+    assert 5 == count(path)
+    assert (5, 0) == (handler.stats().written, handler.stats().pending)
+
+
+def test_a_writer_that_cannot_start_leaves_the_log_call_alone_and_close_writes_the_records(
+    tmp_path: Path, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At interpreter shutdown Python 3.12 refuses new threads: the log call used to raise, and
+    # close() then failed joining a thread that never started.
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=2, flush_interval=3600)
+    logger = attach(handler, "test.db.no-thread")
+    reported: list[str] = []
+    monkeypatch.setattr(handler, "handleError", lambda record: reported.append(record.getMessage()))
+
+    def refuse(thread: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", refuse)
+        for n in range(3):
+            logger.info("n %d", n)
+        handler.flush()
+    assert ["n 0", "n 1", "n 2"] == reported  # told, once a record, that no writer runs
+    handler.close()
+    assert ["n 0", "n 1", "n 2"] == [r.message for r in read_database(path)]
+    assert (3, 0, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)
+
+
+def test_a_database_the_writer_cannot_open_fails_that_batch_and_the_next_one_is_written(
+    tmp_path: Path, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer used to open the database once, outside its error handling: a failed open killed
+    # the thread, and everything after it waited unwritten and unreported.
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=5, flush_interval=3600)
+    logger = attach(handler, "test.db.open-fails")
+    real = _database._connect
+    opened: list[str] = []
+
+    def fail_first_open(where: str) -> sqlite3.Connection:
+        opened.append(where)
+        if len(opened) == 1:
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(where)
+
+    monkeypatch.setattr(_database, "_connect", fail_first_open)
+    reported: list[str] = []
+    monkeypatch.setattr(handler, "handleError", lambda record: reported.append(record.getMessage()))
+    for n in range(10):
+        logger.info("n %d", n)
+        if n == 4:
+            handler.flush()  # the first batch meets the failed open
+    handler.close()
+    assert [f"could not write 5 rows to {path}"] == reported
+    assert [f"n {n}" for n in range(5, 10)] == [r.message for r in read_database(path)]
+    assert (5, 5, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)
+
+
+def test_a_second_close_returns_only_once_the_first_has_written_everything(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600)
+    for n in range(5):
+        handler.handle(logging.LogRecord("test.db.close-twice", logging.INFO, __file__, 1, "n %d", (n,), None))
+    rows_seen_by_second_close: list[int] = []
+    closers: list[threading.Thread] = []
+    write = handler._write
+
+    def close_and_count() -> None:
+        handler.close()
+        rows_seen_by_second_close.append(count(path))
+
+    def close_again_meanwhile(values: list[object]) -> None:
+        # The first close() is about to write the rows: a second close() from another thread must
+        # not return before they are written (join's timeout only bounds how long this test looks).
+        if values and not closers:
+            second = threading.Thread(target=close_and_count)
+            closers.append(second)
+            second.start()
+            second.join(0.2)
+        write(values)
+
+    handler._write = close_again_meanwhile  # type: ignore[method-assign]
+    handler.close()
+    closers[0].join(30)
+    assert [5] == rows_seen_by_second_close

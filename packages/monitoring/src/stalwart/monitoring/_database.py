@@ -195,6 +195,9 @@ def _connect(path: str) -> sqlite3.Connection:
 _live: weakref.WeakSet[DatabaseHandler] = weakref.WeakSet()
 _fork_hook_installed = False
 _held_for_fork: list[threading.Lock] = []
+# A forked child keeps its parent's writer connections alive, unused: closing SQLite's copy in the
+# child could touch the parent's WAL and locks.
+_inherited_connections: list[sqlite3.Connection] = []
 
 
 # SQLite holds process-wide mutexes while a call runs; a fork in the middle of one leaves the
@@ -316,6 +319,7 @@ class DatabaseHandler(GuardedHandler):
         except (sqlite3.Error, OSError) as exc:
             raise HandlerOpenError(self.path, str(exc)) from exc
         self._closed = False
+        self._close_done.clear()
         global _fork_hook_installed
         if not _fork_hook_installed and hasattr(os, "register_at_fork"):
             os.register_at_fork(
@@ -343,6 +347,16 @@ class DatabaseHandler(GuardedHandler):
         self._gap_last_ns = 0
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        # The writer's connection, opened on first use and again after a failed open (see _connection).
+        parent_connection = getattr(self, "_conn", None)
+        if parent_connection is not None:
+            _inherited_connections.append(parent_connection)
+        self._conn: sqlite3.Connection | None = None
+        # Set when the first close() is done, so a concurrent close() returns only then (set from the
+        # start while closed: a handler whose construction failed, or one a forked child inherits closed).
+        self._close_done = threading.Event()
+        if self._closed:
+            self._close_done.set()
         self._sqlite_lock = threading.Lock()  # held by the writer while inside SQLite
 
     def _reset_after_fork(self) -> None:
@@ -421,7 +435,11 @@ class DatabaseHandler(GuardedHandler):
                 self._buf = []
                 self._enqueued += buffered + 1
         if self._writer is None:
-            self._start_writer()
+            try:
+                self._start_writer()
+            except RuntimeError:
+                # No new thread at interpreter shutdown (Python 3.12): the record waits, close() writes it.
+                self.handleError(record)
 
     def _take_buffer(self) -> Values:
         with self._buf_lock:
@@ -431,39 +449,54 @@ class DatabaseHandler(GuardedHandler):
         return values
 
     def _start_writer(self) -> None:
+        """Start the writer thread unless one runs or the handler is closed.
+
+        Raises:
+            RuntimeError: No thread can start (at interpreter shutdown); no writer is recorded, so
+                ``close()`` writes what waits itself.
+        """
         with self._writer_lock:
             if self._writer is None and not self._closed:
-                self._writer = threading.Thread(
+                writer = threading.Thread(
                     target=self._run, name=f"stalwart-db-writer:{os.path.basename(self.path)}", daemon=True
                 )
-                self._writer.start()
+                writer.start()
+                self._writer = writer
 
-    def _command(self, command: _Command) -> _Command:
-        self._start_writer()
-        writer = self._writer
-        if writer is None:
-            raise HandlerOpenError(self.path, "handler is closed")
-        self._queue.put(command)
-        # The writer may die only with the process; the timeout keeps a wedged disk from hanging shutdown.
+    def _command(self, kind: str, cutoff_ns: int = 0) -> _Command | None:
+        """Hand the writer the buffer with a command and wait (up to 30 s) until it ran; None once closed."""
+        try:
+            self._start_writer()
+        except RuntimeError:
+            return None  # no thread at interpreter shutdown: close() writes what waits
+        with self._buf_lock:
+            # Checked, taken and queued in one step (as emit queues a batch): close() then either comes
+            # first (nothing is taken) or finds the command queued ahead of its stop.
+            if self._closed or self._writer is None:
+                return None
+            command = _Command(kind, self._buf, cutoff_ns=cutoff_ns)
+            self._buf = []
+            self._enqueued += len(command.values) // _COLUMN_COUNT
+            self._queue.put(command)
+        # The timeout keeps a wedged disk from hanging the caller (and shutdown) for ever.
         command.done.wait(_WAIT_SECONDS)
         return command
 
     def flush(self) -> None:
         """Write every accepted record and wait (up to 30 s) until it is committed."""
-        if self._closed or self._writer is None:
-            return
-        self._command(_Command("flush", self._take_buffer()))
+        if not self._closed and self._writer is not None:
+            self._command("flush")
 
     def apply_retention(self) -> int:
         """Delete rows older than ``retention_days`` now, in chunks; return how many were deleted.
 
         Returns:
-            The number of rows deleted (0 when no retention is configured).
+            The number of rows deleted (0 when no retention is configured or the handler is closed).
         """
         if self.retention_days is None or self._closed:
             return 0
-        cutoff = self._cutoff_ns()
-        return self._command(_Command("retention", self._take_buffer(), cutoff_ns=cutoff)).result
+        command = self._command("retention", self._cutoff_ns())
+        return 0 if command is None else command.result
 
     def _cutoff_ns(self) -> int:
         assert self.retention_days is not None
@@ -484,29 +517,33 @@ class DatabaseHandler(GuardedHandler):
             self._buf = []
             self._enqueued += len(values) // _COLUMN_COUNT
             writer = self._writer
-        if not already:
-            if writer is not None:
-                self._queue.put(_Command("stop", values))
-                writer.join(_WAIT_SECONDS)
-            elif values or self._gap_dropped or not self._queue.empty():
-                # Records accepted (or dropped) just before the writer started: write them here,
-                # the batches handed over first (they are older than the buffer).
-                with self._sqlite_lock:
-                    conn = _connect(self.path)
-                try:
-                    self._drain(conn)
-                    self._write(conn, values)
-                finally:
-                    with self._sqlite_lock:
-                        conn.close()
-            _live.discard(self)
+        if already:
+            # Another close() runs: return once it has written everything (a reader may follow).
+            self._close_done.wait(_WAIT_SECONDS)
+        else:
+            try:
+                if writer is not None:
+                    self._queue.put(_Command("stop", values))
+                    writer.join(_WAIT_SECONDS)
+                    values = []
+                if (writer is None or not writer.is_alive()) and (
+                    values or self._gap_dropped or not self._queue.empty()
+                ):
+                    # No writer ever ran (records accepted or dropped before it started, or it could not
+                    # start) or it is gone: write here what waits, the queued batches first (they are older).
+                    try:
+                        self._drain()
+                        self._write(values)
+                    finally:
+                        self._close_connection()
+            finally:
+                _live.discard(self)
+                self._close_done.set()
         super().close()
 
     # -- writer side ---------------------------------------------------------
 
     def _run(self) -> None:
-        with self._sqlite_lock:
-            conn = _connect(self.path)
         try:
             next_retention = time.monotonic()
             while True:
@@ -515,31 +552,46 @@ class DatabaseHandler(GuardedHandler):
                 except queue.Empty:
                     item = self._take_buffer()
                 if isinstance(item, list):
-                    self._write(conn, item)
+                    self._write(item)
                 else:
-                    self._write(conn, item.values)
+                    self._write(item.values)
                     if item.kind == "retention":
-                        item.result = self._delete_old(conn, item.cutoff_ns)
+                        item.result = self._delete_old(item.cutoff_ns)
                     elif item.kind == "stop":
-                        self._drain(conn)
+                        self._drain()
                         item.done.set()
                         return
                     item.done.set()
                 if self.retention_days is not None and time.monotonic() >= next_retention:
-                    self._delete_old(conn, self._cutoff_ns())
+                    self._delete_old(self._cutoff_ns())
                     next_retention = time.monotonic() + self.retention_interval
         finally:
-            with self._sqlite_lock:
-                conn.close()
+            self._close_connection()
 
-    def _drain(self, conn: sqlite3.Connection) -> None:
+    def _connection(self) -> sqlite3.Connection:
+        """Return the writer's connection, opening it first if needed; call with ``_sqlite_lock`` held.
+
+        An open that fails (the directory was removed, the disk is gone) fails the write that
+        needed it, which reports and counts it; the next write tries again.
+        """
+        if self._conn is None:
+            self._conn = _connect(self.path)
+        return self._conn
+
+    def _close_connection(self) -> None:
+        with self._sqlite_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _drain(self) -> None:
         """Write what is still queued: a flush racing close (behind the stop), or every batch when no writer ran."""
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            self._write(conn, item if isinstance(item, list) else item.values)
+            self._write(item if isinstance(item, list) else item.values)
             if isinstance(item, _Command):
                 item.done.set()
 
@@ -580,13 +632,14 @@ class DatabaseHandler(GuardedHandler):
             self._encoder.encode(extra).decode(),
         ]  # fmt: skip
 
-    def _write(self, conn: sqlite3.Connection, values: Values) -> None:
+    def _write(self, values: Values) -> None:
         gap = self._take_gap()
         if not values and gap is None:
             return
         rows = len(values) // _COLUMN_COUNT
         try:
             with self._sqlite_lock:
+                conn = self._connection()
                 try:
                     conn.execute("BEGIN")
                     most = _statement_rows(conn)
@@ -614,13 +667,13 @@ class DatabaseHandler(GuardedHandler):
         finally:
             self._done += rows
 
-    def _delete_old(self, conn: sqlite3.Connection, cutoff_ns: int) -> int:
+    def _delete_old(self, cutoff_ns: int) -> int:
         """Delete rows with ``ts_ns < cutoff_ns``, one chunk per transaction, never blocking writers long."""
         deleted = 0
         try:
             while True:
                 with self._sqlite_lock:
-                    cursor = conn.execute(
+                    cursor = self._connection().execute(
                         "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < ? LIMIT ?)",
                         (cutoff_ns, _RETENTION_CHUNK),
                     )
