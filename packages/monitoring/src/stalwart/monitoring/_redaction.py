@@ -39,21 +39,25 @@ _TOKENIZER = re.compile(r"tokeni[sz]")
 # run of name characters (a lookbehind and a lookahead pin both ends) and no two branches of a value
 # can match the same character, so the time is linear in the text (a lazy name prefix and `(\\.|.)*`
 # values took seconds to minutes on long runs and on unterminated quotes with backslashes).
-# (Form keys, user[password]=x, also URL-encoded or as an array, end their name with "]" right before "=".)
+# (A bracketed name, user[password]=x, also URL-encoded or as an array, or [password] => x in PHP's print_r,
+# ends with "]" right before "=" or before "=>" / ":": `cache[token] = x` is an assignment. `::` is no separator.)
 _KV_HEAD = re.compile(
     r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])"
-    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*|\\?[\"']?[ \t]*(?:=>|[:=])\s*)"
+    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*|\](?:\[\])?(?:\\?[\"'])?[ \t]*(?:=>|:(?!:))\s*"
+    r"|\\?[\"']?[ \t]*(?:=>|=|:(?!:))\s*)"
 )
 _KV_VALUE = re.compile(
     r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\""
     r"|(?P<prefix>[bB][rR]?|[rR][bB]?|[uU])?(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)')"
-    r"|\[(?P<list>[^\[\]\r\n]*)\]|\{(?P<brace>[^{}\"':\r\n]*)\}"
+    r"|\[(?P<list>[^\[\]]{0,4096})\]|\{(?P<brace>[^{}\"':\r\n]*)\}"
     r"|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\])|\\\"(?=[^\s\"'&,;}\]\\]))+)"
 )
 # Words that make a name (a pair's key, a command-line option) name a secret wherever they sit in it.
-# (Not passes, passed, passenger, passthrough, passive, passage, passing; not tokenizer, tokenise.)
+# (Not passes, passed, passedTests, passenger, passthrough/passthru, passive, passage, passing, bypass, compass,
+# surpass, trespass; not tokenizer, tokenise.)
 _SECRET_WORDS = (
-    r"pass(?!enger|es(?![a-z])|ed(?![a-z])|age|ive|through|ing)(?:word|wd|phrase)?|pwd|secret|token(?!i[zs])"
+    r"(?<!by)(?<!com)(?<!sur)(?<!tres)pass(?!enger|es(?-i:[^a-z])|es$|ed(?-i:[^a-z])|ed$|age|ive|through|thru|ing)"
+    r"(?:word|wd|phrase)?|pwd|secret|token(?!i[zs])"
     r"|api[_-]?key|access[_-]?key"
     r"|private[_-]?key|credential"
 )
@@ -84,15 +88,17 @@ _DATA_KEY_NAME = re.compile(
 # (a numeric uid:gid and a URL are no credentials).
 _CURL_LINE = re.compile(r"(?i)\bcurl\b[^\r\n]*")
 _CURL_USER = re.compile(
-    r"(?<![\w-])(?P<head>(?:-[a-zA-Z]*[uU]|--(?:proxy-)?user)(?:[ \t]+|=|[\"'],[ \t]*)?)"
+    r"(?<![\w-])(?P<head>-[a-tv-zA-TV-Z]*[uU](?:[ \t]+|=|[\"'],[ \t]*)?|--(?:proxy-)?user(?:[ \t]+|=|[\"'],[ \t]*))"
     r"(?:(?P<quote>\\?[\"'])(?P<quser>[^\"'\\:\r\n]{0,256}):(?:(?!(?P=quote))(?:\\.|[^\\\r\n]))*(?P=quote)"
-    r"|(?P<bquote>\\?[\"']?)(?!\d+:\d+(?!\S))(?P<user>[^\s:\"'\\]{1,256}):(?![ \t]|//)"
-    r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|\\[^\r\n]|\S)+)"
+    r"|(?P<bquote>\\?[\"']?)(?!\d+:\d+(?!\S))(?P<user>[^\s:\"'\\]{1,256})(?P<uquote>[\"']?):(?![ \t]|//)"
+    r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[\"']?(?:\\[^\r\n]|[^\s\"'\\])+))"
 )
-# "API key: x", "secret key = x": a key named by the word before it; its value must look like one (a
-# digit in it, or 16+ characters), so "API key: missing" is kept.
+# "API key: x", "secret key = x": a key named by the word before it; its value must look like one (8+
+# characters with letters and digits, or 16+; not a path or a key file), so "API key: missing" is kept.
 _KEY_QUALIFIER = re.compile(r"(?i)(?<![\w-])(?:api|secret|access|private|encryption|signing|master)[ \t]+$")
-_CREDENTIAL_LIKE = re.compile(r"\S*\d\S*|\S{16,}")
+_CREDENTIAL_LIKE = re.compile(
+    r"[\"']?(?![/~.])(?!\S*\.(?:pem|key|crt|der|p12|pfx|json|ya?ml)\b)(?:(?=\S*[A-Za-z])(?=\S*\d)\S{8,}|\S{16,})"
+)
 _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Credentials in URLs: scheme://user:password@host; the user may be empty (redis://:password@host)
     # and the password may hold "@" (userinfo ends at the last "@" before the path; quotes, "?", "#"
@@ -117,19 +123,20 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # are no secrets).
     (_CURL_LINE, lambda line: _CURL_USER.sub(_mask_curl_user, line.group(0))),
     # mysql's -pPASSWORD (attached; "-p" alone prompts, "-P" is the port) and sshpass -p PASSWORD.
-    # The program name must be a command (followed by a blank: not /var/lib/mysql:...), and a docker port
-    # mapping (-p3306:3306) is no password.
+    # The program name must be a command (followed by a blank: not /var/lib/mysql:...), its options end at a
+    # shell separator or quote, and a docker port mapping (-p3306:3306) or -port/-pid is no password.
     (
         re.compile(
-            r"(?m)(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump)(?=[ \t])"
-            r"[^\r\n]{0,256}?(?<![\w-])-p)(?![ \t]|\d[\d.]*:\d)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
+            r"(?m)(\b(?:mysql[a-z_]*|mariadb(?:-[a-z]+)?)(?=[ \t])"
+            r"[^\r\n|;&\"']{0,256}?(?<![\w-])-p)(?![ \t]|\d[\d.]*:\d|(?:ort|ool|id|idfile)\b)"
+            r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
         ),
         rf"\1{MASK}",
     ),
     # sshpass's own -p, among its own options (not the -p of the ssh it runs).
     (
         re.compile(
-            r"(?m)(\bsshpass(?:[ \t]+(?:-[fdP][ \t]*\S+|-[ehvV]\S*)){0,8}[ \t]+-p[ \t]*)"
+            r"(?m)(\bsshpass(?:[ \t]+(?:-[fdP][ \t]*(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|\S+)|-[ehvV]\S*)){0,8}[ \t]+-p[ \t]*)"
             r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
         ),
         rf"\1{MASK}",
@@ -250,7 +257,7 @@ def _secret_key_name(key: str) -> bool:
 def _mask_curl_user(match: re.Match[str]) -> str:
     if match["quote"] is not None:
         return f"{match['head']}{match['quote']}{match['quser']}:{MASK}{match['quote']}"
-    return f"{match['head']}{match['bquote']}{match['user']}:{MASK}"
+    return f"{match['head']}{match['bquote']}{match['user']}{match['uquote']}:{MASK}"
 
 
 def _names_secret(head: re.Match[str]) -> bool:
@@ -282,17 +289,20 @@ def _mask_pairs(text: str, extra_keys: frozenset[str]) -> str:
     done = position = 0
     while (head := _KV_HEAD.search(text, position)) is not None:
         position = head.end("key")
-        named = _names_secret(head) or (
-            bool(extra_keys) and _NON_ALNUM.sub("", head.group("key").lower()) in extra_keys
-        )
+        by_user = bool(extra_keys) and _NON_ALNUM.sub("", head.group("key").lower()) in extra_keys
+        named = by_user or _names_secret(head)
         if not named and not _qualified_key(head):
             continue
         value = _KV_VALUE.match(text, head.end())
         if value is None:
             continue
         bare = value.group("bare")
-        if bare is not None and _is_count(head.group("key"), bare):
+        if bare is not None and not by_user and _is_count(head.group("key"), bare):
             continue  # prompt_tokens=512, passed=42: a count, not a secret
+        if bare is not None and bare[0] == "/" and head.group("key") in ("PWD", "OLDPWD") and not by_user:
+            start = head.start()
+            if start == 0 or text[start - 1] != ";":
+                continue  # the shell's working directory (env, sudo's log); ODBC's ;PWD= is a password
         if not named and not _CREDENTIAL_LIKE.fullmatch(value.group(0)):
             continue  # "API key: missing" says something about a key, and holds none
         if value.group("list") is not None:
@@ -324,7 +334,12 @@ class Redactor:
     """
 
     def __init__(self, keys: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> None:
-        self._extra_keys = frozenset(_NON_ALNUM.sub("", k.lower()) for k in keys)
+        self._extra_keys = frozenset(_NON_ALNUM.sub("", k.lower()) for k in keys) - {""}
+        # The pre-scan, also finding the user's keys however they are spelled (X-Internal, x_internal).
+        self._hint = _HINT
+        if self._extra_keys:
+            spellings = ("[^a-z0-9]?".join(map(re.escape, key)) for key in sorted(self._extra_keys))
+            self._hint = re.compile(f"{_HINT.pattern}|{'|'.join(spellings)}", re.IGNORECASE)
         extra: list[re.Pattern[str]] = []
         for pattern in patterns:
             try:
@@ -344,22 +359,31 @@ class Redactor:
 
         It is when :meth:`is_secret_key` says the key names a secret and the
         value is neither ``None`` nor ``""``, except a count under a count's name
-        (``max_tokens: 512``, ``tokens_used: "100"``, ``authenticated: True``).
+        (``max_tokens: 512``, ``tokens_used: "100"``, ``authenticated: True``)
+        that is not one of the ``keys`` given (those are always masked).
         """
         if not self.is_secret_key(key) or value is None or (isinstance(value, str) and not value):
             return False
         if isinstance(value, (int, float)) or (isinstance(value, str) and _COUNT_VALUE.fullmatch(value)):
-            return not _COUNT_NAME.search(str(key))
+            return not _COUNT_NAME.search(str(key)) or _NON_ALNUM.sub("", str(key).lower()) in self._extra_keys
         return True
 
     def _mask_pair(self, match: re.Match[str]) -> str:
-        """Mask the value of a (name, value) pair found in text, if the name names a secret (see _PAIR)."""
-        name, start = match["name"], match.start()
-        if not self.is_secret_key(name):
+        """Mask the value of a (name, value) pair found in text, if the name names a secret (see _PAIR).
+
+        A pair in a sequence of pairs is masked like a mapping item (not empty, not a count). A lone
+        pair only under an always-secret header name and with a credential-like value: a pair of
+        names (``allow_headers=["Authorization", "Content-Type"]``) is kept.
+        """
+        name, start, number = match["name"], match.start(), match["num"]
+        value = match.string[match.end("vq") : match.end() - len(match["vq"])] if number is None else number
+        if not value or not self.hides(name, value):
             return match.group(0)
-        if not _PAIR_IN_SEQUENCE.search(match.string, max(0, start - 32), start) and not _PAIR_NAME_ALONE.search(name):
+        if not _PAIR_IN_SEQUENCE.search(match.string, max(0, start - 32), start) and not (
+            _PAIR_NAME_ALONE.search(name) and any(_CREDENTIAL_LIKE.fullmatch(word) for word in value.split())
+        ):
             return match.group(0)
-        if match["num"] is not None:
+        if number is not None:
             return match.string[start : match.start("num")] + MASK
         return f"{match.string[start : match.start('vp')]}{match['vp']}{match['vq']}{MASK}{match['vq']}"
 
@@ -368,8 +392,8 @@ class Redactor:
         if self._extra_patterns:
             for pattern in self._extra_patterns:
                 text = pattern.sub(MASK, text)
-        if not self._extra_keys and not _HINT.search(text):
-            return text  # (the pre-scan knows no user key: with some, every text is searched)
+        if not self._hint.search(text):
+            return text
         text = _mask_pairs(text, self._extra_keys)
         text = _PAIR.sub(self._mask_pair, text)
         for pattern, replacement in _PATTERNS:
