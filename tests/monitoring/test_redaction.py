@@ -137,6 +137,13 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("user[password][]=formQ14", "formQ14"),
     ("api_keys: ['k1secQ15', 'k2secQ16']", "k2secQ16"),
     ("PWD={se;cretQ17}", "cretQ17"),
+    ("Array ( [user] => ada [password] => Qm8vLr2Nx [token] => Qm8vLr3Nx )", "Qm8vLr2Nx"),
+    ('{"user[password]": "Qm8vLr4Nx", "user[email]": "a@b.com"}', "Qm8vLr4Nx"),
+    ("sshpass -P 'Enter passphrase' -p Qm8vLr5Nx ssh host", "Qm8vLr5Nx"),
+    ("mysqlbinlog -uroot -pQm8vLr6Nx binlog.000001", "Qm8vLr6Nx"),
+    ("mariadb-admin -uroot -pQm8vLr7Nx status", "Qm8vLr7Nx"),
+    ("curl -u 'alice':'Qm8vLr8Nx' https://x", "Qm8vLr8Nx"),
+    ('{\n  "api_keys": [\n    "Qm8vLr9Nx1",\n    "Qm8vLr9Nx2"\n  ]\n}', "Qm8vLr9Nx2"),
     ("sshpass -p sshpassPW1 ssh host", "sshpassPW1"),
     ("password=b'bytes-hunter2' user=bob", "bytes-hunter2"),
     ("user[password]=form-hunter2&user[name]=bob", "form-hunter2"),
@@ -321,6 +328,23 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "self._sessions[session_id] = record",
         "--tokens-per-second 30 tokens_used=100",
         "curl -Ou https://example.com/file",
+        'allow_headers=["Authorization", "Content-Type"]',
+        '{"required": ["api_key", "url"]}',
+        'exclude = ["api_key", "secret"]',
+        "os.environ.get('API_KEY', 'dev')",
+        'headers=("Cookie", "Accept")',
+        "[('password', '')]",
+        "Loading private key: /etc/ssl/private/server.key",
+        "Signing key: v2, Encryption key: AES-256",
+        "Secret key: 2 of 5 configured; The API key: 12 characters minimum",
+        'mysql -uroot -e "select price -price2 from t"',
+        "Started mysql -port 3306 -pool 10",
+        "mysqld --user=mysql -pidfile=/run/mysqld.pid",
+        '{"numPassedTests": 12, "numPassedTestSuites": 3} passedTests=3 passthru=1',
+        "sudo: bob : TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/ls",
+        "tests/test_auth.py::test_password_reset PASSED",
+        "bypass_cache=1 compass_heading=270 --bypass-cache 1",
+        "curl --user-agent=foo:bar https://x",
         "grep -pattern x",
     ],
 )
@@ -463,6 +487,17 @@ def test_counts_and_tokenizers_under_secret_looking_keys_are_kept_secrets_beside
     assert {"password": MASK, "token_count": MASK} == Redactor().value({"password": 1234, "token_count": "abc"})
     counts = {"max_tokens": "512", "tokens_used": 100, "token_count": 7}
     assert counts == Redactor().value(counts)
+
+
+def test_a_masked_curl_password_inside_json_keeps_the_fields_after_it() -> None:
+    text = '{"cmd": "curl -u alice:Qm8vLr2Nx", "status": 200, "user": "ada"}'
+    assert '{"cmd": "curl -u alice:***", "status": 200, "user": "ada"}' == Redactor().text(text)
+
+
+def test_user_keys_are_always_masked_even_as_counts() -> None:
+    redactor = Redactor(keys=["passed", "X-Internal"])
+    assert "passed=*** x_internal=*** X-INTERNAL: ***" == redactor.text("passed=5 x_internal=v1 X-INTERNAL: v2")
+    assert (True, False) == (redactor.hides("passed", 5), Redactor().hides("passed", 5))
 
 
 def test_user_keys_apply_to_name_value_pairs_in_text_too() -> None:
