@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import decimal
+import gc
+import io
 import logging
 import multiprocessing
 import os
@@ -14,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from stalwart.core import Record
@@ -646,7 +648,7 @@ def test_a_writer_that_cannot_start_leaves_the_log_call_alone_and_close_writes_t
         for n in range(3):
             logger.info("n %d", n)
         handler.flush()
-    assert ["n 0", "n 1", "n 2"] == reported  # told, once a record, that no writer runs
+    assert [f"no writer thread for {path}: records wait for close()"] == reported  # told once
     handler.close()
     assert ["n 0", "n 1", "n 2"] == [r.message for r in read_database(path)]
     assert (3, 0, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)
@@ -709,3 +711,111 @@ def test_a_second_close_returns_only_once_the_first_has_written_everything(tmp_p
     handler.close()
     closers[0].join(30)
     assert [5] == rows_seen_by_second_close
+
+
+def _child_logs_around_parent_close(handler: DatabaseHandler, ready: Any, parent_closed: Any) -> None:
+    logger = logging.getLogger("test.db.fork-close")
+    for n in range(200):
+        logger.info("child %d", n)
+    handler.flush()  # the child's own connection is open now
+    ready.set()
+    parent_closed.wait(60)
+    for n in range(200, 400):
+        logger.info("child %d", n)
+    handler.close()
+    os._exit(0 if handler.stats().written == 400 else 1)
+
+
+def test_a_forked_childs_rows_survive_the_parent_closing_its_handler_first(tmp_path: Path, attach: Attach) -> None:
+    # The child kept its copy of the parent's connection; SQLite's per-process lock state then made
+    # the child's own connection skip taking its lock, and the parent's close deleted the WAL the
+    # child went on writing to: the child's later rows were lost while its stats said written.
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=50, flush_interval=3600)
+    logger = attach(handler, "test.db.fork-close")
+    for n in range(10):
+        logger.info("parent %d", n)
+    handler.flush()  # the parent's writer connection is open when it forks
+    context = multiprocessing.get_context("fork")
+    ready, parent_closed = context.Event(), context.Event()
+    child = context.Process(target=_child_logs_around_parent_close, args=(handler, ready, parent_closed))
+    child.start()
+    assert ready.wait(60)
+    handler.close()
+    parent_closed.set()
+    child.join(60)
+    assert 0 == child.exitcode
+    assert (10, 400) == (count(path, "message LIKE 'parent%'"), count(path, "message LIKE 'child%'"))
+
+
+def test_a_close_interrupting_this_threads_own_close_returns_at_once(tmp_path: Path) -> None:
+    # A signal handler's logging.shutdown() interrupting close() used to wait 30 s for the close it
+    # interrupted (which can only finish after it returns).
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600)
+    handler.handle(logging.LogRecord("test.db.nested-close", logging.INFO, __file__, 1, "row", (), None))
+    drain = handler._drain
+
+    def interrupted(*args: Any) -> None:
+        handler.close()  # as a signal handler would, on the thread already closing
+        drain(*args)
+
+    handler._drain = interrupted  # type: ignore[method-assign]
+    handler._writer = None  # close() writes here, on this thread (as when no writer could start)
+    closing = threading.Thread(target=handler.close)
+    closing.start()
+    closing.join(20)  # the old nested wait took 30 s
+    assert not closing.is_alive()
+    assert 1 == count(path)
+
+
+def test_a_failed_batch_report_to_a_closed_stderr_does_not_kill_the_writer(
+    tmp_path: Path, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=5, flush_interval=3600)
+    logger = attach(handler, "test.db.closed-stderr")
+    fail_first_insert(monkeypatch, sqlite3.OperationalError("disk I/O error"))
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)  # stdlib handleError then raises ValueError
+    for n in range(10):
+        logger.info("n %d", n)
+        if n == 4:
+            handler.flush()
+    handler.flush()
+    assert handler._writer is not None
+    assert handler._writer.is_alive()
+    handler.close()
+    assert (5, 5, 1) == (handler.stats().written, handler.stats().failed, handler.error_count)
+
+
+def test_a_file_that_is_no_database_leaves_no_connection_open(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database file" * 100)
+    gc.disable()  # a leaked connection would otherwise be closed by a collection at random
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            with pytest.raises(sqlite3.DatabaseError):
+                _database._connect(str(junk))
+        assert before == len(os.listdir("/proc/self/fd"))
+    finally:
+        gc.enable()
+
+
+def test_close_called_from_the_writer_thread_lets_the_writer_finish(
+    tmp_path: Path, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=5, flush_interval=3600)
+    logger = attach(handler, "test.db.close-from-writer")
+    fail_first_insert(monkeypatch, sqlite3.OperationalError("disk I/O error"))
+    monkeypatch.setattr(handler, "handleError", lambda record: handler.close())  # a handler that gives up
+    for n in range(7):
+        logger.info("n %d", n)
+    writer = handler._writer
+    assert writer is not None
+    writer.join(30)
+    assert not writer.is_alive()
+    assert (2, 5, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)

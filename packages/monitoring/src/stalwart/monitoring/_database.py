@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -181,23 +182,24 @@ class _Command:
 def _connect(path: str) -> sqlite3.Connection:
     # Autocommit mode: transactions are explicit, one per batch.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    # A 64 MiB page cache keeps the index pages hot: index upkeep is most of an insert's cost.
-    conn.execute("PRAGMA cache_size=-65536")
-    # Checkpoint every ~40 MiB of WAL instead of ~4 MiB (fewer copy + fsync passes under a steady
-    # stream of batches), and cut the WAL file back to 64 MiB after a checkpoint.
-    conn.execute("PRAGMA wal_autocheckpoint=10000")
-    conn.execute("PRAGMA journal_size_limit=67108864")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # A 64 MiB page cache keeps the index pages hot: index upkeep is most of an insert's cost.
+        conn.execute("PRAGMA cache_size=-65536")
+        # Checkpoint every ~40 MiB of WAL instead of ~4 MiB (fewer copy + fsync passes under a steady
+        # stream of batches), and cut the WAL file back to 64 MiB after a checkpoint.
+        conn.execute("PRAGMA wal_autocheckpoint=10000")
+        conn.execute("PRAGMA journal_size_limit=67108864")
+    except BaseException:
+        conn.close()  # a file that is no database (the writer retries every batch): no descriptor left open
+        raise
     return conn
 
 
 _live: weakref.WeakSet[DatabaseHandler] = weakref.WeakSet()
 _fork_hook_installed = False
 _held_for_fork: list[threading.Lock] = []
-# A forked child keeps its parent's writer connections alive, unused: closing SQLite's copy in the
-# child could touch the parent's WAL and locks.
-_inherited_connections: list[sqlite3.Connection] = []
 
 
 # SQLite holds process-wide mutexes while a call runs; a fork in the middle of one leaves the
@@ -348,13 +350,21 @@ class DatabaseHandler(GuardedHandler):
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         # The writer's connection, opened on first use and again after a failed open (see _connection).
-        parent_connection = getattr(self, "_conn", None)
+        parent_connection: sqlite3.Connection | None = getattr(self, "_conn", None)
         if parent_connection is not None:
-            _inherited_connections.append(parent_connection)
+            # A forked child closes its copy of the parent's connection before it opens its own: SQLite
+            # keeps a file's lock state per process, so a kept copy made the child's own connection
+            # believe it held a lock it never took, and the parent's last close then deleted the WAL
+            # the child was still writing to (its rows were lost). The child holds no real lock, so
+            # closing the copy cannot checkpoint or delete anything of the parent's.
+            with contextlib.suppress(sqlite3.Error):
+                parent_connection.close()
         self._conn: sqlite3.Connection | None = None
         # Set when the first close() is done, so a concurrent close() returns only then (set from the
         # start while closed: a handler whose construction failed, or one a forked child inherits closed).
         self._close_done = threading.Event()
+        self._closing_thread: int | None = None
+        self._start_failure_reported = False
         if self._closed:
             self._close_done.set()
         self._sqlite_lock = threading.Lock()  # held by the writer while inside SQLite
@@ -438,8 +448,14 @@ class DatabaseHandler(GuardedHandler):
             try:
                 self._start_writer()
             except RuntimeError:
-                # No new thread at interpreter shutdown (Python 3.12): the record waits, close() writes it.
-                self.handleError(record)
+                # No new thread at interpreter shutdown (Python 3.12): the records wait, close() writes them.
+                if not self._start_failure_reported:
+                    self._start_failure_reported = True
+                    notice = logging.LogRecord(
+                        "stalwart.monitoring.DatabaseHandler", logging.WARNING, __file__, 0,
+                        "no writer thread for %s: records wait for close()", (self.path,), None,
+                    )  # fmt: skip
+                    self.handleError(notice)
 
     def _take_buffer(self) -> Values:
         with self._buf_lock:
@@ -478,8 +494,13 @@ class DatabaseHandler(GuardedHandler):
             self._buf = []
             self._enqueued += len(command.values) // _COLUMN_COUNT
             self._queue.put(command)
-        # The timeout keeps a wedged disk from hanging the caller (and shutdown) for ever.
-        command.done.wait(_WAIT_SECONDS)
+        # The timeout keeps a wedged disk from hanging the caller (and shutdown) for ever; a writer that
+        # died (it may only through a broken error report) is not waited for: close() writes what waits.
+        writer = self._writer
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while not command.done.wait(0.1):
+            if not writer.is_alive() or time.monotonic() >= deadline:
+                break
         return command
 
     def flush(self) -> None:
@@ -517,15 +538,21 @@ class DatabaseHandler(GuardedHandler):
             self._buf = []
             self._enqueued += len(values) // _COLUMN_COUNT
             writer = self._writer
+            if not already:
+                self._closing_thread = threading.get_ident()
         if already:
-            # Another close() runs: return once it has written everything (a reader may follow).
-            self._close_done.wait(_WAIT_SECONDS)
+            # Another close() runs: return once it has written everything (a reader may follow), unless
+            # it is this thread's own, interrupted (a signal handler's logging.shutdown): it cannot finish.
+            if self._closing_thread != threading.get_ident():
+                self._close_done.wait(_WAIT_SECONDS)
         else:
             try:
                 if writer is not None:
                     self._queue.put(_Command("stop", values))
-                    writer.join(_WAIT_SECONDS)
                     values = []
+                    if writer is not threading.current_thread():
+                        # (From the writer itself, via an error handler, the stop waits its turn in the queue.)
+                        writer.join(_WAIT_SECONDS)
                 if (writer is None or not writer.is_alive()) and (
                     values or self._gap_dropped or not self._queue.empty()
                 ):
@@ -658,7 +685,8 @@ class DatabaseHandler(GuardedHandler):
                 self._restore_gap(gap)  # the next write reports it again
             stand_in = logging.LogRecord(
                 "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
-                "could not write %d rows to %s", (rows + (0 if gap is None else 1), self.path), None,
+                "could not write %d rows%s to %s", (rows, "" if gap is None else " and a drop summary", self.path),
+                None,
             )  # fmt: skip
             self.handleError(stand_in)
         else:

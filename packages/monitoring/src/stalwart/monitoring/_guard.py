@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -105,4 +106,7 @@ class GuardedHandler(logging.Handler):
             return
         causes.add(cause)
         kinds.add(kind)
-        super().handleError(record)
+        # A closed stderr (a daemon) leaves nowhere to print: the failure is counted in error_count. (stdlib
+        # passes only on OSError, and a writer thread reporting a batch must not die of a ValueError.)
+        with contextlib.suppress(ValueError):
+            super().handleError(record)
