@@ -144,6 +144,17 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("mariadb-admin -uroot -pQm8vLr7Nx status", "Qm8vLr7Nx"),
     ("curl -u 'alice':'Qm8vLr8Nx' https://x", "Qm8vLr8Nx"),
     ('{\n  "api_keys": [\n    "Qm8vLr9Nx1",\n    "Qm8vLr9Nx2"\n  ]\n}', "Qm8vLr9Nx2"),
+    ('mysql -h db -e "show databases" -uroot -pVq7mZt3Lw9', "Vq7mZt3Lw9"),
+    ("Executing: /usr/bin/mysql --defaults-file='/etc/mysql/debian.cnf' -uroot -pVq7mZt4Lw9", "Vq7mZt4Lw9"),
+    ("{'HTTP_AUTHORIZATION': 'Token Vq7mZt5Lw9'}", "Vq7mZt5Lw9"),
+    ("HTTP_AUTHORIZATION=ApiKey Vq7mZt6Lw9 other=1", "Vq7mZt6Lw9"),
+    ("x_authorization: Token Vq7mZt7Lw9", "Vq7mZt7Lw9"),
+    ("    [HTTP_AUTHORIZATION] => Token Vq7mZt8Lw9", "Vq7mZt8Lw9"),
+    ('{"headers[Authorization]": "Token Vq7mZt9Lw9"}', "Vq7mZt9Lw9"),
+    ("api_keys: [" + ", ".join(f"'k{n:04}Vq7m'" for n in range(500)) + "]", "k0499Vq7m"),
+    ("('Authorization', 'Token abcdefghij')", "abcdefghij"),
+    ("headers=('Cookie', 'sid=abcdefgh')", "abcdefgh"),
+    ("ODBC: Server=db; PWD=/Vq7mZt3Lw0", "Vq7mZt3Lw0"),
     ("sshpass -p sshpassPW1 ssh host", "sshpassPW1"),
     ("password=b'bytes-hunter2' user=bob", "bytes-hunter2"),
     ("user[password]=form-hunter2&user[name]=bob", "form-hunter2"),
@@ -345,6 +356,8 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "tests/test_auth.py::test_password_reset PASSED",
         "bypass_cache=1 compass_heading=270 --bypass-cache 1",
         "curl --user-agent=foo:bar https://x",
+        "self.cache[token]: Entry = entry; by_token[token]: 3 hits; const lookup = { [token]: user.id }",
+        "gcc -o x x.c $(mysql_config --cflags --libs) -pthread",
         "grep -pattern x",
     ],
 )
@@ -498,6 +511,16 @@ def test_user_keys_are_always_masked_even_as_counts() -> None:
     redactor = Redactor(keys=["passed", "X-Internal"])
     assert "passed=*** x_internal=*** X-INTERNAL: ***" == redactor.text("passed=5 x_internal=v1 X-INTERNAL: v2")
     assert (True, False) == (redactor.hides("passed", 5), Redactor().hides("passed", 5))
+
+
+def test_user_keys_are_compared_in_any_script_and_spelling_and_a_lone_string_is_refused() -> None:
+    redactor = Redactor(keys=["пароль", "acct-no"])
+    assert "пароль=*** acct--no=*** ACCT_NO: ***" == redactor.text("пароль=Vq7m acct--no=12345 ACCT_NO: 9")
+    assert {"Пароль": MASK} == redactor.value({"Пароль": "x"})
+    with pytest.raises(MonitoringConfigError):
+        Redactor(keys="acct")
+    with pytest.raises(MonitoringConfigError):
+        Redactor(keys=["--"])
 
 
 def test_user_keys_apply_to_name_value_pairs_in_text_too() -> None:

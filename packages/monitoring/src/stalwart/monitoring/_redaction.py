@@ -32,6 +32,7 @@ _KEY_PARTS = (
 _KEY_EXACT = frozenset({"auth", "pass", "pw", "pin", "otp", "key", "sig"})
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _TOKENIZER = re.compile(r"tokeni[sz]")
+_NOT_WORD = re.compile(r"[\W_]+")
 
 # A key=value / key: value / "key": "value" pair (also escaped, \"key\": \"value\", in double-encoded JSON):
 # _KV_HEAD finds any name with its separator; only for a name that names a secret is the value read
@@ -39,17 +40,18 @@ _TOKENIZER = re.compile(r"tokeni[sz]")
 # run of name characters (a lookbehind and a lookahead pin both ends) and no two branches of a value
 # can match the same character, so the time is linear in the text (a lazy name prefix and `(\\.|.)*`
 # values took seconds to minutes on long runs and on unterminated quotes with backslashes).
-# (A bracketed name, user[password]=x, also URL-encoded or as an array, or [password] => x in PHP's print_r,
-# ends with "]" right before "=" or before "=>" / ":": `cache[token] = x` is an assignment. `::` is no separator.)
+# (A bracketed name, user[password]=x, also URL-encoded or as an array, [password] => x in PHP's print_r, or
+# "user[password]": x quoted, ends with "]" right before "=", "=>" or a quote and ":"; `cache[token] = x` and
+# `cache[token]: Entry` are code. `::` is no separator.)
 _KV_HEAD = re.compile(
     r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])"
-    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*|\](?:\[\])?(?:\\?[\"'])?[ \t]*(?:=>|:(?!:))\s*"
+    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*|\](?:\[\])?[ \t]*=>\s*|\](?:\[\])?\\?[\"'][ \t]*:(?!:)\s*"
     r"|\\?[\"']?[ \t]*(?:=>|=|:(?!:))\s*)"
 )
 _KV_VALUE = re.compile(
     r"\\\"(?P<edq>(?:[^\\]|\\[^\"])*)\\\""
     r"|(?P<prefix>[bB][rR]?|[rR][bB]?|[uU])?(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|'(?P<sq>(?:\\.|[^'\\])*)')"
-    r"|\[(?P<list>[^\[\]]{0,4096})\]|\{(?P<brace>[^{}\"':\r\n]*)\}"
+    r"|\[(?P<list>[^\[\]\r\n]*|[^\[\]]{0,4096})\]|\{(?P<brace>[^{}\"':\r\n]*)\}"
     r"|(?P<bare>(?:[^\s\"'&,;}\]\\]|\\\\|\\(?![\"\\])|\\\"(?=[^\s\"'&,;}\]\\]))+)"
 )
 # Words that make a name (a pair's key, a command-line option) name a secret wherever they sit in it.
@@ -83,6 +85,8 @@ _DATA_KEY_NAME = re.compile(
     r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log|join|grouping|hot|page|nav|data"
     r"|dkim|msg)[_.-]?(?:key|sig)$"
 )
+# An Authorization header's name, also after a prefix (HTTP_AUTHORIZATION in a WSGI environ, x_authorization).
+_AUTH_NAME = r"(?<![a-z0-9])(?:proxy[-_])?authorization"
 # A line that runs curl, and on it each user option (-u, -U, --user, --proxy-user; also grouped, -sSu, or
 # as list items, '-u', 'x') with its user:password value: quoted (also \"escaped\", spaces allowed) or bare
 # (a numeric uid:gid and a URL are no credentials).
@@ -124,11 +128,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     (_CURL_LINE, lambda line: _CURL_USER.sub(_mask_curl_user, line.group(0))),
     # mysql's -pPASSWORD (attached; "-p" alone prompts, "-P" is the port) and sshpass -p PASSWORD.
     # The program name must be a command (followed by a blank: not /var/lib/mysql:...), its options end at a
-    # shell separator or quote, and a docker port mapping (-p3306:3306) or -port/-pid is no password.
+    # shell separator (a quoted argument is stepped over whole), and a docker port mapping (-p3306:3306),
+    # -port, -pid or -pthread is no password.
     (
         re.compile(
             r"(?m)(\b(?:mysql[a-z_]*|mariadb(?:-[a-z]+)?)(?=[ \t])"
-            r"[^\r\n|;&\"']{0,256}?(?<![\w-])-p)(?![ \t]|\d[\d.]*:\d|(?:ort|ool|id|idfile)\b)"
+            r"(?:[^\r\n|;&\"']|\"[^\"\r\n]{0,256}\"|'[^'\r\n]{0,256}'){0,128}?(?<![\w-])-p)"
+            r"(?![ \t]|\d[\d.]*:\d|(?:ort|ool|id|idfile|thread)\b)"
             r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
         ),
         rf"\1{MASK}",
@@ -155,24 +161,24 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # a quoted value whole; an unquoted one to the end of the line where it is header-shaped (at the
     # start of a line or a quoted string, or "scheme credential"); authorization=value up to the next
     # key=. ("auth" pairs above leave "author"/"authorization" alone.)
-    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*)\"(?:\\.|[^\"\\])*\""), rf'\1"{MASK}"'),
-    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*)'(?:\\.|[^'\\])*'"), rf"\1'{MASK}'"),
+    (re.compile(rf"(?i)({_AUTH_NAME}\]?[\"']?[ \t]*(?:=>|[:=])[ \t]*)\"(?:\\.|[^\"\\])*\""), rf'\1"{MASK}"'),
+    (re.compile(rf"(?i)({_AUTH_NAME}\]?[\"']?[ \t]*(?:=>|[:=])[ \t]*)'(?:\\.|[^'\\])*'"), rf"\1'{MASK}'"),
     (
-        re.compile(r"(?i)\b((?:proxy-)?authorization\\\"[ \t]*[:=][ \t]*)\\\"(?:[^\\]|\\[^\"])*\\\""),
+        re.compile(rf"(?i)({_AUTH_NAME}\\\"[ \t]*[:=][ \t]*)\\\"(?:[^\\]|\\[^\"])*\\\""),
         rf'\1\\"{MASK}\\"',
     ),
     (re.compile(r"(?im)(^[ \t]*[<>]?[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"'\s])[^\r\n]+"), rf"\1{MASK}"),
     # Inside a quoted string (curl -H "Authorization: Token x" ...): up to the closing quote.
     (re.compile(r"(?i)(\"[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?![\"\s])(?:\\.|[^\"\\\r\n])+"), rf"\1{MASK}"),
     (re.compile(r"(?i)('[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*)(?!['\s])(?:\\.|[^'\\\r\n])+"), rf"\1{MASK}"),
-    (re.compile(r"(?i)\b((?:proxy-)?authorization[ \t]*:[ \t]*)[a-z][\w-]*[ \t]+[^\s=*][^\r\n]*"), rf"\1{MASK}"),
+    (re.compile(rf"(?i)({_AUTH_NAME}\]?[ \t]*(?:=>|:)[ \t]*)[a-z][\w-]*[ \t]+[^\s=*][^\r\n]*"), rf"\1{MASK}"),
     # ... or a bare token after it (curl -v's "> Authorization: abc123..."): 12+ token characters with a digit.
     (
-        re.compile(r"(?i)\b((?:proxy-)?authorization[ \t]*:[ \t]*)(?=[a-z._~+/-]*\d)[\w.~+/-]{12,}(?![\w.~+/=-])"),
+        re.compile(rf"(?i)({_AUTH_NAME}\]?[ \t]*(?:=>|:)[ \t]*)(?=[a-z._~+/-]*\d)[\w.~+/-]{{12,}}(?![\w.~+/=-])"),
         rf"\1{MASK}",
     ),
     (
-        re.compile(r"(?i)\b((?:proxy-)?authorization=)(?![\"'\s])\S+(?:[ \t]+(?![\w.-]+=[^\s=])[^\s]+)*"),
+        re.compile(rf"(?i)({_AUTH_NAME}=)(?![\"'\s])\S+(?:[ \t]+(?![\w.-]+=[^\s=])[^\s]+)*"),
         rf"\1{MASK}",
     ),
     # PEM private keys.
@@ -212,6 +218,11 @@ _PAIR = re.compile(
     r"(?:(?P<vp>[bB]?)(?P<vq>\\?[\"'])(?:(?!(?P=vq))(?:\\.|[^\\\r\n]))*(?P=vq)|(?P<num>-?\d+(?:\.\d+)?))(?=\s*[)\]])"
 )
 _PAIR_IN_SEQUENCE = re.compile(r"(?:[\[(]|[)\]]\s*,|dict_items\()\s*$")
+# A lone pair's value that is a secret: a scheme and a credential ("Token abcdefghij"), a cookie
+# ("sid=abc"), or a credential-like word.
+_LONE_PAIR_SECRET = re.compile(
+    r"^[A-Za-z][\w-]*[ \t]+\S{6,}|^[^=\s]+=|(?:^|\s)(?=\S*[A-Za-z])(?=\S*\d)(?![/~.])\S{6,}|\S{16,}"
+)
 _PAIR_NAME_ALONE = re.compile(r"(?i)authorization|cookie|api[_-]?key|^x-[\w-]*(?:token|key|secret|auth)")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # One cheap scan decides whether the expensive patterns run at all.
@@ -236,6 +247,11 @@ def _luhn_ok(digits: str) -> bool:
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(r"[ -]", "", match.group(0))
     return MASK if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
+
+
+def _user_key(key: str) -> str:
+    """Return a user-given key name as compared: case-folded, every non-letter/digit removed (any script)."""
+    return _NOT_WORD.sub("", key.casefold())
 
 
 def _is_count(name: str, value: str) -> bool:
@@ -289,7 +305,7 @@ def _mask_pairs(text: str, extra_keys: frozenset[str]) -> str:
     done = position = 0
     while (head := _KV_HEAD.search(text, position)) is not None:
         position = head.end("key")
-        by_user = bool(extra_keys) and _NON_ALNUM.sub("", head.group("key").lower()) in extra_keys
+        by_user = bool(extra_keys) and _user_key(head.group("key")) in extra_keys
         named = by_user or _names_secret(head)
         if not named and not _qualified_key(head):
             continue
@@ -300,9 +316,9 @@ def _mask_pairs(text: str, extra_keys: frozenset[str]) -> str:
         if bare is not None and not by_user and _is_count(head.group("key"), bare):
             continue  # prompt_tokens=512, passed=42: a count, not a secret
         if bare is not None and bare[0] == "/" and head.group("key") in ("PWD", "OLDPWD") and not by_user:
-            start = head.start()
-            if start == 0 or text[start - 1] != ";":
-                continue  # the shell's working directory (env, sudo's log); ODBC's ;PWD= is a password
+            before = text[max(0, head.start() - 3) : head.start()]
+            if not (before.endswith(";") or (before.endswith("; ") and not before.startswith(" "))):
+                continue  # the shell's working directory (env, sudo's " ; PWD="); ODBC's ";PWD=" is a password
         if not named and not _CREDENTIAL_LIKE.fullmatch(value.group(0)):
             continue  # "API key: missing" says something about a key, and holds none
         if value.group("list") is not None:
@@ -334,11 +350,16 @@ class Redactor:
     """
 
     def __init__(self, keys: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> None:
-        self._extra_keys = frozenset(_NON_ALNUM.sub("", k.lower()) for k in keys) - {""}
-        # The pre-scan, also finding the user's keys however they are spelled (X-Internal, x_internal).
+        if isinstance(keys, (str, bytes)):
+            # A lone string would be taken letter by letter (keys="acct" masking every a=, c=, t=).
+            raise MonitoringConfigError("redaction keys", keys, ["a list of key names"])
+        self._extra_keys = frozenset(_user_key(key) for key in keys)
+        if "" in self._extra_keys:
+            raise MonitoringConfigError("redaction keys", list(keys), ["key names with a letter or digit"])
+        # The pre-scan, also finding the user's keys however they are spelled (X-Internal, x__internal).
         self._hint = _HINT
         if self._extra_keys:
-            spellings = ("[^a-z0-9]?".join(map(re.escape, key)) for key in sorted(self._extra_keys))
+            spellings = (r"[\W_]*".join(map(re.escape, key)) for key in sorted(self._extra_keys))
             self._hint = re.compile(f"{_HINT.pattern}|{'|'.join(spellings)}", re.IGNORECASE)
         extra: list[re.Pattern[str]] = []
         for pattern in patterns:
@@ -352,7 +373,7 @@ class Redactor:
         """Return whether a mapping key or attribute name names a secret (``Password``, ``X-Api-Key``)."""
         if not isinstance(key, str):
             return False
-        return _secret_key_name(key) or _NON_ALNUM.sub("", key.lower()) in self._extra_keys
+        return _secret_key_name(key) or (bool(self._extra_keys) and _user_key(key) in self._extra_keys)
 
     def hides(self, key: object, value: Any) -> bool:
         """Return whether ``value`` under ``key`` is masked whole, whatever its shape.
@@ -365,7 +386,7 @@ class Redactor:
         if not self.is_secret_key(key) or value is None or (isinstance(value, str) and not value):
             return False
         if isinstance(value, (int, float)) or (isinstance(value, str) and _COUNT_VALUE.fullmatch(value)):
-            return not _COUNT_NAME.search(str(key)) or _NON_ALNUM.sub("", str(key).lower()) in self._extra_keys
+            return not _COUNT_NAME.search(str(key)) or _user_key(str(key)) in self._extra_keys
         return True
 
     def _mask_pair(self, match: re.Match[str]) -> str:
@@ -380,7 +401,7 @@ class Redactor:
         if not value or not self.hides(name, value):
             return match.group(0)
         if not _PAIR_IN_SEQUENCE.search(match.string, max(0, start - 32), start) and not (
-            _PAIR_NAME_ALONE.search(name) and any(_CREDENTIAL_LIKE.fullmatch(word) for word in value.split())
+            _PAIR_NAME_ALONE.search(name) and _LONE_PAIR_SECRET.search(value)
         ):
             return match.group(0)
         if number is not None:
