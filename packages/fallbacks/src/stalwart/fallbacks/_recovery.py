@@ -23,6 +23,9 @@ __all__ = ["RecoveryReport", "recover_json"]
 _log = logging.getLogger("stalwart.fallbacks")
 _WHITESPACE = " \t\r\n"
 _BACKUP_SUFFIX = re.compile(r"\.(\d+)$")
+#: A UTF-8 byte order mark: not JSON, so read_json refuses a file starting with one; recover_json skips it.
+_BOM = b"\xef\xbb\xbf"
+_BOM_SKIPPED = "a leading UTF-8 byte order mark was skipped (read_json refuses it)"
 
 #: How the data of a :class:`RecoveryReport` was obtained.
 RecoveryMethod = Literal["intact", "array", "jsonl", "backup"]
@@ -261,14 +264,43 @@ class _Lines:
 
 
 #: After a damaged first line, how many non-blank lines decide whether the file is JSON Lines
-#: (most of them parse) or a pretty-printed document (at most about half of them parse, one
-#: damaged line aside); looking no further keeps a big pretty document fast.
+#: or a pretty-printed document; looking no further keeps a big pretty document fast.
 _DECIDING_LINES = 64
 
+#: A line of a pretty-printed document that only opens or closes an array or object.
+_BRACKET_LINES = frozenset((b"[", b"{", b"]", b"}", b"],", b"},"))
+#: A line of a pretty-printed object: a JSON string (a key), then ``:``.
+_KEY_LINE = re.compile(rb'"(?:[^"\\]|\\.)*"[ \t]*:')
 
-def _mostly_parsed(parsed: int, lines: int) -> bool:
-    """Return True if ``parsed`` of ``lines`` is at least three quarters: JSON Lines, not a document."""
-    return parsed * 4 >= lines * 3
+
+def _pretty_shaped(line: bytes, decoder: msgspec.json.Decoder[Any]) -> bool:
+    """Return True if ``line`` (which does not parse) looks like a line of a pretty-printed document.
+
+    That is a line that only opens or closes (``[``, ``{``, ``]``, ``}``, ``],``,
+    ``},``), one that starts with a key (``"port": 443,``), or an element followed
+    by its ``,`` (``443,``, ``"b.example",``, ``[],``: it parses once the ``,`` is
+    dropped). No JSON line is any of these; a damaged one hardly ever (a record
+    cut short does not parse without its last ``,`` either).
+    """
+    stripped = line.strip()
+    if stripped in _BRACKET_LINES or _KEY_LINE.match(stripped) is not None:
+        return True
+    if not stripped.endswith(b","):
+        return False
+    try:
+        decoder.decode(stripped[:-1])
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _looks_like_json_lines(parsed: int, pretty: int) -> bool:
+    """Return True if, of the lines after a damaged first one, those that parse outnumber the pretty-shaped.
+
+    ``parsed`` lines parse alone as a complete JSON value, ``pretty`` ones are
+    :func:`_pretty_shaped`; two parsed lines at least.
+    """
+    return parsed >= 2 and parsed > pretty
 
 
 def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
@@ -278,19 +310,21 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     A damaged first line leaves it open, whatever it ends with (``{"a": 1,`` cut
     in the middle of a record looks like the ``{"a": [`` that opens an ``indent``ed
     document, and a pretty document damaged in its first line may start with
-    anything), so the lines after it decide. In a pretty-printed document a line
-    that parses alone is the last element of an array (``443``, ``"b.example"``,
-    ``[]``; the others end with ``,``, and ``"key": ...``, ``}`` or ``],`` never
-    parse), and the next line closes that array, which does not parse: at most
-    about half of its lines parse. One damaged byte adds at most one more (a lost
-    ``,`` makes ``80`` parse next to ``443``), so a single pair of lines that
-    parse in a row proves nothing. The file is JSON Lines if at least three
-    quarters of the (up to) ``_DECIDING_LINES`` non-blank lines after the damaged
-    first one parse, two lines at least (a torn last line is not counted: it is
-    the cut, not a sign of either), or if it holds just one more line, which
-    parses, and the first line does not open a document (``[\n  3\n`` may be an
-    array cut after its last element). Keeping the fragments of a pretty
-    document would pass them off as data.
+    anything), so what the lines after it look like decides, not how many of them
+    parse (JSON Lines torn by two unlocked writers may have most lines damaged).
+    Over the (up to) ``_DECIDING_LINES`` non-blank lines after the damaged first
+    one (a torn last line is not counted: it is the cut, not a sign of either),
+    ``p`` lines parse alone as a complete JSON value and ``s`` are pretty-shaped:
+    only an opener or closer (``[``, ``{``, ``]``, ``}``, ``],``, ``},``), a line
+    that starts with a key (``"port": 443,``), or an element and its ``,``
+    (``80,``). In a pretty-printed document a line that parses alone is the last
+    element of an array (``443``, ``"b.example"``), and the next line closes that
+    array (or a damaged ``,`` made it parse); keys, elements with their ``,`` and
+    closers are everywhere. JSON Lines have none of them. The file is JSON Lines
+    if ``p >= 2`` and ``p > s``, or if it holds just one more line, which parses,
+    and the first line does not open a document (``[\n  3\n`` may be an array
+    cut after its last element). Keeping the fragments of a pretty document would
+    pass them off as data.
     """
     decoder = msgspec.json.Decoder()
     items: list[Any] = []
@@ -301,8 +335,8 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     first: bytes | None = None  # the first non-blank line, while it is damaged and nothing settled it
     seen_first = False
     window = 0  # non-blank lines after a damaged first one that decide (a torn last line aside)
-    window_parsed = 0  # how many of those parse
-    rest_parses = True  # every non-blank line after the damaged first one parses (a torn last line aside)
+    window_parsed = 0  # how many of those parse alone
+    window_pretty = 0  # how many of those are pretty-shaped
     for number, line in enumerate(lines):
         if not line.strip():
             continue
@@ -319,20 +353,20 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
                 lost += 1
                 if number != last:
                     clean = False
-                    rest_parses = rest_parses and not seen_first
         if not seen_first:
             seen_first = True
             first = None if parsed else line
         elif first is not None and not torn:
             window += 1
             window_parsed += parsed
+            window_pretty += not parsed and _pretty_shaped(line, decoder)
             if window >= _DECIDING_LINES:
-                if not _mostly_parsed(window_parsed, window):
+                if not _looks_like_json_lines(window_parsed, window_pretty):
                     return None
-                first = None  # most lines of the window parse: JSON Lines
-    if first is not None and window >= 2 and _mostly_parsed(window_parsed, window):
+                first = None  # it looks like JSON Lines
+    if first is not None and _looks_like_json_lines(window_parsed, window_pretty):
         first = None
-    if first is not None and not (rest_parses and items and not _opens_document(first)):
+    if first is not None and not (window == window_parsed == 1 and not _opens_document(first)):
         return None
     return _Lines(items, lost, clean)
 
@@ -395,6 +429,11 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
     A pretty-printed (multi-line) document is never read as JSON Lines: its
     inner lines (``"b.example",``, ``443``) would parse alone as fragments.
 
+    A leading UTF-8 byte order mark, which :func:`read_json` refuses (JSON text
+    must not start with one), is skipped: what follows is salvaged as the file
+    (an otherwise valid document is returned as ``"intact"``, the mark named in
+    ``problems``).
+
     Args:
         path: The damaged file (it need not exist if a backup does).
         restore_types: Turn tagged values back into their Python types.
@@ -430,6 +469,22 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
             problems.append(str(exc))
         else:
             return RecoveryReport(data, _count(data), 0, real_path, "intact")
+        if raw.startswith(_BOM):
+            # read_json refuses a byte order mark (JSON text must not start with one); what follows
+            # it is salvaged as if it were the file, so a Windows tool's BOM costs no record.
+            raw = raw[len(_BOM) :]
+            problems.append(f"{_BOM_SKIPPED} (offset 0)")
+            try:
+                data = decode_json_bytes(raw, path, restore_types=restore_types)
+            except CorruptFileError as exc:
+                # The damage that matters is past the mark: offsets count the file's bytes.
+                offset = None if exc.offset is None else exc.offset + len(_BOM)
+                first_error = CorruptFileError(path, exc.reason, offset=offset, line=exc.line)
+                problems.append(str(first_error))
+            else:
+                report = RecoveryReport(data, _count(data), 0, real_path, "intact", tuple(problems))
+                _log.warning("read %s past its byte order mark: %s", path, report.summary())
+                return report
         text = raw.decode("utf-8", "surrogateescape")
         with gc_paused():
             if text.lstrip(_WHITESPACE).startswith("["):

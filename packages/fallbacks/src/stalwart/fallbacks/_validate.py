@@ -72,11 +72,12 @@ def csv_rotation_format(delimiter: str) -> Format:
     r"""Return the format that decides whether ``write_csv`` may back up the current file.
 
     The current file must be valid CSV under the delimiter it was written with,
-    which is not recorded and may differ from ``delimiter`` (the new write's). If
-    ``delimiter`` splits the file's header into two fields or more, the file must
-    parse under it; else under whichever of ``,`` ``;`` tab ``|`` splits the header
-    into the most fields, two or more; a file no candidate splits so (one column)
-    must parse under ``delimiter``.
+    which is not recorded and may differ from ``delimiter`` (the new write's). A
+    NUL byte is damage. If ``delimiter`` splits the file's header into two fields
+    or more, the file must parse under it; else it is valid if it parses under one
+    of ``,`` ``;`` tab ``|`` that splits the header so (widest first) and
+    ``csv.writer`` under it writes its rows back byte for byte; else (one column)
+    it must parse under ``delimiter``.
 
     Raises:
         ValueError: ``delimiter`` is not one character, or is ``"``, ``\r`` or ``\n``.
@@ -311,29 +312,55 @@ def _header_width(text: str, delimiter: str) -> int:
         return 0
 
 
+def _round_trips(text: str, delimiter: str) -> bool:
+    r"""Return True if ``csv.writer`` under ``delimiter`` writes the rows of ``text`` back as ``text``.
+
+    ``write_csv`` writes with ``csv.writer``'s default dialect (``\r\n`` line ends,
+    minimal quoting): a file it wrote with ``delimiter`` reads back into rows that
+    it writes again byte for byte. Under another delimiter the quoting differs
+    (a cell holding ``;`` is quoted only when ``;`` separates), so this tells a
+    file written with ``delimiter`` from one that merely splits under it.
+    """
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter).writerows(
+        csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    )
+    return buffer.getvalue() == text
+
+
 def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
     """Return the problem of CSV ``raw`` under the delimiter it was written with, as far as it can be told.
 
-    If ``delimiter`` (the new write's) splits the header into two fields or more,
-    the file is judged under it alone: a ``;`` file with decimal commas that is
-    ragged under ``;`` (``Name;Preis, EUR`` / ``Bob4,20``) must not pass because
-    it happens to read as two columns under ``,``. Only when it does not (the file
-    was written with another delimiter, or has one column) is the delimiter the
-    file was written with guessed: of ``,`` ``;`` tab ``|``, the one that splits
-    the header into the most fields (the first on a tie), if that is two or more;
-    under a delimiter that occurs nowhere every row is one field and a ragged file
-    (``a,b`` / ``1,2,3``) would "parse". With none (a one-column file, a header
-    that does not parse), the file must parse under ``delimiter``.
+    1. A NUL byte is damage (zeroed sectors after a power loss): ``csv.writer``
+       writes one only for a cell that holds it, which text data does not.
+    2. If ``delimiter`` (the new write's) splits the header into two fields or
+       more, the file is judged under it alone: a ``;`` file with decimal commas
+       that is ragged under ``;`` (``Name;Preis, EUR`` / ``Bob4,20``) must not pass
+       because it happens to read as two columns under ``,``.
+    3. Else, each of ``,`` ``;`` tab ``|`` that splits the header into two fields
+       or more, widest first (in that order on a tie), is tried: the file is valid
+       if it parses under it (no ragged row) and ``csv.writer`` under it writes
+       the rows back as the file, byte for byte (:func:`_round_trips`), as a file
+       written with it does.
+    4. Else (a one-column file, whose header may hold another delimiter: ``Preis, EUR``
+       written with ``;``; or no candidate passed), the file must parse under
+       ``delimiter``.
     """
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        return Problem("NUL byte (zeroed or damaged data; csv.writer never writes one for text)", offset=nul)
     problem = _utf8_problem(raw)
     if problem is not None:
         return problem
     text = raw.decode("utf-8")
     if _header_width(text, delimiter) < 2:
         widths = {candidate: _header_width(text, candidate) for candidate in _USUAL_DELIMITERS}
-        widest = max(widths, key=widths.__getitem__)  # the first of the widest: dicts keep order
-        if widths[widest] >= 2:
-            return _csv_problem(raw, widest)
+        # sorted() is stable: a tie keeps the order of _USUAL_DELIMITERS.
+        for candidate in sorted(widths, key=lambda candidate: -widths[candidate]):
+            if candidate == delimiter or widths[candidate] < 2:
+                continue
+            if _csv_problem(raw, candidate) is None and _round_trips(text, candidate):
+                return None
     return _csv_problem(raw, delimiter)
 
 
