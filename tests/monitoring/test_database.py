@@ -819,3 +819,72 @@ def test_close_called_from_the_writer_thread_lets_the_writer_finish(
     writer.join(30)
     assert not writer.is_alive()
     assert (2, 5, 0) == (handler.stats().written, handler.stats().failed, handler.stats().pending)
+
+
+def _child_checks_the_fork_hook_left_sqlite_alone(handler: DatabaseHandler) -> None:
+    # The parent's connection is still open here: closing it from the fork hook could wait for ever on
+    # an SQLite mutex another parent thread held at fork time. The child's writer closes it first thing.
+    untouched = len(handler._inherited_conns) == 1
+    logging.getLogger("test.db.fork-hook").info("child")
+    handler.close()
+    os._exit(0 if untouched and not handler._inherited_conns and handler.stats().written == 1 else 1)
+
+
+def test_the_fork_hook_does_not_close_the_parents_connection_the_childs_writer_does(
+    tmp_path: Path, attach: Attach
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=10, flush_interval=3600)
+    logger = attach(handler, "test.db.fork-hook")
+    logger.info("parent")
+    handler.flush()
+    child = multiprocessing.get_context("fork").Process(
+        target=_child_checks_the_fork_hook_left_sqlite_alone, args=(handler,)
+    )
+    child.start()
+    child.join(60)
+    assert 0 == child.exitcode
+    handler.close()
+    assert 2 == count(path)
+
+
+def test_a_close_interrupting_this_threads_own_close_waits_for_the_writer(tmp_path: Path) -> None:
+    # A SIGTERM handler running logging.shutdown(); sys.exit() inside close(): the nested close must
+    # not return before the writer wrote what the outer close queued (it used to return at once, and
+    # the exit then killed the daemon writer mid-batch).
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path, batch_size=1000, flush_interval=3600)
+    for n in range(5):
+        handler.handle(logging.LogRecord("test.db.sigterm", logging.INFO, __file__, 1, "n %d", (n,), None))
+    held = threading.Event()
+    write = handler._write
+
+    def slow_write(values: list[object]) -> None:
+        held.wait(1.0)  # the writer is busy for up to a second (never released: it just takes that long)
+        write(values)
+
+    handler._write = slow_write  # type: ignore[method-assign]
+    writer = handler._writer
+    assert writer is not None
+    seen: list[tuple[bool, int]] = []
+
+    class Interrupted(Exception):
+        pass
+
+    real_join = writer.join
+
+    def join_interrupted(timeout: float | None = None) -> None:
+        if seen or interrupted:
+            real_join(timeout)  # the nested close's own join
+            return
+        interrupted.append(True)
+        handler.close()  # the signal handler's logging.shutdown()
+        seen.append((writer.is_alive(), count(path)))
+        raise Interrupted  # ... and its sys.exit()
+
+    interrupted: list[bool] = []
+
+    writer.join = join_interrupted  # type: ignore[method-assign]
+    with pytest.raises(Interrupted):
+        handler.close()
+    assert [(False, 5)] == seen

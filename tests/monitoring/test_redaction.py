@@ -155,6 +155,14 @@ SECRET_SHAPES: list[tuple[str, str]] = [
     ("('Authorization', 'Token abcdefghij')", "abcdefghij"),
     ("headers=('Cookie', 'sid=abcdefgh')", "abcdefgh"),
     ("ODBC: Server=db; PWD=/Vq7mZt3Lw0", "Vq7mZt3Lw0"),
+    (
+        "mysqldump --single-transaction --quick --routines --triggers --events --set-gtid-purged=OFF"
+        " --host=db-primary.internal.example.com --user=backup -pVq7mZt3Lx1 orders > /backup/orders.sql",
+        "Vq7mZt3Lx1",
+    ),
+    ('mysql -e "select 1; select 2" -uroot -pVq7mZt3Lx2 app', "Vq7mZt3Lx2"),
+    ('Parameters: {"user[password]"=>"Vq7mZt3Lx3", "commit"=>"Log in"}', "Vq7mZt3Lx3"),
+    ("array (\n  'user[password]' => 'Vq7mZt3Lx4',\n)", "Vq7mZt3Lx4"),
     ("sshpass -p sshpassPW1 ssh host", "sshpassPW1"),
     ("password=b'bytes-hunter2' user=bob", "bytes-hunter2"),
     ("user[password]=form-hunter2&user[name]=bob", "form-hunter2"),
@@ -358,6 +366,8 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "curl --user-agent=foo:bar https://x",
         "self.cache[token]: Entry = entry; by_token[token]: 3 hits; const lookup = { [token]: user.id }",
         "gcc -o x x.c $(mysql_config --cflags --libs) -pthread",
+        "pre_authorization: approved by issuer 4411",
+        '{"payment_authorization": "pending", "card_authorization": "declined"}',
         "grep -pattern x",
     ],
 )
@@ -514,8 +524,9 @@ def test_user_keys_are_always_masked_even_as_counts() -> None:
 
 
 def test_user_keys_are_compared_in_any_script_and_spelling_and_a_lone_string_is_refused() -> None:
-    redactor = Redactor(keys=["пароль", "acct-no"])
+    redactor = Redactor(keys=["пароль", "acct-no", "Straße"])
     assert "пароль=*** acct--no=*** ACCT_NO: ***" == redactor.text("пароль=Vq7m acct--no=12345 ACCT_NO: 9")
+    assert "Straße=*** STRASSE=***" == redactor.text("Straße=geheim1 STRASSE=geheim2")
     assert {"Пароль": MASK} == redactor.value({"Пароль": "x"})
     with pytest.raises(MonitoringConfigError):
         Redactor(keys="acct")

@@ -350,15 +350,12 @@ class DatabaseHandler(GuardedHandler):
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         # The writer's connection, opened on first use and again after a failed open (see _connection).
+        # A forked child's copies of its ancestors' connections, closed by the child's writer right before
+        # it opens its own (see _connection); never from the fork hook (nor dropped there, which closes),
+        # where another thread's SQLite mutex may be left locked in the child.
+        inherited: list[sqlite3.Connection] = getattr(self, "_inherited_conns", [])
         parent_connection: sqlite3.Connection | None = getattr(self, "_conn", None)
-        if parent_connection is not None:
-            # A forked child closes its copy of the parent's connection before it opens its own: SQLite
-            # keeps a file's lock state per process, so a kept copy made the child's own connection
-            # believe it held a lock it never took, and the parent's last close then deleted the WAL
-            # the child was still writing to (its rows were lost). The child holds no real lock, so
-            # closing the copy cannot checkpoint or delete anything of the parent's.
-            with contextlib.suppress(sqlite3.Error):
-                parent_connection.close()
+        self._inherited_conns = inherited if parent_connection is None else [*inherited, parent_connection]
         self._conn: sqlite3.Connection | None = None
         # Set when the first close() is done, so a concurrent close() returns only then (set from the
         # start while closed: a handler whose construction failed, or one a forked child inherits closed).
@@ -531,28 +528,33 @@ class DatabaseHandler(GuardedHandler):
 
     def close(self) -> None:
         """Write everything accepted, stop the writer thread and close the database."""
+        values: Values = []
         with self._writer_lock, self._buf_lock:
             already = self._closed
             self._closed = True
-            values = self._buf
-            self._buf = []
-            self._enqueued += len(values) // _COLUMN_COUNT
             writer = self._writer
             if not already:
                 self._closing_thread = threading.get_ident()
-        if already:
-            # Another close() runs: return once it has written everything (a reader may follow), unless
-            # it is this thread's own, interrupted (a signal handler's logging.shutdown): it cannot finish.
-            if self._closing_thread != threading.get_ident():
-                self._close_done.wait(_WAIT_SECONDS)
-        else:
-            try:
+                values = self._buf
+                self._buf = []
+                self._enqueued += len(values) // _COLUMN_COUNT
                 if writer is not None:
+                    # Queued in the same step that closes: closed always means the stop is queued.
                     self._queue.put(_Command("stop", values))
                     values = []
-                    if writer is not threading.current_thread():
-                        # (From the writer itself, via an error handler, the stop waits its turn in the queue.)
-                        writer.join(_WAIT_SECONDS)
+        ownself = writer is threading.current_thread()  # from the writer, via an error handler
+        if already:
+            if self._closing_thread != threading.get_ident():
+                # Another close() runs: return once it has written everything (a reader may follow).
+                self._close_done.wait(_WAIT_SECONDS)
+            elif writer is not None and not ownself:
+                # This thread's own close(), interrupted (a signal handler's logging.shutdown, perhaps
+                # followed by sys.exit): it cannot finish first, but its writer can.
+                writer.join(_WAIT_SECONDS)
+        else:
+            try:
+                if writer is not None and not ownself:
+                    writer.join(_WAIT_SECONDS)
                 if (writer is None or not writer.is_alive()) and (
                     values or self._gap_dropped or not self._queue.empty()
                 ):
@@ -602,6 +604,13 @@ class DatabaseHandler(GuardedHandler):
         needed it, which reports and counts it; the next write tries again.
         """
         if self._conn is None:
+            while self._inherited_conns:
+                # SQLite keeps a file's lock state per process: with the parent's copy open, this child's
+                # own connection would believe it held a lock it never took, and the parent's last close
+                # would delete the WAL the child still writes to (its rows lost). The child holds no real
+                # lock, so closing the copy cannot checkpoint or delete anything of the parent's.
+                with contextlib.suppress(sqlite3.Error):
+                    self._inherited_conns.pop().close()
             self._conn = _connect(self.path)
         return self._conn
 

@@ -45,7 +45,8 @@ _NOT_WORD = re.compile(r"[\W_]+")
 # `cache[token]: Entry` are code. `::` is no separator.)
 _KV_HEAD = re.compile(
     r"(?<![\w.-])(?P<key>[\w.-]+)(?![\w.-])"
-    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*|\](?:\[\])?[ \t]*=>\s*|\](?:\[\])?\\?[\"'][ \t]*:(?!:)\s*"
+    r"(?P<sep>(?:\](?:\[\])?|%5[Dd](?:%5[Bb]%5[Dd])?)=\s*"
+    r"|\](?:\[\])?(?:\\?[\"'])?[ \t]*=>\s*|\](?:\[\])?\\?[\"'][ \t]*:(?!:)\s*"
     r"|\\?[\"']?[ \t]*(?:=>|=|:(?!:))\s*)"
 )
 _KV_VALUE = re.compile(
@@ -85,8 +86,19 @@ _DATA_KEY_NAME = re.compile(
     r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log|join|grouping|hot|page|nav|data"
     r"|dkim|msg)[_.-]?(?:key|sig)$"
 )
-# An Authorization header's name, also after a prefix (HTTP_AUTHORIZATION in a WSGI environ, x_authorization).
-_AUTH_NAME = r"(?<![a-z0-9])(?:proxy[-_])?authorization"
+# An Authorization header's name, also after an HTTP_ or X- prefix (HTTP_AUTHORIZATION in a WSGI environ,
+# x_authorization) but not another word's (pre_authorization, card_authorization are payment states).
+_AUTH_NAME = r"(?:(?<![a-z0-9_-])|(?<=http_)|(?<=x[-_]))(?:proxy[-_])?authorization"
+# A mysql*/mariadb* command up to a shell separator (quoted arguments whole: "select 1; select 2"), and
+# in it each argument: a quoted one (skipped whole) or -pPASSWORD (not a docker port mapping -p3306:3306,
+# -port, -pid, -pthread).
+_MYSQL_COMMAND = re.compile(
+    r"(?m)\b(?:mysql[a-z_]*|mariadb(?:-[a-z]+)?)(?=[ \t])(?:[^\r\n|;&\"']|\"[^\"\r\n]*\"|'[^'\r\n]*')*"
+)
+_MYSQL_ARGUMENT = re.compile(
+    r"\"[^\"\r\n]*\"|'[^'\r\n]*'|(?P<option>(?<![\w-])-p)(?![ \t]|\d[\d.]*:\d|(?:ort|ool|id|idfile|thread)\b)"
+    r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
+)
 # A line that runs curl, and on it each user option (-u, -U, --user, --proxy-user; also grouped, -sSu, or
 # as list items, '-u', 'x') with its user:password value: quoted (also \"escaped\", spaces allowed) or bare
 # (a numeric uid:gid and a URL are no credentials).
@@ -130,15 +142,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # The program name must be a command (followed by a blank: not /var/lib/mysql:...), its options end at a
     # shell separator (a quoted argument is stepped over whole), and a docker port mapping (-p3306:3306),
     # -port, -pid or -pthread is no password.
-    (
-        re.compile(
-            r"(?m)(\b(?:mysql[a-z_]*|mariadb(?:-[a-z]+)?)(?=[ \t])"
-            r"(?:[^\r\n|;&\"']|\"[^\"\r\n]{0,256}\"|'[^'\r\n]{0,256}'){0,128}?(?<![\w-])-p)"
-            r"(?![ \t]|\d[\d.]*:\d|(?:ort|ool|id|idfile|thread)\b)"
-            r"(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s\"']+)"
-        ),
-        rf"\1{MASK}",
-    ),
+    (_MYSQL_COMMAND, lambda command: _MYSQL_ARGUMENT.sub(_mask_mysql_password, command.group(0))),
     # sshpass's own -p, among its own options (not the -p of the ssh it runs).
     (
         re.compile(
@@ -270,6 +274,10 @@ def _secret_key_name(key: str) -> bool:
     return any(part in norm for part in _KEY_PARTS)
 
 
+def _mask_mysql_password(match: re.Match[str]) -> str:
+    return match.group(0) if match["option"] is None else f"-p{MASK}"
+
+
 def _mask_curl_user(match: re.Match[str]) -> str:
     if match["quote"] is not None:
         return f"{match['head']}{match['quote']}{match['quser']}:{MASK}{match['quote']}"
@@ -353,13 +361,16 @@ class Redactor:
         if isinstance(keys, (str, bytes)):
             # A lone string would be taken letter by letter (keys="acct" masking every a=, c=, t=).
             raise MonitoringConfigError("redaction keys", keys, ["a list of key names"])
-        self._extra_keys = frozenset(_user_key(key) for key in keys)
+        names = list(keys)
+        self._extra_keys = frozenset(_user_key(key) for key in names)
         if "" in self._extra_keys:
-            raise MonitoringConfigError("redaction keys", list(keys), ["key names with a letter or digit"])
+            raise MonitoringConfigError("redaction keys", names, ["key names with a letter or digit"])
         # The pre-scan, also finding the user's keys however they are spelled (X-Internal, x__internal).
         self._hint = _HINT
         if self._extra_keys:
-            spellings = (r"[\W_]*".join(map(re.escape, key)) for key in sorted(self._extra_keys))
+            # Compared case-folded, found case-insensitively: both spellings (Straße folds to strasse).
+            folded = {_NOT_WORD.sub("", key.lower()) for key in names} | self._extra_keys
+            spellings = (r"[\W_]*".join(map(re.escape, key)) for key in sorted(folded) if key)
             self._hint = re.compile(f"{_HINT.pattern}|{'|'.join(spellings)}", re.IGNORECASE)
         extra: list[re.Pattern[str]] = []
         for pattern in patterns:
