@@ -618,3 +618,21 @@ def test_a_byte_order_mark_before_a_truncated_array_keeps_its_complete_elements(
     path.write_bytes(b'\xef\xbb\xbf[{"id": 0}, {"id": 1}, {"id"')
     report = recover_json(path)
     assert ([{"id": 0}, {"id": 1}], "array", 1) == (report.data, report.method, report.lost)
+
+
+def test_a_pretty_document_without_a_final_newline_that_lost_a_comma_is_not_json_lines(tmp_path: Path) -> None:
+    # json.dump writes no final newline: the closing "]" used to count as a torn record, not as pretty.
+    path = tmp_path / "d.json"
+    text = b'\x00\x00\t[\n\t\t"alice" \n\t\t"bob"\n\t],\n\t"carol",\n\t"dave"\n]'
+    path.write_bytes(text)
+    with pytest.raises(CorruptFileError):
+        recover_json(path)
+
+
+def test_a_truncated_array_with_commas_on_their_own_lines_gives_its_complete_elements(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json([{"id": "old"}], path, backups=1)
+    write_json([{"id": n} for n in range(6)], path, backups=1)
+    path.write_bytes(b"[\n" + b"\n,\n".join(b'{"id": %d}' % n for n in range(6))[:-3])
+    report = recover_json(path)
+    assert ([{"id": n} for n in range(5)], "array") == (report.data, report.method)

@@ -268,7 +268,7 @@ class _Lines:
 _DECIDING_LINES = 64
 
 #: A line of a pretty-printed document that only opens or closes an array or object.
-_BRACKET_LINES = frozenset((b"[", b"{", b"]", b"}", b"],", b"},"))
+_BRACKET_LINES = frozenset((b"[", b"{", b"]", b"}", b"],", b"},", b","))
 #: A line of a pretty-printed object: a JSON string (a key), then ``:``.
 _KEY_LINE = re.compile(rb'"(?:[^"\\]|\\.)*"[ \t]*:')
 
@@ -277,7 +277,7 @@ def _pretty_shaped(line: bytes, decoder: msgspec.json.Decoder[Any]) -> bool:
     """Return True if ``line`` (which does not parse) looks like a line of a pretty-printed document.
 
     That is a line that only opens or closes (``[``, ``{``, ``]``, ``}``, ``],``,
-    ``},``), one that starts with a key (``"port": 443,``), or an element followed
+    ``},``) or is a lone ``,`` (comma-first styles), one that starts with a key (``"port": 443,``), or an element followed
     by its ``,`` (``443,``, ``"b.example",``, ``[],``: it parses once the ``,`` is
     dropped). No JSON line is any of these; a damaged one hardly ever (a record
     cut short does not parse without its last ``,`` either).
@@ -313,7 +313,7 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     anything), so what the lines after it look like decides, not how many of them
     parse (JSON Lines torn by two unlocked writers may have most lines damaged).
     Over the (up to) ``_DECIDING_LINES`` non-blank lines after the damaged first
-    one (a torn last line is not counted: it is the cut, not a sign of either),
+    one (a torn last line counts only if pretty-shaped: ``]`` with no newline after it),
     ``p`` lines parse alone as a complete JSON value and ``s`` are pretty-shaped:
     only an opener or closer (``[``, ``{``, ``]``, ``}``, ``],``, ``},``), a line
     that starts with a key (``"port": 443,``), or an element and its ``,``
@@ -356,7 +356,10 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
         if not seen_first:
             seen_first = True
             first = None if parsed else line
-        elif first is not None and not torn:
+        elif first is not None and torn:
+            # A document's closing line with no newline after it (json.dump writes none) is no torn record.
+            window_pretty += _pretty_shaped(line, decoder)
+        elif first is not None:
             window += 1
             window_parsed += parsed
             window_pretty += not parsed and _pretty_shaped(line, decoder)

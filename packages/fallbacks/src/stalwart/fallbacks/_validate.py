@@ -337,14 +337,16 @@ def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
        more, the file is judged under it alone: a ``;`` file with decimal commas
        that is ragged under ``;`` (``Name;Preis, EUR`` / ``Bob4,20``) must not pass
        because it happens to read as two columns under ``,``.
-    3. Else, each of ``,`` ``;`` tab ``|`` that splits the header into two fields
-       or more, widest first (in that order on a tie), is tried: the file is valid
-       if it parses under it (no ragged row) and ``csv.writer`` under it writes
-       the rows back as the file, byte for byte (:func:`_round_trips`), as a file
-       written with it does.
-    4. Else (a one-column file, whose header may hold another delimiter: ``Preis, EUR``
-       written with ``;``; or no candidate passed), the file must parse under
-       ``delimiter``.
+    3. Else, those of ``,`` ``;`` tab ``|`` that split the header into the most
+       fields (two or more; several on a tie) are tried: the file is valid if it
+       parses under one (no ragged row) and ``csv.writer`` under it writes the rows
+       back as the file, byte for byte (:func:`_round_trips`), as a file written
+       with it does. A narrower candidate is not tried: passing where the widest
+       fails, it is as likely reading a damaged file of the widest's.
+    4. If a candidate of step 3 also splits a data row, the file has several
+       columns and is damaged under the delimiter that wrote it: a problem.
+    5. Else (a one-column file, whose header may hold another delimiter: ``Preis, EUR``
+       written with ``;``), the file must parse under ``delimiter``.
     """
     nul = raw.find(b"\0")
     if nul >= 0:
@@ -356,12 +358,36 @@ def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
     if _header_width(text, delimiter) < 2:
         widths = {candidate: _header_width(text, candidate) for candidate in _USUAL_DELIMITERS}
         # sorted() is stable: a tie keeps the order of _USUAL_DELIMITERS.
-        for candidate in sorted(widths, key=lambda candidate: -widths[candidate]):
-            if candidate == delimiter or widths[candidate] < 2:
-                continue
-            if _csv_problem(raw, candidate) is None and _round_trips(text, candidate):
-                return None
+        splitting = [
+            candidate
+            for candidate in sorted(widths, key=lambda candidate: -widths[candidate])
+            if candidate != delimiter and widths[candidate] >= 2
+        ]
+        # Only the widest: a narrower one passing where the widest fails is as likely a damaged file of the
+        # widest's (a|b;c;d / 1|2;34 lost a ";" and reads as two "|" columns) as a valid one of its own.
+        for candidate in splitting:
+            if widths[candidate] == widths[splitting[0]] and _csv_problem(raw, candidate) is None:
+                if _round_trips(text, candidate):
+                    return None
+        for candidate in splitting:
+            if _splits_a_data_row(text, candidate):
+                # Header and rows split under it: a file of several columns, damaged (ragged) under the
+                # delimiter that wrote it, not a one-column file (under a delimiter it never holds, any
+                # ragged file reads as one column).
+                return _csv_problem(raw, candidate) or Problem(
+                    f"not as csv.writer writes it with delimiter {candidate!r}", offset=0
+                )
     return _csv_problem(raw, delimiter)
+
+
+def _splits_a_data_row(text: str, delimiter: str) -> bool:
+    """Return True if a row after the header of ``text`` has two fields or more under ``delimiter``."""
+    reader = csv.reader(_lazy_lines(text), delimiter=delimiter)
+    try:
+        next(reader, None)
+        return any(len(row) >= 2 for row in reader)
+    except csv.Error:
+        return True  # it does not even parse under it: no plain one-column file
 
 
 def find_problem(raw: bytes, fmt: Format) -> Problem | None:
