@@ -366,9 +366,9 @@ def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
         # Only the widest: a narrower one passing where the widest fails is as likely a damaged file of the
         # widest's (a|b;c;d / 1|2;34 lost a ";" and reads as two "|" columns) as a valid one of its own.
         for candidate in splitting:
-            if widths[candidate] == widths[splitting[0]] and _csv_problem(raw, candidate) is None:
-                if _round_trips(text, candidate):
-                    return None
+            widest = widths[candidate] == widths[splitting[0]]
+            if widest and _csv_problem(raw, candidate) is None and _round_trips(text, candidate):
+                return None
         for candidate in splitting:
             if _splits_a_data_row(text, candidate):
                 # Header and rows split under it: a file of several columns, damaged (ragged) under the
