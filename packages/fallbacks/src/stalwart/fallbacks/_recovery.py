@@ -279,8 +279,9 @@ def _pretty_shaped(line: bytes, decoder: msgspec.json.Decoder[Any]) -> bool:
     That is a line that only opens or closes (``[``, ``{``, ``]``, ``}``, ``],``,
     ``},``) or is a lone ``,`` (comma-first styles), one that starts with a key
     (``"port": 443,``), or an element followed by its ``,`` (``443,``,
-    ``"b.example",``, ``[],``: it parses once the ``,`` is dropped). No JSON line is any of these; a damaged one hardly ever (a record
-    cut short does not parse without its last ``,`` either).
+    ``"b.example",``, ``[],``: it parses once the ``,`` is dropped). No JSON line
+    is any of these; a damaged one hardly ever (a record cut short does not parse
+    without its last ``,`` either).
     """
     stripped = line.strip()
     if stripped in _BRACKET_LINES or _KEY_LINE.match(stripped) is not None:
