@@ -636,3 +636,21 @@ def test_a_truncated_array_with_commas_on_their_own_lines_gives_its_complete_ele
     path.write_bytes(b"[\n" + b"\n,\n".join(b'{"id": %d}' % n for n in range(6))[:-3])
     report = recover_json(path)
     assert ([{"id": n} for n in range(5)], "array") == (report.data, report.method)
+
+
+@pytest.mark.parametrize(
+    ("text", "records"),
+    [
+        (b'{"id": 0, "na\n{"id": 1}\n{"id": 2}\n"name": "x"}\n{', [{"id": 1}, {"id": 2}]),
+        (b"[1, 2\n[3]\n[4]\n}\n[", [[3], [4]]),
+    ],
+    ids=["torn-after-brace", "torn-after-bracket"],
+)
+def test_json_lines_whose_last_record_is_torn_after_its_first_byte_keep_their_records(
+    tmp_path: Path, text: bytes, records: list[Any]
+) -> None:
+    # A last line cut right after its "{" or "[" is the cut, no sign of a pretty-printed document.
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(text)
+    report = recover_json(path)
+    assert (records, "jsonl") == (report.data, report.method)

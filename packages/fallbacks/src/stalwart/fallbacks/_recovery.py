@@ -269,6 +269,7 @@ _DECIDING_LINES = 64
 
 #: A line of a pretty-printed document that only opens or closes an array or object.
 _BRACKET_LINES = frozenset((b"[", b"{", b"]", b"}", b"],", b"},", b","))
+_CLOSER_LINES = frozenset((b"]", b"}"))
 #: A line of a pretty-printed object: a JSON string (a key), then ``:``.
 _KEY_LINE = re.compile(rb'"(?:[^"\\]|\\.)*"[ \t]*:')
 
@@ -314,7 +315,7 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
     anything), so what the lines after it look like decides, not how many of them
     parse (JSON Lines torn by two unlocked writers may have most lines damaged).
     Over the (up to) ``_DECIDING_LINES`` non-blank lines after the damaged first
-    one (a torn last line counts only if pretty-shaped: ``]`` with no newline after it),
+    one (a torn last line counts only as a closer: ``]`` or ``}`` with no newline after it),
     ``p`` lines parse alone as a complete JSON value and ``s`` are pretty-shaped:
     only an opener or closer (``[``, ``{``, ``]``, ``}``, ``],``, ``},``), a line
     that starts with a key (``"port": 443,``), or an element and its ``,``
@@ -358,8 +359,9 @@ def _salvage_lines(raw: bytes, restore_types: bool) -> _Lines | None:
             seen_first = True
             first = None if parsed else line
         elif first is not None and torn:
-            # A document's closing line with no newline after it (json.dump writes none) is no torn record.
-            window_pretty += _pretty_shaped(line, decoder)
+            # A document's closing "]" / "}" with no newline after it (json.dump writes none) is no torn
+            # record; anything else there is the cut (a record torn after its "{" is no sign of a document).
+            window_pretty += line.strip() in _CLOSER_LINES
         elif first is not None:
             window += 1
             window_parsed += parsed

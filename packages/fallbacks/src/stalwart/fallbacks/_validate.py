@@ -375,7 +375,10 @@ def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
                 # delimiter that wrote it, not a one-column file (under a delimiter it never holds, any
                 # ragged file reads as one column).
                 return _csv_problem(raw, candidate) or Problem(
-                    f"not as csv.writer writes it with delimiter {candidate!r}", offset=0
+                    f"its header and rows split under {candidate!r} but it is not as csv.writer writes them:"
+                    " a damaged file of several columns, or a one-column file holding that delimiter"
+                    " (which delimiter wrote a file is not recorded)",
+                    offset=0,
                 )
     return _csv_problem(raw, delimiter)
 
