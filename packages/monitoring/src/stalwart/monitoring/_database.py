@@ -209,6 +209,13 @@ def _before_fork() -> None:
         lock = handler._sqlite_lock
         lock.acquire()
         _held_for_fork.append(lock)
+        # No connection may cross a fork (SQLite's own rule): SQLite keeps a file's lock state per
+        # process, so a child holding a copy of the parent's connection opens its own believing it
+        # holds a lock it never took, and then the parent's last close deletes the WAL the child writes
+        # to (its rows lost); closing the copy later in the child can delete a newer WAL of another
+        # process. So the parent closes its writer connection here (its writer is outside SQLite: the
+        # lock is held) and reopens it on its next write.
+        handler._drop_connection()
 
 
 def _after_fork_in_parent() -> None:
@@ -349,13 +356,8 @@ class DatabaseHandler(GuardedHandler):
         self._gap_last_ns = 0
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
-        # The writer's connection, opened on first use and again after a failed open (see _connection).
-        # A forked child's copies of its ancestors' connections, closed by the child's writer right before
-        # it opens its own (see _connection); never from the fork hook (nor dropped there, which closes),
-        # where another thread's SQLite mutex may be left locked in the child.
-        inherited: list[sqlite3.Connection] = getattr(self, "_inherited_conns", [])
-        parent_connection: sqlite3.Connection | None = getattr(self, "_conn", None)
-        self._inherited_conns = inherited if parent_connection is None else [*inherited, parent_connection]
+        # The writer's connection, opened on first use, again after a failed open (see _connection) and
+        # after every fork (see _before_fork: none crosses one).
         self._conn: sqlite3.Connection | None = None
         # Set when the first close() is done, so a concurrent close() returns only then (set from the
         # start while closed: a handler whose construction failed, or one a forked child inherits closed).
@@ -604,21 +606,19 @@ class DatabaseHandler(GuardedHandler):
         needed it, which reports and counts it; the next write tries again.
         """
         if self._conn is None:
-            while self._inherited_conns:
-                # SQLite keeps a file's lock state per process: with the parent's copy open, this child's
-                # own connection would believe it held a lock it never took, and the parent's last close
-                # would delete the WAL the child still writes to (its rows lost). The child holds no real
-                # lock, so closing the copy cannot checkpoint or delete anything of the parent's.
-                with contextlib.suppress(sqlite3.Error):
-                    self._inherited_conns.pop().close()
             self._conn = _connect(self.path)
         return self._conn
 
     def _close_connection(self) -> None:
         with self._sqlite_lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        """Close the writer's connection; call with ``_sqlite_lock`` held."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def _drain(self) -> None:
         """Write what is still queued: a flush racing close (behind the stop), or every batch when no writer ran."""
