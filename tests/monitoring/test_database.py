@@ -836,13 +836,16 @@ def test_no_sqlite_connection_crosses_a_fork_and_the_parent_reopens_its_own(tmp_
     logger = attach(handler, "test.db.fork-hook")
     logger.info("parent before")
     handler.flush()
-    assert handler._conn is not None
+    before_fork = handler._conn
+    assert before_fork is not None
     child = multiprocessing.get_context("fork").Process(
         target=_child_checks_no_connection_crossed_the_fork, args=(handler,)
     )
     child.start()
     child.join(60)
     assert 0 == child.exitcode
+    with pytest.raises(sqlite3.ProgrammingError):  # closed by the before-fork hook, so none was copied
+        before_fork.execute("SELECT 1")
     logger.info("parent after")
     handler.close()
     assert 3 == count(path)

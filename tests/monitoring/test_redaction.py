@@ -370,6 +370,8 @@ def test_secret_options_followed_by_another_option_or_a_harmless_word_are_kept()
         "self.cache[token]: Entry = entry; by_token[token]: 3 hits; const lookup = { [token]: user.id }",
         "gcc -o x x.c $(mysql_config --cflags --libs) -pthread",
         "pre_authorization: approved by issuer 4411",
+        "prior_authorization: approved by payer; prior-authorization=PA20240117X",
+        "return_authorization: RMA2024011755 work_authorization: H1B expires 2027",
         '{"payment_authorization": "pending", "card_authorization": "declined"}',
         "grep -pattern x",
     ],

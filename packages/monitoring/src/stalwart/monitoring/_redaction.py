@@ -86,13 +86,10 @@ _DATA_KEY_NAME = re.compile(
     r"|name|type|kind|model|schema|version|locale|lang|metric|counter|stat|log|join|grouping|hot|page|nav|data"
     r"|dkim|msg)[_.-]?(?:key|sig)$"
 )
-# An Authorization header's name, also after a prefix (HTTP_AUTHORIZATION in a WSGI environ,
-# X-Forwarded-Authorization, Grpc-Metadata-Authorization), but not after a word that makes it a payment
-# state (pre_authorization, card_authorization, payment-authorization).
-_AUTH_NAME = (
-    r"(?<![a-z0-9])(?<!pre[-_])(?<!card[-_])(?<!payment[-_])(?<!credit[-_])(?<!transaction[-_])"
-    r"(?<!purchase[-_])(?<!merchant[-_])(?<!issuer[-_])(?<!bank[-_])(?:proxy[-_])?authorization"
-)
+# An Authorization header's name, alone or after a header prefix (HTTP_AUTHORIZATION in a WSGI environ,
+# X-Forwarded-Authorization, Grpc-Metadata-Authorization, Proxy-Authorization); another word before it
+# makes it some other authorization (pre_authorization, prior-authorization, work_authorization).
+_AUTH_NAME = r"(?<![a-z0-9_-])(?:(?:http|x|grpc)[-_](?:[a-z]+[-_])*?)?(?:proxy[-_])?authorization"
 # A mysql*/mariadb* command up to a shell separator (quoted arguments whole: "select 1; select 2"), and
 # in it each argument: a quoted one (skipped whole) or -pPASSWORD (not a docker port mapping -p3306:3306,
 # -port, -pid, -pthread).
