@@ -34,6 +34,17 @@ if TYPE_CHECKING:
     from tests.monitoring.conftest import Attach
 
 
+def close_before_the_writer_starts(handler: DatabaseHandler) -> None:
+    """Make ``close()`` run whenever the handler is about to start its writer (a close racing that moment)."""
+    start_writer = handler._start_writer
+
+    def close_first() -> None:
+        handler.close()
+        start_writer()
+
+    handler._start_writer = close_first  # type: ignore[method-assign]
+
+
 def fail_first_insert(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
     """Make the handler's first insert raise ``error``; later inserts go through."""
     real = _database._insert_rows
@@ -597,13 +608,7 @@ def test_a_full_batch_handed_over_while_close_runs_before_any_writer_started_is_
     # queued after it was never written (counted as accepted, lost).
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path, batch_size=1, flush_interval=3600)
-    start_writer = handler._start_writer
-
-    def close_first() -> None:
-        handler.close()
-        start_writer()
-
-    handler._start_writer = close_first  # type: ignore[method-assign]
+    close_before_the_writer_starts(handler)
     handler.handle(logging.LogRecord("test.db.race", logging.INFO, __file__, 1, "the batch", (), None))
     assert 1 == count(path, "message = 'the batch'")
     assert (1, 0) == (handler.stats().written, handler.stats().pending)
@@ -617,13 +622,7 @@ def test_a_flush_racing_close_has_its_records_written_by_close(tmp_path: Path, a
     logger = attach(handler, "test.db.flush-close")
     for n in range(5):
         logger.info("n %d", n)
-    start_writer = handler._start_writer
-
-    def close_first() -> None:
-        handler.close()
-        start_writer()
-
-    handler._start_writer = close_first  # type: ignore[method-assign]
+    close_before_the_writer_starts(handler)
     handler.flush()
     assert 5 == count(path)
     assert (5, 0) == (handler.stats().written, handler.stats().pending)
