@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -389,3 +390,52 @@ def test_a_csv_file_holding_a_nul_byte_is_never_backed_up(tmp_path: Path) -> Non
     path.write_bytes(b"a,b\r\n3,\x00\r\n")  # a zeroed byte: still two fields a row
     write_csv([{"a": "5", "b": "6"}], path, backups=1)
     assert [{"a": "1", "b": "2"}] == read_csv(f"{path}.1")
+
+
+@pytest.mark.parametrize(
+    ("rows", "old", "new"),
+    [
+        ([{"Preis, EUR": "3,50"}, {"Preis, EUR": "4"}], ";", ";"),  # rule 4 alone reads it as damaged
+        ([{"size|w|h": "1x2", "name": "a"}], ",", ";"),  # "|" splits the header widest, but is ragged
+        ([{"Preis, EUR": "3,50"}, {"Preis, EUR": "4"}], ";", "|"),
+    ],
+    ids=["one-column-same-delimiter", "widest-is-ragged", "one-column-to-pipe"],
+)
+def test_the_delimiter_a_write_used_is_recorded_so_the_next_writer_backs_the_file_up(
+    tmp_path: Path, rows: list[dict[str, Any]], old: str, new: str
+) -> None:
+    # Judged from its bytes alone each of these is ambiguous and was not backed up; the record kept in
+    # <path>.lock (format, inode, mtime_ns, size) says which delimiter wrote it.
+    path = tmp_path / "d.csv"
+    written, backup = _rotated(path, rows, old, new)
+    assert written == backup
+
+
+def test_a_file_damaged_in_place_since_its_recorded_write_is_still_refused(tmp_path: Path) -> None:
+    # Same inode, size and mtime (a sector rewritten under the file system): the record still fits,
+    # and the file is judged under the delimiter that wrote it.
+    path = tmp_path / "d.csv"
+    rows = [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+    write_csv(rows, path, delimiter=";", backups=1)
+    write_csv(rows, path, delimiter=";", backups=1)
+    good = Path(f"{path}.1").read_bytes()
+    before = os.stat(path)
+    with open(path, "r+b") as handle:
+        handle.write(path.read_bytes().replace(b"3;4", b"3\n4", 1))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (before.st_ino, before.st_size, before.st_mtime_ns) == (
+        os.stat(path).st_ino, os.stat(path).st_size, os.stat(path).st_mtime_ns,
+    )  # fmt: skip
+    clear_all_caches()
+    write_csv(rows, path, delimiter=";", backups=1)
+    assert good == Path(f"{path}.1").read_bytes()
+
+
+def test_an_unreadable_record_falls_back_to_judging_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    rows = [{"a": "1", "b": "2"}]
+    write_csv(rows, path, delimiter=",", backups=1)
+    Path(f"{path}.lock").write_text("{not json")
+    clear_all_caches()
+    write_csv([{"a": "5", "b": "6"}], path, delimiter=",", backups=1)
+    assert rows == read_csv(Path(f"{path}.1"))

@@ -32,6 +32,7 @@ from stalwart.fallbacks import _stats
 from stalwart.fallbacks._errors import WriteError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._validate import Format, find_problem
+from stalwart.fallbacks._written_as import record_written_as, recorded_format
 
 __all__ = [
     "Chunks",
@@ -185,6 +186,8 @@ def _link_or_copy(source: str, destination: str) -> None:
 def _rotate_backups(real_path: str, generations: int, fmt: Format) -> None:
     if not os.path.exists(real_path):
         return
+    # The exact format that wrote the file, when recorded and the file is unchanged since, beats a guess.
+    fmt = recorded_format(real_path) or fmt
     if not is_valid_file(real_path, fmt):
         _stats.count("backups_skipped_invalid")
         _log.warning(
@@ -211,6 +214,7 @@ def atomic_write(
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     valid: bool = True,
     confirm: Callable[[], bool] | None = None,
+    written_as: Format | None = None,
 ) -> int:
     """Replace the content of ``path`` with ``chunks``, atomically.
 
@@ -231,6 +235,8 @@ def atomic_write(
             while a worker thread writes and syncs the temp file (the I/O releases the
             GIL, so the check's time hides the disk's); the target is replaced only
             if it returns True.
+        written_as: The exact format of ``chunks`` when ``fmt`` only guesses (CSV: the
+            delimiter), recorded for the next writer's backup check.
 
     Returns:
         The number of bytes written.
@@ -285,6 +291,8 @@ def atomic_write(
             if backups:
                 _rotate_backups(real_path, backups, fmt)
             os.replace(temp, real_path)
+            if written_as is not None:
+                record_written_as(real_path, written_as)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)

@@ -169,7 +169,9 @@ def write_csv(
         delimiter: Field separator.
         durable: ``fsync`` file and directory before returning.
         backups: Backup generations to keep; the current file must be valid CSV to
-            become one (no NUL byte): under ``delimiter`` alone if that splits its
+            become one: under the delimiter a ``write_csv`` recorded for it in
+            ``<path>.lock`` if the file is unchanged since, else (no NUL byte) under
+            ``delimiter`` alone if that splits its
             header into two fields or more, else under one of ``,`` ``;`` tab ``|``
             that splits it and under which ``csv.writer`` writes its rows back byte
             for byte (it was written with another delimiter), else (one column)
@@ -218,8 +220,10 @@ def write_csv(
     return atomic_write(
         path,
         (payload,),
-        # The current file is validated under the delimiter it was written with, which may be another.
+        # The current file is validated under the delimiter it was written with, which may be another:
+        # recorded by this write for the next one, guessed from the bytes when no record fits.
         fmt=fmt,
+        written_as=csv_format(delimiter),
         durable=durable,
         backups=backups,
         lock_timeout=lock_timeout,
