@@ -18,7 +18,9 @@ from stalwart.fallbacks import (
     UnsupportedTypeError,
     clear_all_caches,
     read_csv,
+    read_json,
     write_csv,
+    write_json,
 )
 from stalwart.fallbacks._csvfile import escape_key, flatten_row, split_column, unflatten_row
 
@@ -439,3 +441,30 @@ def test_an_unreadable_record_falls_back_to_judging_the_bytes(tmp_path: Path) ->
     clear_all_caches()
     write_csv([{"a": "5", "b": "6"}], path, delimiter=",", backups=1)
     assert rows == read_csv(Path(f"{path}.1"))
+
+
+def test_a_csv_record_never_makes_a_json_write_take_csv_content_for_a_valid_backup(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    write_json({"good": 1}, path, backups=1)
+    write_json({"good": 2}, path, backups=1)
+    write_csv([{"a": "this is", "b": "not json"}], path, backups=0)
+    write_json({"good": 3}, path, backups=1)
+    assert {"good": 1} == read_json(Path(f"{path}.1"))
+
+
+def test_the_record_is_never_written_through_a_symlinked_lock_file(tmp_path: Path) -> None:
+    victim = tmp_path / "precious.txt"
+    victim.write_text("precious data")
+    path = tmp_path / "d.csv"
+    Path(f"{path}.lock").symlink_to(victim)
+    write_csv([{"a": "1"}], path)
+    assert "precious data" == victim.read_text()
+
+
+def test_a_foreign_lock_file_content_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    write_csv([{"a": "1", "b": "2"}], path, backups=1)
+    Path(f"{path}.lock").write_text("[" * 200_000)
+    clear_all_caches()
+    write_csv([{"a": "3", "b": "4"}], path, backups=1)
+    assert [{"a": "1", "b": "2"}] == read_csv(Path(f"{path}.1"))

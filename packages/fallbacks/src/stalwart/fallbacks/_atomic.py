@@ -186,8 +186,10 @@ def _link_or_copy(source: str, destination: str) -> None:
 def _rotate_backups(real_path: str, generations: int, fmt: Format) -> None:
     if not os.path.exists(real_path):
         return
-    # The exact format that wrote the file, when recorded and the file is unchanged since, beats a guess.
-    fmt = recorded_format(real_path) or fmt
+    # The exact CSV format that wrote the file, when recorded and the file is unchanged since, beats a
+    # guess; only for a CSV writer (a JSON write after a CSV one must still find the file no valid JSON).
+    if fmt.startswith("csv"):
+        fmt = recorded_format(real_path) or fmt
     if not is_valid_file(real_path, fmt):
         _stats.count("backups_skipped_invalid")
         _log.warning(
@@ -300,7 +302,10 @@ def atomic_write(
         if durable:
             fsync_directory(directory)
         if valid:
-            _stats.remember_valid(real_path, fmt, os.stat(real_path))
+            st = os.stat(real_path)
+            _stats.remember_valid(real_path, fmt, st)
+            if written_as is not None:
+                _stats.remember_valid(real_path, written_as, st)  # what the next write checks it as
         else:
             _stats.forget_validity(real_path)
     _stats.count("writes")

@@ -13,8 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 
 from stalwart.fallbacks._validate import Format, csv_format
+
+#: The most of ``<path>.lock`` read back as a record.
+_MOST = 1024
 
 
 def record_written_as(real_path: str, fmt: Format) -> None:
@@ -25,8 +29,14 @@ def record_written_as(real_path: str, fmt: Format) -> None:
     with contextlib.suppress(OSError):
         st = os.stat(real_path)
         note = {"format": fmt, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns, "size": st.st_size}
-        with open(real_path + ".lock", "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(note))
+        # Never through a symlink (a planted x.csv.lock -> ~/file would be overwritten), only a regular file.
+        fd = os.open(real_path + ".lock", os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+                os.write(fd, json.dumps(note).encode())
+        finally:
+            os.close(fd)
 
 
 def recorded_format(real_path: str) -> Format | None:
@@ -35,10 +45,10 @@ def recorded_format(real_path: str) -> Format | None:
     Call with the file's lock held.
     """
     try:
-        with open(real_path + ".lock", encoding="utf-8") as handle:
-            note = json.loads(handle.read() or "null")
+        with open(real_path + ".lock", "rb") as handle:
+            note = json.loads(handle.read(_MOST) or b"null")  # a record is ~100 bytes; more is foreign
         st = os.stat(real_path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, or nested deeper than JSON can go
         return None
     if not isinstance(note, dict):
         return None
