@@ -230,11 +230,32 @@ _LONE_PAIR_SECRET = re.compile(
 )
 _PAIR_NAME_ALONE = re.compile(r"(?i)authorization|cookie|api[_-]?key|^x-[\w-]*(?:token|key|secret|auth)")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-# One cheap scan decides whether the expensive patterns run at all.
-_HINT = re.compile(
-    r"(?i)pass|pw|secret|token|key|sig|auth|credential|cookie|session|jwt|bearer|basic|digest|curl|mysql|mariadb"
-    r"|eyJ|://|AKIA|ASIA|gh[pousr]_|github_pat|xox|[sr]k_|sk-|AIza|\d{4}[ -]?\d{4}"
-)
+# One cheap scan decides whether the expensive patterns run at all: no pattern can match a text holding
+# none of these (case-folded) words nor a run of digits a card number needs. Substring tests on the
+# case-folded text are ~6x faster than one case-insensitive regex alternation (30 us for a 100-character
+# line, where every position tried every word).
+_HINT_WORDS = (
+    "pass", "pw", "secret", "token", "key", "sig", "auth", "credential", "cookie", "session", "jwt", "bearer",
+    "basic", "digest", "curl", "mysql", "mariadb", "eyj", "://", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_",
+    "ghr_", "github_pat", "xox", "sk_", "rk_", "sk-", "aiza",
+)  # fmt: skip
+_HINT_DIGITS = re.compile(r"\d{4}[ -]?\d{4}")
+
+
+# Letters the patterns' case-insensitive matching takes for i that case-folding keeps apart: the dotless i
+# (U+0131), and the dotted capital I (U+0130), which folds to i + U+0307.
+_HINT_FOLD = str.maketrans({"\u0131": "i", "\u0307": None})
+
+
+def _hinted(text: str) -> bool:
+    """Return True if ``text`` holds anything a masking pattern could match (the cheap pre-scan)."""
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = folded.translate(_HINT_FOLD)
+    for word in _HINT_WORDS:
+        if word in folded:
+            return True
+    return _HINT_DIGITS.search(text) is not None
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -366,13 +387,13 @@ class Redactor:
         self._extra_keys = frozenset(_user_key(key) for key in names)
         if "" in self._extra_keys:
             raise MonitoringConfigError("redaction keys", names, ["key names with a letter or digit"])
-        # The pre-scan, also finding the user's keys however they are spelled (X-Internal, x__internal).
-        self._hint = _HINT
+        # The pre-scan of the user's keys, however they are spelled (X-Internal, x__internal).
+        self._user_hint: re.Pattern[str] | None = None
         if self._extra_keys:
             # Compared case-folded, found case-insensitively: both spellings (Straße folds to strasse).
             folded = {_NOT_WORD.sub("", key.lower()) for key in names} | self._extra_keys
             spellings = (r"[\W_]*".join(map(re.escape, key)) for key in sorted(folded) if key)
-            self._hint = re.compile(f"{_HINT.pattern}|{'|'.join(spellings)}", re.IGNORECASE)
+            self._user_hint = re.compile("|".join(spellings), re.IGNORECASE)
         extra: list[re.Pattern[str]] = []
         for pattern in patterns:
             try:
@@ -425,7 +446,7 @@ class Redactor:
         if self._extra_patterns:
             for pattern in self._extra_patterns:
                 text = pattern.sub(MASK, text)
-        if not self._hint.search(text):
+        if not _hinted(text) and (self._user_hint is None or self._user_hint.search(text) is None):
             return text
         text = _mask_pairs(text, self._extra_keys)
         text = _PAIR.sub(self._mask_pair, text)
