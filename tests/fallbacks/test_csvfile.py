@@ -274,10 +274,18 @@ def test_a_file_that_lost_a_delimiter_is_judged_under_its_own_when_written_again
     assert rows == read_csv(Path(f"{path}.1"), delimiter=";")
 
 
-def _rotated(path: Path, rows: list[dict[str, Any]], first: str, then: str) -> tuple[bytes, bytes | None]:
-    """Write ``rows`` with ``first``, then (as a new process would) with ``then``; return the file and ``.1``."""
+def _rotated(
+    path: Path, rows: list[dict[str, Any]], first: str, then: str, *, recorded: bool = False
+) -> tuple[bytes, bytes | None]:
+    """Write ``rows`` with ``first``, then (as a new process would) with ``then``; return the file and ``.1``.
+
+    Unless ``recorded``, the record of the first write's delimiter is wiped, as for a file another
+    tool (or an older version) wrote: the second write then judges the file by its bytes alone.
+    """
     write_csv(rows, path, delimiter=first, backups=0)
     written = path.read_bytes()
+    if not recorded:
+        Path(f"{path}.lock").write_bytes(b"")
     clear_all_caches()  # else our own write is remembered as valid and the file is never checked
     write_csv([{"other": "row"}], path, delimiter=then, backups=1)
     backup = Path(f"{path}.1")
@@ -409,8 +417,9 @@ def test_the_delimiter_a_write_used_is_recorded_so_the_next_writer_backs_the_fil
     # Judged from its bytes alone each of these is ambiguous and was not backed up; the record kept in
     # <path>.lock (format, inode, mtime_ns, size) says which delimiter wrote it.
     path = tmp_path / "d.csv"
-    written, backup = _rotated(path, rows, old, new)
+    written, backup = _rotated(path, rows, old, new, recorded=True)
     assert written == backup
+    assert None is _rotated(tmp_path / "e.csv", rows, old, new)[1]  # judged by its bytes alone: refused
 
 
 def test_a_file_damaged_in_place_since_its_recorded_write_is_still_refused(tmp_path: Path) -> None:
