@@ -134,13 +134,18 @@ def _insert_rows(conn: sqlite3.Connection, values: list[Any], most: int) -> None
 # A write that is rolled back: an existing database the process may only read fails here, at construction.
 _PROBE_WRITE = "INSERT INTO logs (ts_ns, level, logger, message, template) VALUES (0, 0, '', '', '')"
 _RETENTION_CHUNK = 5_000
-# The row that reports a gap of dropped records, written by the writer thread straight into ``logs``
-# (never through logging: the handler would be re-entered, and under a flood the report would be
-# dropped like the records it reports). The logger name is the one the handler's handleError
-# stand-ins use, so one name finds everything the handler says about itself.
+# The logger name of everything the handler says about itself: the row that reports a gap of dropped
+# records, written by the writer thread straight into ``logs`` (never through logging: the handler would
+# be re-entered, and under a flood the report would be dropped like the records it reports), and the
+# stand-in records its handleError reports describe.
 _DROP_LOGGER = "stalwart.monitoring.DatabaseHandler"
 _DROP_TEMPLATE = "DatabaseHandler dropped %d records: queue full (max_queue=%d)"
 _WAIT_SECONDS = 30.0
+
+
+def _report(level: int, msg: str, *args: object) -> logging.LogRecord:
+    """Return the stand-in record a ``handleError`` report of the handler itself describes."""
+    return logging.LogRecord(_DROP_LOGGER, level, __file__, 0, msg, args, None)
 
 Row = tuple[Any, ...]
 # Rows wait laid end to end in one flat list of values (``_COLUMN_COUNT`` per row), which is what a
@@ -450,17 +455,18 @@ class DatabaseHandler(GuardedHandler):
                 # No new thread at interpreter shutdown (Python 3.12): the records wait, close() writes them.
                 if not self._start_failure_reported:
                     self._start_failure_reported = True
-                    notice = logging.LogRecord(
-                        "stalwart.monitoring.DatabaseHandler", logging.WARNING, __file__, 0,
-                        "no writer thread for %s: records wait for close()", (self.path,), None,
-                    )  # fmt: skip
+                    notice = _report(logging.WARNING, "no writer thread for %s: records wait for close()", self.path)
                     self.handleError(notice)
 
     def _take_buffer(self) -> Values:
         with self._buf_lock:
-            values = self._buf
-            self._buf = []
-            self._enqueued += len(values) // _COLUMN_COUNT
+            return self._take_buffer_locked()
+
+    def _take_buffer_locked(self) -> Values:
+        """Hand the buffered rows over to the writer (counted as enqueued); call with ``_buf_lock`` held."""
+        values = self._buf
+        self._buf = []
+        self._enqueued += len(values) // _COLUMN_COUNT
         return values
 
     def _start_writer(self) -> None:
@@ -489,9 +495,7 @@ class DatabaseHandler(GuardedHandler):
             # first (nothing is taken) or finds the command queued ahead of its stop.
             if self._closed or self._writer is None:
                 return None
-            command = _Command(kind, self._buf, cutoff_ns=cutoff_ns)
-            self._buf = []
-            self._enqueued += len(command.values) // _COLUMN_COUNT
+            command = _Command(kind, self._take_buffer_locked(), cutoff_ns=cutoff_ns)
             self._queue.put(command)
         # The timeout keeps a wedged disk from hanging the caller (and shutdown) for ever; a writer that
         # died (it may only through a broken error report) is not waited for: close() writes what waits.
@@ -537,9 +541,7 @@ class DatabaseHandler(GuardedHandler):
             writer = self._writer
             if not already:
                 self._closing_thread = threading.get_ident()
-                values = self._buf
-                self._buf = []
-                self._enqueued += len(values) // _COLUMN_COUNT
+                values = self._take_buffer_locked()
                 if writer is not None:
                     # Queued in the same step that closes: closed always means the stop is queued.
                     self._queue.put(_Command("stop", values))
@@ -700,12 +702,8 @@ class DatabaseHandler(GuardedHandler):
             self._failed += rows
             if gap is not None:
                 self._restore_gap(gap)  # the next write reports it again
-            stand_in = logging.LogRecord(
-                "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
-                "could not write %d rows%s to %s", (rows, "" if gap is None else " and a drop summary", self.path),
-                None,
-            )  # fmt: skip
-            self.handleError(stand_in)
+            summary = "" if gap is None else " and a drop summary"
+            self.handleError(_report(logging.ERROR, "could not write %d rows%s to %s", rows, summary, self.path))
         else:
             # The summary row is not a record: written, failed and _done (the queue's bound) count records.
             self._written += rows
@@ -726,11 +724,7 @@ class DatabaseHandler(GuardedHandler):
                 if cursor.rowcount < _RETENTION_CHUNK:
                     break
         except sqlite3.Error:
-            stand_in = logging.LogRecord(
-                "stalwart.monitoring.DatabaseHandler", logging.ERROR, __file__, 0,
-                "retention delete failed in %s", (self.path,), None,
-            )  # fmt: skip
-            self.handleError(stand_in)
+            self.handleError(_report(logging.ERROR, "retention delete failed in %s", self.path))
         self._deleted += deleted
         return deleted
 
