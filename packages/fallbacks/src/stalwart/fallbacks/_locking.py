@@ -132,6 +132,11 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def lock_path_of(real_path: str) -> str:
+    """Return the path of ``real_path``'s lock file (``<path>.lock``, never the data file itself)."""
+    return real_path + ".lock"
+
+
 @contextmanager
 def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the exclusive lock of ``real_path`` (thread lock, then ``<real_path>.lock``).
@@ -157,7 +162,7 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
         if not thread_lock.acquire(timeout=-1 if timeout is None else timeout):
             raise LockTimeoutError(real_path, f"lock not acquired within {timeout} s (thread)")
     try:
-        lock_path = real_path + ".lock"
+        lock_path = lock_path_of(real_path)
         owner = os.getpid()
         with _fd_guard:
             try:

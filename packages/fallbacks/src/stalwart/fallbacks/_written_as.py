@@ -15,6 +15,7 @@ import json
 import os
 import stat
 
+from stalwart.fallbacks._locking import lock_path_of
 from stalwart.fallbacks._validate import Format, csv_format
 
 #: The most of ``<path>.lock`` read back as a record.
@@ -30,7 +31,7 @@ def record_written_as(real_path: str, fmt: Format) -> None:
         st = os.stat(real_path)
         note = {"format": fmt, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns, "size": st.st_size}
         # Never through a symlink (a planted x.csv.lock -> ~/file would be overwritten), only a regular file.
-        fd = os.open(real_path + ".lock", os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(lock_path_of(real_path), os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         try:
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 os.ftruncate(fd, 0)
@@ -45,7 +46,7 @@ def recorded_format(real_path: str) -> Format | None:
     Call with the file's lock held.
     """
     try:
-        with open(real_path + ".lock", "rb") as handle:
+        with open(lock_path_of(real_path), "rb") as handle:
             note = json.loads(handle.read(_MOST) or b"null")  # a record is ~100 bytes; more is foreign
         st = os.stat(real_path)
     except (OSError, ValueError, RecursionError):  # unreadable, not JSON, or nested deeper than JSON can go
