@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import stat
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -458,3 +460,53 @@ def test_iter_json_array_refuses_nan_and_infinity_as_read_json_does(
     assert offset == caught.value.offset
     with pytest.raises(CorruptFileError):
         read_json(tmp_path / "d.json")
+
+
+def _run_under_file_size_limit(limit: int, body: str) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a child whose files may not grow past ``limit`` bytes (the kernel says EFBIG)."""
+    script = "import resource, signal\n"
+    script += "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+    script += f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+    script += textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_an_append_that_hits_the_file_size_limit_leaves_nothing_of_itself_so_a_retry_never_duplicates(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.jsonl"
+    append_jsonl([{"i": -1}], path)
+    before = path.read_bytes()
+    batch = [{"i": i, "pad": "x" * 50} for i in range(200)]  # ~14 KB: the limit cuts it part-way
+    done = _run_under_file_size_limit(
+        4096,
+        f"""
+        from stalwart.fallbacks import WriteError, append_jsonl
+        try:
+            append_jsonl({batch!r}, {str(path)!r})
+        except WriteError as exc:
+            print("WriteError", exc)
+        """,
+    )
+    assert "File too large" in done.stdout, done.stderr
+    assert before == path.read_bytes()
+    append_jsonl(batch, path)  # the retry a failed append invites
+    assert [-1, *range(200)] == [record["i"] for record in iter_jsonl(path)]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_an_append_that_creates_the_file_and_fails_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "new.jsonl"
+    done = _run_under_file_size_limit(
+        1024,
+        f"""
+        from stalwart.fallbacks import WriteError, append_jsonl
+        try:
+            append_jsonl([{{"pad": "x" * 100}}] * 50, {str(path)!r})
+        except WriteError as exc:
+            print("WriteError", exc)
+        """,
+    )
+    assert "File too large" in done.stdout, done.stderr
+    assert not path.exists()

@@ -6,6 +6,9 @@ import asyncio
 import errno
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -223,3 +226,22 @@ def test_each_async_variant_lets_the_event_loop_run_while_it_works(
     results = asyncio.run(main())
     assert [True, [{"n": 1}], results[2], {"x": 1}, True, [{"a": "1"}]] == results
     assert 0 < results[2]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_salvage_that_hits_the_file_size_limit_too_leaves_no_partial_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    script = textwrap.dedent(
+        f"""
+        import logging, resource, signal
+        logging.basicConfig(level=logging.WARNING, format="LOG %(message)s")
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+        from stalwart.fallbacks import safe_write_json
+        print("returned", safe_write_json([{{"id": i, "pad": "x" * 60}} for i in range(500)], {str(path)!r}))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "returned False" in done.stdout, done.stderr
+    assert "failed too" in done.stderr
+    assert not Path(f"{path}.jsonl").exists()  # the log says the salvage failed: nothing of it may be there

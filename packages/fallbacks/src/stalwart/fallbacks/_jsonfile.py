@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import codecs
+import contextlib
 import json
 import logging
 import os
@@ -277,8 +278,11 @@ def append_jsonl(
 
     Raises:
         UnsupportedTypeError: A record cannot be encoded (nothing appended).
-        WriteError: The append failed (the lines before it are intact; a torn
-            tail is cut off only once it is safe in the sidecar).
+        WriteError: The append failed and left nothing of itself: a write or
+            ``fsync`` that failed part-way (disk full, a file size limit) is
+            cut back off, so retrying never duplicates records (the lines
+            before it are intact; a torn tail is cut off only once it is safe
+            in the sidecar).
 
     """
     lines = encode_jsonl_lines(records, nan)
@@ -295,9 +299,13 @@ def append_jsonl(
             if size and os.pread(fd, 1, size - 1) != b"\n" and _settle_torn_line(fd, size, real_path):
                 lines.insert(0, b"\n")  # the last record only lost its newline
             # One write call: with O_APPEND the lines land together even beside other appenders.
-            written = write_all(fd, (b"".join(lines),))
-            if durable:
-                os.fsync(fd)
+            written = _append_or_cut_back(fd, b"".join(lines), real_path, durable=durable)
+        except BaseException:
+            if created:
+                # Cut back to nothing, so removed: a failed append leaves no trace, not even an empty file.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(real_path)
+            raise
         finally:
             os.close(fd)
         if durable and created:
@@ -362,18 +370,40 @@ def _keep_in_sidecar(tail: bytes, path: str, data_fd: int) -> str:
     try:
         if created and os.name != "nt":
             os.fchmod(fd, stat.S_IMODE(os.fstat(data_fd).st_mode))
-        size = os.fstat(fd).st_size
-        try:
-            write_all(fd, (tail + b"\n",))
-        except BaseException:
-            os.ftruncate(fd, size)
-            raise
-        os.fsync(fd)
+        _append_or_cut_back(fd, tail + b"\n", sidecar, durable=True)
     finally:
         os.close(fd)
     if created:
         fsync_directory(os.path.dirname(sidecar))
     return sidecar
+
+
+def _append_or_cut_back(fd: int, data: bytes, path: str, *, durable: bool) -> int:
+    """Append ``data`` to ``fd`` (``O_APPEND``, under the file's lock), synced if ``durable``: all or nothing.
+
+    A write or ``fsync`` that fails part-way (disk full, a file size limit, an
+    I/O error) would leave the lines before the failure, and a torn one, in the
+    file: a caller retrying after the error would then append them twice. So
+    the file is cut back to its size before the call, then the error re-raised.
+
+    Returns:
+        Bytes written.
+
+    """
+    size = os.fstat(fd).st_size
+    try:
+        written = write_all(fd, (data,))
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        try:
+            os.ftruncate(fd, size)
+            if durable:
+                os.fsync(fd)
+        except OSError as exc:
+            _log.error("cannot cut %s back to %d bytes after a failed append: %s", path, size, exc)
+        raise
+    return written
 
 
 def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
