@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from stalwart.monitoring import DatabaseHandler, build_config
 from stalwart.monitoring._cli import monitor
@@ -41,18 +42,39 @@ def test_profiles_lists_every_profile() -> None:
     ]
 
 
-def test_tail_prints_database_records_as_json_lines(tmp_path: Path) -> None:
-    handler = DatabaseHandler(tmp_path / "logs.db")
-    logger = logging.getLogger("test.cli.tail")
+def _database_of(path: Path, count: int) -> None:
+    """Write ``n=0`` ... ``n=<count - 1>`` through a DatabaseHandler to ``path``."""
+    handler = DatabaseHandler(path)
+    logger = logging.getLogger(f"test.cli.tail.{path.parent.name}")
     logger.addHandler(handler)
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    for n in range(3):
+    for n in range(count):
         logger.info("n=%d", n)
     handler.close()
-    result = CliRunner().invoke(monitor, ["tail", str(tmp_path / "logs.db"), "--limit", "2"])
+
+
+def test_tail_prints_database_records_as_json_lines(tmp_path: Path) -> None:
+    _database_of(tmp_path / "logs.db", 3)
+    result = CliRunner().invoke(monitor, ["tail", str(tmp_path / "logs.db")])
     assert 0 == result.exit_code, result.output
-    assert ["n=0", "n=1"] == [json.loads(line)["message"] for line in result.output.splitlines()]
+    assert ["n=0", "n=1", "n=2"] == [json.loads(line)["message"] for line in result.output.splitlines()]
+
+
+def test_tail_with_a_limit_prints_the_newest_records_oldest_first(tmp_path: Path) -> None:
+    _database_of(tmp_path / "logs.db", 5)
+    for option in ("--limit", "-n"):
+        result = CliRunner().invoke(monitor, ["tail", str(tmp_path / "logs.db"), option, "2"])
+        assert 0 == result.exit_code, result.output
+        assert ["n=3", "n=4"] == [json.loads(line)["message"] for line in result.output.splitlines()]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_tail_refuses_a_limit_below_one(tmp_path: Path, limit: str) -> None:
+    _database_of(tmp_path / "logs.db", 1)
+    result = CliRunner().invoke(monitor, ["tail", str(tmp_path / "logs.db"), "--limit", limit])
+    assert 2 == result.exit_code
+    assert "--limit" in result.output
 
 
 def test_tail_of_a_missing_database_fails_clearly(tmp_path: Path) -> None:

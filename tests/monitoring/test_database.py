@@ -113,6 +113,33 @@ def test_close_then_reopen_appends_to_the_same_database(tmp_path: Path, attach: 
     assert 30 == count(path)
 
 
+def test_read_database_limit_reads_the_oldest_rows_or_with_newest_the_newest(
+    tmp_path: Path, attach: Attach
+) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path)
+    logger = attach(handler, "test.db.limit")
+    for n in range(5):
+        logger.info("n=%d", n)
+    handler.close()
+    assert ["n=0", "n=1"] == [r.message for r in read_database(path, limit=2)]
+    assert ["n=3", "n=4"] == [r.message for r in read_database(path, limit=2, newest=True)]
+    assert [] == list(read_database(path, limit=0, newest=True))
+    with pytest.raises(ValueError, match="limit must be 0 or more"):
+        list(read_database(path, limit=-1))
+
+
+def test_an_extra_whose_key_is_no_str_is_written(tmp_path: Path, attach: Attach) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path)
+    extra: dict[Any, object] = {1: "one", "_private": "x"}  # logging accepts keys that are no str
+    attach(handler, "test.db.intkey").info("odd extra", extra=extra)
+    handler.close()
+    (record,) = read_database(path)
+    assert {"1": "one"} == record.extra
+    assert 0 == handler.stats().failed
+
+
 def test_fields_round_trip_through_read_database(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path)

@@ -20,20 +20,80 @@ from stalwart.monitoring import (
 )
 
 _LOGFMT_PAIR = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
-_UNESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|.)")
-_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_UNESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|.)", re.DOTALL)
+_SIMPLE = {"n": "\n", "r": "\r", "t": "\t"}
+# What a block's continuation line holds, by its mark (a message line has none).
+_MARKS = {"+ ": "extra", "! ": "traceback", "^ ": "stack"}
 
 
 def _unescape(text: str) -> str:
+    r"""Read escape_line's escapes back; any other escaped character (\\, \|, \], \", \+ ...) is itself."""
+
     def one(match: re.Match[str]) -> str:
         code = match.group(1)
         if code in _SIMPLE:
             return _SIMPLE[code]
         if len(code) > 1:
             return chr(int(code[1:], 16))
-        return match.group(0)  # block formats do not escape backslashes: keep as written
+        return code
 
     return _UNESCAPE.sub(one, text)
+
+
+def _split_unescaped(text: str, separator: str, parts: int) -> list[str]:
+    """Split ``text`` at ``separator`` where it is not escaped, into at most ``parts`` pieces."""
+    pieces: list[str] = []
+    start = index = 0
+    while index < len(text) and len(pieces) < parts - 1:
+        if text[index] == "\\":
+            index += 2
+        elif text.startswith(separator, index):
+            pieces.append(text[start:index])
+            index += len(separator)
+            start = index
+        else:
+            index += 1
+    return [*pieces, text[start:]]
+
+
+def parse_body(lines: list[str]) -> dict[str, list[str]]:
+    """Sort a block's continuation lines (as split_blocks returns them) by what they hold, unescaped."""
+    parts: dict[str, list[str]] = {"message": [], "extra": [], "traceback": [], "stack": []}
+    for line in lines:
+        kind = _MARKS.get(line[:2])
+        if kind is None:
+            parts["message"].append(_unescape(line))
+        else:
+            # Extra lines are logfmt pairs, with logfmt's own quoting: parse_logfmt reads them.
+            parts[kind].append(line[2:] if kind == "extra" else _unescape(line[2:]))
+    return parts
+
+
+def parse_dashboard(line: str) -> list[str]:
+    assert 1 == len(line.splitlines())
+    time_col, level, logger, correlation, message = _split_unescaped(line, " | ", 5)
+    return [time_col, level.rstrip(), _unescape(logger), _unescape(correlation), _unescape(message)]
+
+
+# ts, level, logger (no unescaped space or colon), [correlation id (no unescaped "]")], first message line.
+_MULTILINE_HEADER = re.compile(r"([^ ]+) ([^ ]+) ((?:\\.|[^\\ :])*)(?: \[((?:\\.|[^\\\]])*)\])?: (.*)", re.DOTALL)
+
+
+def parse_multiline(text: str) -> dict[str, Any]:
+    """A reader's view of one MultilineFormatter block."""
+    (block,) = split_blocks(text)
+    match = _MULTILINE_HEADER.fullmatch(block[0])
+    assert match is not None, block[0]
+    _ts, level, logger, correlation_id, first = match.groups()
+    body = parse_body(block[1:])
+    return {
+        "level": _unescape(level),
+        "logger": _unescape(logger),
+        "correlation_id": None if correlation_id is None else _unescape(correlation_id),
+        "message": "\n".join([_unescape(first), *body["message"]]),
+        "traceback": body["traceback"],
+        "stack": body["stack"],
+    }
 
 
 def parse_logfmt(line: str) -> dict[str, str]:
@@ -49,7 +109,7 @@ def split_blocks(text: str) -> list[list[str]]:
     blocks: list[list[str]] = []
     for line in text.splitlines():
         if line.startswith(CONTINUATION):
-            blocks[-1].append(_unescape(line[len(CONTINUATION) :]))
+            blocks[-1].append(line[len(CONTINUATION) :])
         else:
             blocks.append([line])
     return blocks
@@ -112,10 +172,10 @@ def test_a_bar_in_the_logger_name_or_correlation_id_never_shifts_a_dashboard_col
 
 def test_dashboard_formatter_columns_parse_back() -> None:
     record = make_record("a | b\nc", (), correlation_id="req-1")
-    time_col, level, logger, correlation, message = DashboardFormatter().format(record).split(" | ", 4)
+    time_col, level, logger, correlation, message = parse_dashboard(DashboardFormatter().format(record))
     assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6}", time_col)
-    assert ("WARNING", "app.db", "req-1") == (level.strip(), logger, correlation)
-    assert "a | b\nc" == _unescape(message)
+    assert ("WARNING", "app.db", "req-1") == (level, logger, correlation)
+    assert "a | b\nc" == message
 
 
 def test_dashboard_formatter_shows_a_dash_without_correlation_and_appends_the_traceback() -> None:
@@ -138,9 +198,10 @@ def test_multiline_formatter_indents_continuation_lines_and_parses_back() -> Non
     assert 1 == len(blocks)
     header, *body = blocks[0]
     assert re.fullmatch(r"\S+Z WARNING app\.db \[c1\]: first", header)
-    assert ["second", "third"] == body[:2]
-    assert "Traceback (most recent call last):" == body[2]
-    assert "second line" == body[-1]
+    parts = parse_body(body)
+    assert ["second", "third"] == parts["message"]
+    assert "Traceback (most recent call last):" == parts["traceback"][0]
+    assert "second line" == parts["traceback"][-1]
 
 
 _FORGERIES = [
@@ -199,7 +260,9 @@ def test_debug_formatter_header_and_context_parse_back() -> None:
     assert ("WARNING", "app.db", "/src/app/db.py", "42", "query", "req-7") == (
         match.group(2), match.group(3), match.group(4), match.group(5), match.group(6), match.group(11),
     )  # fmt: skip
-    assert ["hello world", "user=ada", "attempt=2"] == body
+    assert {"message": ["hello world"], "extra": ["user=ada", "attempt=2"], "traceback": [], "stack": []} == (
+        parse_body(body)
+    )
 
 
 def test_a_message_that_fails_to_format_is_kept_with_the_error() -> None:
@@ -268,7 +331,147 @@ def test_a_newline_in_the_logger_name_cannot_forge_a_line(formatter: logging.For
 def test_extras_whose_names_meet_once_made_logfmt_safe_are_all_kept(formatter: logging.Formatter) -> None:
     record = make_record("login", (), **{"user id": "alice", "user_id": "mallory", "level": "x", "extra.level": "y"})
     text = formatter.format(record)
-    fields = parse_logfmt(" ".join(line.removeprefix(CONTINUATION) for line in text.splitlines()))
+    lines = [line.removeprefix(CONTINUATION).removeprefix("+ ") for line in text.splitlines()]
+    fields = parse_logfmt(" ".join(lines))
     assert ("alice", "mallory") == (fields["user_id"], fields["user_id.2"])
     if isinstance(formatter, StructuredFormatter):
         assert ("x", "y") == (fields["extra.level"], fields["extra.level.2"])
+
+
+_ALL_FORMATTERS = [
+    StructuredFormatter(),
+    DashboardFormatter(),
+    PerformanceFormatter(),
+    MultilineFormatter(),
+    DebugFormatter(),
+]
+_ALL_IDS = ["structured", "dashboard", "performance", "multiline", "debug"]
+_NAMES = st.text()
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), name=_NAMES, correlation_id=st.text())
+def test_dashboard_formatter_round_trips_any_text(message: str, name: str, correlation_id: str) -> None:
+    record = make_record(message, (), correlation_id=correlation_id)
+    record.name = name
+    columns = parse_dashboard(DashboardFormatter().format(record))
+    assert ["WARNING", name, correlation_id, message] == columns[1:]
+    unset = make_record(message, ())
+    assert "-" == parse_dashboard(DashboardFormatter().format(unset))[3]
+    assert "-" != DashboardFormatter().format(make_record(message, (), correlation_id="-")).split(" | ")[3]
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), name=_NAMES)
+def test_performance_formatter_round_trips_any_text(message: str, name: str) -> None:
+    record = make_record(message, ())
+    record.name = name
+    line = PerformanceFormatter().format(record)
+    assert 1 == len(line.splitlines())
+    _created, level, logger, text = line.split(" ", 3)
+    assert ("WARNING", name, message) == (_unescape(level), _unescape(logger), _unescape(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), name=_NAMES, correlation_id=st.text() | st.none())
+def test_multiline_formatter_round_trips_any_text(message: str, name: str, correlation_id: str | None) -> None:
+    record = make_record(message, (), correlation_id=correlation_id)
+    record.name = name
+    parsed = parse_multiline(MultilineFormatter().format(record))
+    assert ("WARNING", name, correlation_id) == (parsed["level"], parsed["logger"], parsed["correlation_id"])
+    assert (message.splitlines() or [""]) == parsed["message"].split("\n")
+    assert [] == parsed["traceback"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), value=st.text())
+def test_debug_formatter_round_trips_any_message_and_extra(message: str, value: str) -> None:
+    (block,) = split_blocks(DebugFormatter().format(make_record(message, (), note=value)))
+    parts = parse_body(block[1:])
+    assert (message.splitlines() or [""]) == parts["message"]
+    assert {"note": value} == parse_logfmt(parts["extra"][0])
+    assert 1 == len(parts["extra"])
+
+
+_FAKE_FIELDS = "hi\nuser=admin\n+ role=root\n! Traceback (most recent call last):\n^ forged stack"
+
+
+def test_a_message_cannot_pass_for_a_debug_field_traceback_or_stack_line() -> None:
+    (block,) = split_blocks(DebugFormatter().format(make_record(_FAKE_FIELDS, (), user="bob")))
+    parts = parse_body(block[1:])
+    assert _FAKE_FIELDS.splitlines() == parts["message"]
+    assert (["user=bob"], [], []) == (parts["extra"], parts["traceback"], parts["stack"])
+
+
+def test_a_message_cannot_pass_for_a_multiline_traceback_and_the_real_one_is_marked() -> None:
+    parsed = parse_multiline(MultilineFormatter().format(with_exception(make_record(_FAKE_FIELDS, ()))))
+    assert _FAKE_FIELDS == parsed["message"]
+    assert "Traceback (most recent call last):" == parsed["traceback"][0]
+    assert "second line" == parsed["traceback"][-1]
+
+
+def test_multiline_and_dashboard_formatters_write_the_stack_when_asked() -> None:
+    record = make_record("here", ())
+    record.stack_info = "Stack (most recent call last):\n  File \"x.py\", line 1, in <module>"
+    parsed = parse_multiline(MultilineFormatter().format(record))
+    assert record.stack_info.splitlines() == parsed["stack"]
+    assert f"here\n{record.stack_info}" == parse_dashboard(DashboardFormatter().format(record))[4]
+
+
+def test_a_bracket_in_the_correlation_id_cannot_end_the_multiline_tag() -> None:
+    record = make_record("user bob denied", (), correlation_id="req-1]: user admin granted root [x")
+    parsed = parse_multiline(MultilineFormatter().format(record))
+    assert ("req-1]: user admin granted root [x", "user bob denied") == (
+        parsed["correlation_id"], parsed["message"],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("formatter", [MultilineFormatter(), DebugFormatter()], ids=["multiline", "debug"])
+@pytest.mark.parametrize("payload", _FORGERIES)
+def test_a_level_name_cannot_start_a_record_in_a_block_formatter(formatter: logging.Formatter, payload: str) -> None:
+    record = make_record("hello", ())
+    record.levelname = payload
+    assert 1 == len(split_blocks(formatter.format(record)))
+
+
+@pytest.mark.parametrize("formatter", _ALL_FORMATTERS, ids=_ALL_IDS)
+def test_a_bare_make_log_record_is_formatted(formatter: logging.Formatter) -> None:
+    record = logging.makeLogRecord({"msg": "from a socket", "levelno": logging.INFO})
+    assert "from a socket" in formatter.format(record)
+
+
+@pytest.mark.parametrize("formatter", _ALL_FORMATTERS, ids=_ALL_IDS)
+def test_a_backslash_is_escaped_so_the_output_is_unambiguous(formatter: logging.Formatter) -> None:
+    windows_path, newline_and_tab = make_record("C:\\new\\table", ()), make_record("C:\new\table", ())
+    newline_and_tab.created = windows_path.created
+    assert formatter.format(windows_path) != formatter.format(newline_and_tab)
+
+
+@pytest.mark.parametrize("formatter", _ALL_FORMATTERS, ids=_ALL_IDS)
+def test_terminal_controls_and_bidi_overrides_are_escaped(formatter: logging.Formatter) -> None:
+    text = formatter.format(make_record("a\x9b2Jb\u202egnp.exe", ()))
+    assert "\x9b" not in text
+    assert "\u202e" not in text
+
+
+@pytest.mark.parametrize("formatter", [StructuredFormatter(), DebugFormatter()], ids=["structured", "debug"])
+def test_an_extra_whose_key_is_no_str_is_written(formatter: logging.Formatter) -> None:
+    record = make_record("odd extra", ())
+    vars(record)[1] = "one"  # type: ignore[index]  # logging accepts extra={1: ...}
+    assert "1=one" in formatter.format(record)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+
+@pytest.mark.parametrize("formatter", _ALL_FORMATTERS, ids=_ALL_IDS)
+def test_an_argument_whose_str_and_repr_raise_still_leaves_a_record(formatter: logging.Formatter) -> None:
+    text = formatter.format(make_record("value %s", (_Unprintable(),)))
+    assert "message formatting failed: RuntimeError: str" in _unescape(text)
+    assert "(<" in text
+    assert "_Unprintable object at 0x" in text

@@ -58,12 +58,14 @@ def config(profile: str, level: str | None, features: tuple[str, ...], log_dir: 
 
 @monitor.command("tail")
 @click.argument("database", type=click.Path(dir_okay=False))
-@click.option("--limit", type=int, default=None, help="Print at most this many records.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1), default=None, help="Print only the newest N records (default: all)."
+)
 @click.option("--since-ns", type=int, default=0, help="Only records at or after this Unix time in ns.")
 def tail(database: str, limit: int | None, since_ns: int) -> None:
     """Print the records a DatabaseHandler wrote to DATABASE as JSON Lines, oldest first."""
     try:
-        for record in read_database(database, since_ns=since_ns, limit=limit):
+        for record in read_database(database, since_ns=since_ns, limit=limit, newest=True):
             click.echo(encode_jsonl([record]).decode(), nl=False)
     except MonitoringError as exc:
         raise click.ClickException(str(exc)) from exc

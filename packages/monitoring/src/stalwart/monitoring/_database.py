@@ -730,14 +730,15 @@ class DatabaseHandler(GuardedHandler):
 
 
 def read_database(
-    path: str | os.PathLike[str], *, since_ns: int = 0, limit: int | None = None
+    path: str | os.PathLike[str], *, since_ns: int = 0, limit: int | None = None, newest: bool = False
 ) -> Iterator[Record]:
     """Read the rows a :class:`DatabaseHandler` wrote back as :class:`~stalwart.core.Record`, oldest first.
 
     Args:
         path: The database file.
         since_ns: Only rows with ``ts_ns >= since_ns``.
-        limit: At most this many rows.
+        limit: At most this many rows: the oldest ones, or with ``newest`` the newest ones.
+        newest: With ``limit``, read the newest rows (as ``tail`` does); they are still yielded oldest first.
 
     Yields:
         One record per row.
@@ -745,7 +746,10 @@ def read_database(
     Raises:
         HandlerOpenError: If the file is not a readable log database (also raised when a row's
             ``extra`` column holds something other than a JSON object).
+        ValueError: If ``limit`` is negative.
     """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more, not {limit}")
     location = os.fspath(path)
     if not os.path.isfile(location):
         raise HandlerOpenError(location, "no such database file")
@@ -755,12 +759,16 @@ def read_database(
         raise HandlerOpenError(location, str(exc)) from exc
     decoder = msgspec.json.Decoder(dict[str, Any])
     try:
-        sql = (
-            "SELECT ts_ns, level, logger, message, correlation_id, pid, thread_name, func, line, exc, extra"
-            " FROM logs WHERE ts_ns >= ? ORDER BY ts_ns, id"
-        )
+        columns = "ts_ns, level, logger, message, correlation_id, pid, thread_name, func, line, exc, extra"
+        sql = f"SELECT {columns} FROM logs WHERE ts_ns >= ? ORDER BY ts_ns, id"
         params: tuple[int, ...] = (since_ns,)
-        if limit is not None:
+        if limit is not None and newest:
+            sql = (
+                f"SELECT {columns} FROM (SELECT id, {columns} FROM logs WHERE ts_ns >= ?"
+                " ORDER BY ts_ns DESC, id DESC LIMIT ?) ORDER BY ts_ns, id"
+            )
+            params = (since_ns, limit)
+        elif limit is not None:
             sql += " LIMIT ?"
             params = (since_ns, limit)
         try:

@@ -52,7 +52,12 @@ def _extra_keys(shape: list[str]) -> tuple[str, ...]:
     key = tuple(shape)
     keys = _EXTRA_KEYS.get(key)
     if keys is None:
-        keys = tuple(name for name in shape if name not in STANDARD_ATTRIBUTES and not name.startswith("_"))
+        # extra={1: "x"} is accepted by logging: a key that is no str is the user's, never private.
+        keys = tuple(
+            name
+            for name in shape
+            if name not in STANDARD_ATTRIBUTES and not (isinstance(name, str) and name.startswith("_"))
+        )
         if len(_EXTRA_KEYS) >= _EXTRA_KEYS_LIMIT:
             _EXTRA_KEYS.clear()
         _EXTRA_KEYS[key] = keys
@@ -85,7 +90,36 @@ def record_message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
     except Exception as exc:  # noqa: BLE001 - any __str__/__format__ may raise anything
-        return f"{record.msg!r} % {record.args!r} [message formatting failed: {type(exc).__name__}: {exc}]"
+        return (
+            f"{_safe_repr(record.msg)} % {_args_repr(record.args)}"
+            f" [message formatting failed: {type(exc).__name__}: {_safe_str(exc)}]"
+        )
+
+
+def _safe_repr(value: object) -> str:
+    """``repr(value)``, or the default ``<Type object at 0x...>`` if its ``__repr__`` raises."""
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - the record must be written whatever its arguments do
+        return object.__repr__(value)
+
+
+def _args_repr(args: object) -> str:
+    """Like ``repr(args)``, each argument through :func:`_safe_repr` (one bad one hides none of the others)."""
+    if type(args) is tuple:
+        items = [_safe_repr(item) for item in args]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if type(args) is dict:
+        return "{" + ", ".join(f"{_safe_repr(key)}: {_safe_repr(value)}" for key, value in args.items()) + "}"
+    return _safe_repr(args)
+
+
+def _safe_str(value: object) -> str:
+    """``str(value)``, or :func:`_safe_repr` if its ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - as _safe_repr
+        return _safe_repr(value)
 
 
 _LogRecord = logging.LogRecord
@@ -187,19 +221,28 @@ def iso_utc(created: float) -> str:
     return iso_utc_ns(int(created * 1_000_000_000))
 
 
-_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)}
-_ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x7F: "\\x7f", 0x85: "\\x85"})
-_ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+# C0 and C1 controls (0x9b alone opens a terminal escape sequence) and DEL as \xNN.
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
+_ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+# Line and paragraph separators (str.splitlines() breaks on them) and the bidirectional overrides and
+# isolates, which reorder what a terminal shows ("Trojan Source").
+_ESCAPES.update({code: f"\\u{code:04x}" for code in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
 # Lone surrogates (os.listdir() on a non-UTF-8 file name) cannot be written as UTF-8: the record would be lost.
 _ESCAPES.update({code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)})
 
 
 def escape_line(text: str) -> str:
-    """Return ``text`` with every line break, control character and lone surrogate escaped.
+    r"""Return ``text`` as one line: backslashes doubled, line breaks and control characters escaped.
 
-    What stays is one printable line, so user data can never start a line of
-    its own (forging a record) or drive a terminal with escape sequences.
+    ``\`` becomes ``\\``; ``\n``, ``\r`` and ``\t`` are written so; other C0 and
+    C1 controls and DEL as ``\xNN``; line and paragraph separators, bidirectional
+    overrides and lone surrogates as ``\uNNNN``. What stays is one line that
+    reads back exactly (every backslash in it starts an escape), so user data
+    can never start a line of its own (forging a record) or drive a terminal
+    with escape sequences.
     """
+    if "\\" in text:
+        return text.replace("\\", "\\\\").translate(_ESCAPES)
     if text.isprintable():
         return text
     return text.translate(_ESCAPES)

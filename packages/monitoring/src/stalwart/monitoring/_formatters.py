@@ -1,8 +1,10 @@
 """Text formatters: structured key=value, dashboard columns, debug blocks, minimal, multi-line.
 
-Every formatter here keeps one record recognisable as one record: single-line
-formats escape line breaks and control characters, block formats indent every
-continuation line, so newlines in user data can never forge a record.
+Every formatter here keeps one record recognisable as one record, and every
+field recognisable as its field, so the output parses back: single-line formats
+escape line breaks, control characters and backslashes (:func:`escape_line`),
+block formats put every continuation line behind :data:`CONTINUATION` and mark
+what each one holds, so user data can never forge a record or a field.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ __all__ = [
 
 #: Prefix of every continuation line of a block format; a record's first line never starts with it.
 CONTINUATION = "  | "
+# After CONTINUATION, a block's line is a message line, or one of these marks and then the line. A message
+# line that starts with a mark character gets a backslash before it (escape_line doubled every other one),
+# so a message can never pass for a field, a traceback or a stack line.
+_EXTRA_MARK = "+ "
+_TRACEBACK_MARK = "! "
+_STACK_MARK = "^ "
+_MARK_CHARACTERS = ("+", "!", "^")
 
 _BARE_VALUE = re.compile(r"[^\s=\"\\]+")
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -55,7 +64,7 @@ def _logfmt_pairs(extras: dict[str, Any], fixed: frozenset[str] = frozenset()) -
     used = set(fixed)
     pairs = []
     for key, value in extras.items():
-        base = _logfmt_key(key)
+        base = _logfmt_key(str(key))
         if base in fixed:
             base = f"extra.{base}"
         name = base
@@ -80,7 +89,7 @@ def _logfmt_value(value: Any) -> str:
             text = repr(value)
     if text and _BARE_VALUE.fullmatch(text) and text.isprintable():
         return text
-    return '"' + escape_line(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+    return '"' + escape_line(text).replace('"', '\\"') + '"'
 
 
 def _correlation(record: logging.LogRecord) -> str | None:
@@ -121,40 +130,63 @@ class StructuredFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def _column(text: str) -> str:
-    r"""Return ``text`` escaped to one line with ``|`` as ``\|``, so it can never open a column of its own."""
-    return escape_line(text).replace("|", "\\|")
+def _text(value: object) -> str:
+    """Return a record field as one escaped line; ``None`` (a bare ``makeLogRecord`` has no name) as ``""``."""
+    return escape_line("" if value is None else str(value))
+
+
+def _token(value: object) -> str:
+    r"""Return a field of a space-separated header: :func:`_text` with spaces written ``\x20``."""
+    return _text(value).replace(" ", "\\x20")
+
+
+def _column(value: object) -> str:
+    r"""Return ``value`` escaped to one line with ``|`` as ``\|``, so it can never open a column of its own."""
+    return _text(value).replace("|", "\\|")
+
+
+def _with_traceback(message: str, record: logging.LogRecord, formatter: logging.Formatter) -> str:
+    """Return ``message`` followed by the record's traceback and stack, each on lines of its own."""
+    exc = exception_text(record, formatter)
+    if exc:
+        message = f"{message}\n{exc}"
+    if record.stack_info:
+        message = f"{message}\n{record.stack_info}"
+    return message
 
 
 class DashboardFormatter(logging.Formatter):
     r"""Format records as fixed columns for a live view: ``time | LEVEL | logger | correlation | message``.
 
     The time is ``HH:MM:SS.ffffff`` UTC, the level is padded to 8 characters,
-    the correlation column is ``-`` when unset (a ``|`` in the logger name or
+    the correlation column is ``-`` when unset (``\-`` for an id that is ``-``; a ``|`` in the logger name or
     correlation id, which may come from a request header, is written ``\|``),
-    and the message (with the traceback appended) is escaped to one line and
-    comes last, so a ``|`` inside it never shifts a column.
+    and the message (with the traceback and stack appended) is escaped to one
+    line and comes last, so a ``|`` inside it never shifts a column. Escapes
+    are those of :func:`~stalwart.monitoring._fields.escape_line` (``\\`` for a
+    backslash), so every column reads back exactly.
     """
 
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one dashboard line."""
-        message = record_message(record)
-        exc = exception_text(record, self)
-        if exc:
-            message = f"{message}\n{exc}"
-        correlation_id = _correlation(record) or "-"
+        message = _with_traceback(record_message(record), record, self)
+        correlation_id = _correlation(record)
+        # "-" when unset; an id that is "-" itself is written "\-".
+        correlation = "-" if correlation_id is None else "\\-" if correlation_id == "-" else _column(correlation_id)
         return (
             f"{iso_utc(record.created)[11:26]} | {_column(record.levelname):<8} | {_column(record.name)} | "
-            f"{_column(correlation_id)} | {escape_line(message)}"
+            f"{correlation} | {escape_line(message)}"
         )
 
 
 class PerformanceFormatter(logging.Formatter):
-    """The cheapest useful line: ``<unix seconds> LEVEL logger message``.
+    r"""The cheapest useful line: ``<unix seconds> LEVEL logger message``.
 
-    No timestamp formatting, no extras; the logger name, level name and
-    message (and traceback, if any) are escaped to one line only when they
-    hold a control character, so a newline in a logger name cannot forge a line.
+    No timestamp formatting, no extras. The logger name, level name and
+    message (and traceback, if any) are escaped to one line as
+    :func:`~stalwart.monitoring._fields.escape_line` does (so a newline in a
+    logger name cannot forge a line), and a space in the level or logger name
+    is written ``\x20``, so the line splits back into its four fields.
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -162,44 +194,52 @@ class PerformanceFormatter(logging.Formatter):
         message = record_message(record)
         if record.exc_info or record.exc_text:
             message = f"{message}\n{exception_text(record, self)}"
-        return (
-            f"{record.created:.6f} {escape_line(record.levelname)} {escape_line(record.name)} "
-            f"{escape_line(message)}"
-        )
+        return f"{record.created:.6f} {_token(record.levelname)} {_token(record.name)} {escape_line(message)}"
 
 
-def _block(header: str, lines: Iterable[str]) -> str:
-    """Join a header line and body lines, each body line behind :data:`CONTINUATION`."""
-    body = [CONTINUATION + escape_line(line) for line in lines]
+def _message_line(line: str) -> str:
+    """Return one message line escaped for a block, a leading mark character escaped too."""
+    text = escape_line(line)
+    return "\\" + text if text.startswith(_MARK_CHARACTERS) else text
+
+
+def _block(
+    header: str, message_lines: Iterable[str], extras: Iterable[str], exc: str | None, stack: str | None
+) -> str:
+    """Join a header line and the body lines, each behind :data:`CONTINUATION` and its mark."""
+    body = [CONTINUATION + _message_line(line) for line in message_lines]
+    body.extend(CONTINUATION + _EXTRA_MARK + pair for pair in extras)
+    for mark, text in ((_TRACEBACK_MARK, exc), (_STACK_MARK, stack)):
+        if text:
+            body.extend(CONTINUATION + mark + escape_line(line) for line in text.splitlines())
     return "\n".join([header, *body]) if body else header
 
 
 class MultilineFormatter(logging.Formatter):
-    """Format each record as one block: a header line, then indented continuation lines.
+    r"""Format each record as one block: a header line, then indented continuation lines.
 
     The header is ``<ISO ts> LEVEL logger [correlation_id]: <first message line>``;
-    every further message line, and every traceback line, starts with
-    :data:`CONTINUATION`. Every kind of line break Python knows
-    (``str.splitlines``) starts a continuation line and control characters
-    are escaped, so a message can never produce a line that reads as a new
-    record: a reader splits blocks at lines not starting with :data:`CONTINUATION`.
+    every further line starts with :data:`CONTINUATION`: the message's other
+    lines as they are, then the traceback lines behind ``! `` and the stack
+    lines behind ``^ ``. Every kind of line break Python knows
+    (``str.splitlines``) starts a continuation line; control characters and
+    backslashes are escaped as :func:`~stalwart.monitoring._fields.escape_line`
+    does, a space in the level or logger name as ``\x20``, a ``:`` in the logger
+    name as ``\:``, a ``]`` in the correlation id as ``\]`` and a message line starting
+    with ``+``, ``!`` or ``^`` gets a ``\`` before it. So a message can never
+    produce a line that reads as a new record (a reader splits blocks at lines
+    not starting with :data:`CONTINUATION`), a traceback or a correlation id.
     """
 
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one block of lines."""
         lines = record_message(record).splitlines() or [""]
         exc = exception_text(record, self)
-        if exc:
-            lines.extend(exc.splitlines())
-        if record.stack_info:
-            lines.extend(record.stack_info.splitlines())
         correlation_id = _correlation(record)
-        tag = f" [{escape_line(correlation_id)}]" if correlation_id is not None else ""
-        header = (
-            f"{iso_utc(record.created)} {record.levelname} {escape_line(record.name)}{tag}: "
-            f"{escape_line(lines[0])}"
-        )
-        return _block(header, lines[1:])
+        tag = "" if correlation_id is None else " [" + escape_line(correlation_id).replace("]", "\\]") + "]"
+        logger = _token(record.name).replace(":", "\\:")
+        header = f"{iso_utc(record.created)} {_token(record.levelname)} {logger}{tag}: {escape_line(lines[0])}"
+        return _block(header, lines[1:], (), exc, record.stack_info)
 
 
 class DebugFormatter(logging.Formatter):
@@ -207,27 +247,23 @@ class DebugFormatter(logging.Formatter):
 
     Header: ``<ISO ts> LEVEL logger path:line in func() pid=N(process) thread=name(ident)``
     plus ``correlation_id=...`` when set; then, behind :data:`CONTINUATION`,
-    the message lines, one ``key=value`` line per extra / context field, and
-    the traceback and stack lines.
+    the message lines, one ``+ key=value`` line per extra / context field
+    (logfmt values), the traceback lines behind ``! `` and the stack lines
+    behind ``^ ``. Escapes are :class:`MultilineFormatter`'s, so a message line
+    can never pass for a field or a traceback line.
     """
 
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one debug block."""
         header = (
-            f"{iso_utc(record.created)} {record.levelname} {escape_line(record.name)} "
-            f"{escape_line(record.pathname)}:{record.lineno} in {escape_line(str(record.funcName))}() "
-            f"pid={record.process}({escape_line(str(record.processName))}) "
-            f"thread={escape_line(str(record.threadName))}({record.thread})"
+            f"{iso_utc(record.created)} {_token(record.levelname)} {_token(record.name)} "
+            f"{_token(record.pathname)}:{_token(record.lineno)} in {_token(record.funcName)}() "
+            f"pid={_token(record.process)}({_token(record.processName)}) "
+            f"thread={_token(record.threadName)}({_token(record.thread)})"
         )
         correlation_id = _correlation(record)
         if correlation_id is not None:
             header += f" correlation_id={_logfmt_value(correlation_id)}"
         message, extras = message_and_extras(record)
-        lines = message.splitlines() or [""]
-        lines.extend(_logfmt_pairs(extras))
         exc = exception_text(record, self)
-        if exc:
-            lines.extend(exc.splitlines())
-        if record.stack_info:
-            lines.extend(record.stack_info.splitlines())
-        return _block(header, lines)
+        return _block(header, message.splitlines() or [""], _logfmt_pairs(extras), exc, record.stack_info)
