@@ -126,3 +126,11 @@ def test_recover_with_to_but_no_output_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(files, ["recover", str(tmp_path / "d.json"), "--to", "csv"])
     assert 2 == result.exit_code
     assert "--to needs -o" in result.output
+
+
+def test_check_of_a_file_nested_too_deeply_reports_it_corrupt_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    result = CliRunner().invoke(files, ["check", str(path)])
+    assert 1 == result.exit_code, result.output
+    assert "nested too deeply" in result.output

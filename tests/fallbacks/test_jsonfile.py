@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from stalwart.core import Record
 from stalwart.fallbacks import (
     CorruptFileError,
+    CorruptionDetector,
     ReadError,
     UnsupportedTypeError,
     WriteError,
@@ -32,6 +33,7 @@ from stalwart.fallbacks import (
     iter_json_array,
     iter_jsonl,
     read_json,
+    recover_json,
     write_json,
 )
 from stalwart.fallbacks._atomic import resolve_target
@@ -235,7 +237,7 @@ def test_iter_json_array_of_empty_array(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "offset"),
-    [(b'{"a": 1}', 0), (b"[1, 2", 5), (b"[1, 2] x", 7), (b"[1 2]", 3), (b'[1, "\xff"]', 4)],
+    [(b'{"a": 1}', 0), (b"[1, 2", 5), (b"[1, 2] x", 7), (b"[1 2]", 3), (b'[1, "\xff"]', 5)],
 )
 def test_iter_json_array_rejects_damage_with_offset(tmp_path: Path, content: bytes, offset: int) -> None:
     (tmp_path / "d.json").write_bytes(content)
@@ -510,3 +512,76 @@ def test_an_append_that_creates_the_file_and_fails_leaves_no_file(tmp_path: Path
     )
     assert "File too large" in done.stdout, done.stderr
     assert not path.exists()
+
+
+def test_iter_json_array_fails_at_a_damaged_element_without_reading_the_rest_of_the_file(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.json"
+    with path.open("wb") as handle:
+        handle.write(b'[{"a": 1}, {"a" 2}, ')  # the second element is damaged: a ':' is missing
+        handle.write(b",".join(b'{"i": %d, "pad": "%s"}' % (i, b"p" * 200) for i in range(20_000)))
+        handle.write(b"]")
+    assert path.stat().st_size > 4_000_000
+    got: list[Any] = []
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptFileError) as caught:
+            got.extend(iter_json_array(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [{"a": 1}] == got
+    assert 16 == caught.value.offset
+    assert peak < 1_000_000, f"peak {peak} bytes for a {path.stat().st_size} byte file"
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 4096])
+def test_iter_json_array_offset_of_invalid_utf8_is_the_bad_byte_not_the_chunk_start(
+    tmp_path: Path, chunk_size: int
+) -> None:
+    content = b"[" + b",".join(b'"%s\xc3\xa9"' % (b"x" * 100) for _ in range(200)) + b',"\xff"]'
+    (tmp_path / "d.json").write_bytes(content)
+    with pytest.raises(CorruptFileError) as caught:
+        list(iter_json_array(tmp_path / "d.json", chunk_size=chunk_size))
+    assert content.index(b"\xff") == caught.value.offset
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1])
+def test_iter_json_array_refuses_a_chunk_size_below_one_at_once(tmp_path: Path, chunk_size: int) -> None:
+    write_json([1, 2], tmp_path / "d.json")
+    with pytest.raises(ValueError, match="chunk_size"):
+        iter_json_array(tmp_path / "d.json", chunk_size=chunk_size)
+
+
+def _too_deep(tmp_path: Path, name: str) -> Path:
+    """A valid JSON array nested far deeper than any decoder's recursion limit."""
+    path = tmp_path / name
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000 + (b"\n" if name.endswith(".jsonl") else b""))
+    return path
+
+
+def test_a_document_nested_too_deeply_is_a_corrupt_file_to_every_reader_never_a_recursion_error(
+    tmp_path: Path,
+) -> None:
+    path = _too_deep(tmp_path, "deep.json")
+    lines = _too_deep(tmp_path, "deep.jsonl")
+    for read in (
+        lambda: read_json(path),
+        lambda: read_json(path, type=list[Any]),
+        lambda: list(iter_json_array(path)),
+        lambda: list(iter_jsonl(lines)),
+    ):
+        with pytest.raises(CorruptFileError, match="nested too deeply"):
+            read()
+    assert [] == list(iter_jsonl(lines, skip_invalid=True))
+    assert 0 == recover_json(path).recovered
+    assert CorruptionDetector.detect_corruption(path) is True
+    assert CorruptionDetector.detect_corruption(lines) is True
+
+
+def test_a_file_nested_too_deeply_is_replaced_by_the_next_write_and_not_kept_as_a_backup(tmp_path: Path) -> None:
+    path = _too_deep(tmp_path, "deep.json")
+    write_json([1], path, backups=1)
+    assert [1] == read_json(path)
+    assert not (tmp_path / "deep.json.1").exists()

@@ -245,3 +245,13 @@ def test_a_salvage_that_hits_the_file_size_limit_too_leaves_no_partial_jsonl(tmp
     assert "returned False" in done.stdout, done.stderr
     assert "failed too" in done.stderr
     assert not Path(f"{path}.jsonl").exists()  # the log says the salvage failed: nothing of it may be there
+
+
+def test_safe_read_json_of_a_file_nested_too_deeply_returns_the_default_and_a_safe_write_replaces_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert "default" == safe_read_json(path, default="default")
+    assert safe_write_json([1], path) is True
+    assert [1] == read_json(path)

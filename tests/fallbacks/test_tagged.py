@@ -200,3 +200,15 @@ def test_nan_policy_null_writes_a_non_finite_complex_as_none_and_the_file_reads_
     path = tmp_path / "a.json"
     write_json([value, complex(1, 2)], path, nan="null")
     assert [None, complex(1, 2)] == read_json(path)
+
+
+def test_restoring_tags_in_data_nested_deeper_than_the_recursion_limit_is_a_tag_error() -> None:
+    import sys
+
+    # What msgspec may decode where its C recursion limit exceeds Python's (3.12+): a TagError,
+    # which every reader turns into CorruptFileError, never a RecursionError.
+    deep: list[Any] = [{"$stalwart": "bytes", "v": ""}]
+    for _ in range(sys.getrecursionlimit() * 3):
+        deep = [deep]
+    with pytest.raises(TagError, match="nested too deeply"):
+        decode_types(deep)

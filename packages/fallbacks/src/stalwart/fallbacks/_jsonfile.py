@@ -38,7 +38,13 @@ from stalwart.fallbacks._tagged import (
     map_items,
     unencodable_text,
 )
-from stalwart.fallbacks._validate import TORN_LAST_LINE, decode_json_line, strict_json_decoder, torn_line_is_whole
+from stalwart.fallbacks._validate import (
+    NESTED_TOO_DEEPLY,
+    TORN_LAST_LINE,
+    decode_json_line,
+    strict_json_decoder,
+    torn_line_is_whole,
+)
 
 __all__ = [
     "append_jsonl",
@@ -482,27 +488,51 @@ def _is_number(value: Any) -> bool:
     return type(value) is int or type(value) is float
 
 
+#: The most characters of one token that a chunk's end can cut off so that ``raw_decode``'s error
+#: points at the token's start, not at the end: ``-Infinity``, or an escaped surrogate pair
+#: (``\ud83d\ude00``, 12 characters). A cut anywhere else is reported at the end of the text.
+_LONGEST_CUT_TOKEN = 12
+
+
+def _cut_by_the_buffer_end(exc: json.JSONDecodeError, length: int) -> bool:
+    """Return True if ``exc`` may only mean that the text (``length`` characters) ends mid-element.
+
+    Only then can more text help. A string still open at the end is reported where
+    it starts (it may be long); every other cut within ``_LONGEST_CUT_TOKEN`` of the end.
+    """
+    return exc.msg.startswith("Unterminated string") or length - exc.pos <= _LONGEST_CUT_TOKEN
+
+
 def iter_json_array(
     path: str | os.PathLike[str], *, chunk_size: int = 1 << 16, restore_types: bool = True
 ) -> Iterator[Any]:
     """Yield the elements of a (large) top-level JSON array in bounded memory.
 
-    Memory holds one chunk plus the element being parsed, not the whole file.
+    Memory holds one chunk plus the element being parsed, not the whole file;
+    a damaged element is reported as soon as it is seen, without reading on.
 
     Args:
         path: A file holding one JSON array.
-        chunk_size: Bytes read at a time.
+        chunk_size: Bytes read at a time (at least 1).
         restore_types: Turn tagged values back into their Python types.
 
-    Yields:
-        Each element, in order.
+    Returns:
+        An iterator over the elements, in order.
 
     Raises:
-        ReadError: The file cannot be opened.
-        CorruptFileError: The file is not an array, or is damaged at ``offset``
-            (elements before the damage have been yielded already).
+        ValueError: ``chunk_size`` is below 1 (raised at once, before the file is opened).
+        ReadError: The file cannot be opened (raised by the first ``next``).
+        CorruptFileError: The file is not an array, is damaged at ``offset``, or an
+            element is nested too deeply to decode (elements before the damage have been
+            yielded already).
 
     """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
+    return _iter_json_array(path, chunk_size, restore_types)
+
+
+def _iter_json_array(path: str | os.PathLike[str], chunk_size: int, restore_types: bool) -> Iterator[Any]:
     with open_for_reading(path) as handle:
         yield from _ArrayStream(handle, path, chunk_size, restore_types)
     _stats.count("reads")
@@ -542,8 +572,10 @@ class _ArrayStream:
         try:
             self._buffer += self._utf8.decode(chunk, final=self._eof)
         except UnicodeDecodeError as exc:
+            # exc.start counts from the bytes the decoder held back from the last chunk (a split
+            # character), which begin right after the decoded text.
             raise CorruptFileError(
-                self._path, f"invalid UTF-8: {exc.reason}", offset=self._offset(len(self._buffer))
+                self._path, f"invalid UTF-8: {exc.reason}", offset=self._offset(len(self._buffer)) + exc.start
             ) from exc
         return 0
 
@@ -570,12 +602,16 @@ class _ArrayStream:
             try:
                 value, end = self._decoder.raw_decode(self._buffer, position)
             except json.JSONDecodeError as exc:
-                if self._eof:
+                if self._eof or not _cut_by_the_buffer_end(exc, len(self._buffer)):
+                    # Damage, not the end of the chunk: reading on would pull the rest of the file
+                    # into memory before failing the same way.
                     raise self._fail(f"damaged element: {exc.msg}", exc.pos) from exc
                 position = self._fill(position)
                 continue
             except ValueError as exc:  # NaN / Infinity: complete, and refused
                 raise self._fail(f"damaged element: {exc}", position) from exc
+            except RecursionError as exc:
+                raise self._fail(NESTED_TOO_DEEPLY, position) from exc
             if not self._eof and (
                 end == len(self._buffer) or (_is_number(value) and not _TERMINATOR.search(self._buffer, end))
             ):

@@ -12,7 +12,7 @@ import msgspec
 from stalwart.fallbacks import _stats
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._tagged import MARKER_BYTES, TagError, decode_types
-from stalwart.fallbacks._validate import json_error_offset, strict_json_loads
+from stalwart.fallbacks._validate import NESTED_TOO_DEEPLY, json_error_offset, strict_json_loads
 
 __all__ = ["decode_json_bytes", "gc_paused", "open_for_reading", "read_bytes"]
 
@@ -72,13 +72,15 @@ def decode_json_bytes(raw: bytes, path: str | os.PathLike[str], *, restore_types
     """Decode one JSON document read from ``path``.
 
     Raises:
-        CorruptFileError: Not valid JSON (``offset`` points at the fault) or a malformed
-            tagged value.
+        CorruptFileError: Not valid JSON (``offset`` points at the fault), nested too
+            deeply to decode, or a malformed tagged value.
 
     """
     try:
         with gc_paused():
             data = _DECODER.decode(raw)
+    except RecursionError as exc:
+        raise CorruptFileError(path, NESTED_TOO_DEEPLY) from exc
     except msgspec.DecodeError as exc:
         # msgspec refuses some valid JSON (an escaped lone surrogate such as "\udce9",
         # as stdlib json.dumps writes for a surrogateescape'd file name): ask the stdlib.

@@ -85,7 +85,7 @@ def _complete_element(text: str, decoder: json.JSONDecoder, position: int) -> tu
     """
     try:
         value, end = decoder.raw_decode(text, position)
-    except ValueError:  # JSONDecodeError, or NaN / Infinity refused by the strict decoder
+    except (ValueError, RecursionError):  # JSONDecodeError, NaN / Infinity refused, or nested too deeply
         return None
     after = _skip_ws(text, end)
     if after < len(text):
@@ -291,7 +291,7 @@ def _pretty_shaped(line: bytes, decoder: msgspec.json.Decoder[Any]) -> bool:
         return False
     try:
         decoder.decode(stripped[:-1])
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return False
     return True
 

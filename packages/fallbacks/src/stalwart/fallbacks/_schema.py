@@ -78,7 +78,7 @@ def decode_typed(raw: bytes, path: str | os.PathLike[str], schema: Any) -> Any:
     try:
         with gc_paused():
             return decoder.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         # msgspec validates while it parses, so a mismatch before the damage would hide
         # it: a file is blamed on the schema only once an untyped parse accepts it.
         decode_json_bytes(raw, path, restore_types=False)  # raises CorruptFileError

@@ -267,23 +267,30 @@ def decode_types(value: Any) -> Any:
         The data with every ``{"$stalwart": ...}`` object turned back into its Python value.
 
     Raises:
-        TagError: A tagged object is malformed.
+        TagError: A tagged object is malformed, or the data is nested too deeply to walk.
 
     """
+    try:
+        return _decode_types(value)
+    except RecursionError as exc:
+        raise TagError("nested too deeply to restore tagged values (deeper than the recursion limit)") from exc
+
+
+def _decode_types(value: Any) -> Any:
     kind = type(value)
     if kind is dict:
         if MARKER in value:
             return _untag(value)
         for key, item in value.items():
             if type(item) is dict or type(item) is list:
-                restored = decode_types(item)
+                restored = _decode_types(item)
                 if restored is not item:
                     value[key] = restored
         return value
     if kind is list:
         for index, item in enumerate(value):
             if type(item) is dict or type(item) is list:
-                restored = decode_types(item)
+                restored = _decode_types(item)
                 if restored is not item:
                     value[index] = restored
     return value
@@ -300,13 +307,13 @@ def _untag(tagged: dict[str, Any]) -> Any:
             raw = base64.b64decode(payload, validate=True)
             return raw if tag == "bytes" else bytearray(raw)
         if tag == "tuple":
-            return tuple(decode_types(_as_list(payload)))
+            return tuple(_decode_types(_as_list(payload)))
         if tag == "set":
-            return set(decode_types(_as_list(payload)))
+            return set(_decode_types(_as_list(payload)))
         if tag == "frozenset":
-            return frozenset(decode_types(_as_list(payload)))
+            return frozenset(_decode_types(_as_list(payload)))
         if tag == "complex":
-            real, imag = decode_types(_as_list(payload))
+            real, imag = _decode_types(_as_list(payload))
             return complex(real, imag)
         if tag == "datetime":
             moment = _dt.datetime.fromisoformat(payload)
@@ -327,7 +334,7 @@ def _untag(tagged: dict[str, Any]) -> Any:
         if tag == "float":
             return float(payload)
         if tag == "dict":
-            return {decode_types(key): decode_types(item) for key, item in _as_list(payload)}
+            return {_decode_types(key): _decode_types(item) for key, item in _as_list(payload)}
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TagError(f"malformed tagged {tag!r} value {payload!r}: {exc}") from exc
     raise TagError(f"unknown tag {tag!r}")

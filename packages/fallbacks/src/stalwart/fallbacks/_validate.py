@@ -14,6 +14,7 @@ import msgspec
 
 __all__ = [
     "FORMATS",
+    "NESTED_TOO_DEEPLY",
     "TORN_LAST_LINE",
     "CsvFormat",
     "FileFormat",
@@ -124,10 +125,17 @@ def _utf8_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem
     return None
 
 
+#: Why a document deeper than the decoders' recursion limit is refused (it is no RecursionError to the caller).
+NESTED_TOO_DEEPLY = "nested too deeply to decode (deeper than the interpreter's recursion limit)"
+
+
 def _json_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem | None:
     try:
         # Raw skips over the value without building Python objects, yet checks its syntax.
         msgspec.json.decode(raw, type=msgspec.Raw)
+    except RecursionError:
+        # Valid JSON or not, nothing here can read it: judged as read_json judges it.
+        return Problem(NESTED_TOO_DEEPLY, offset=None, line=line)
     except msgspec.DecodeError as exc:
         if _is_strict_json(raw):
             return None  # valid JSON msgspec refuses, such as an escaped lone surrogate
@@ -188,11 +196,15 @@ def decode_json_line(decoder: msgspec.json.Decoder[Any], line: bytes) -> Any:
     """Decode one JSON line with ``decoder``, or with the stdlib where msgspec refuses valid JSON.
 
     Raises:
-        msgspec.DecodeError: The line is not valid JSON (msgspec's error, with its byte offset).
+        msgspec.DecodeError: The line is not valid JSON (msgspec's error, with its byte offset),
+            or is nested too deeply to decode (:data:`NESTED_TOO_DEEPLY`).
 
     """
     try:
         return decoder.decode(line)
+    except RecursionError as exc:
+        # One error type for "this line cannot be read", so no caller lets a RecursionError escape.
+        raise msgspec.DecodeError(NESTED_TOO_DEEPLY) from exc
     except msgspec.DecodeError as exc:
         try:
             return strict_json_loads(line)
