@@ -134,3 +134,11 @@ def test_check_of_a_file_nested_too_deeply_reports_it_corrupt_without_a_tracebac
     result = CliRunner().invoke(files, ["check", str(path)])
     assert 1 == result.exit_code, result.output
     assert "nested too deeply" in result.output
+
+
+def test_check_reports_a_malformed_tagged_value_that_read_json_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'[{"$stalwart":"bytes","v":"!!"}]')
+    result = CliRunner().invoke(files, ["check", str(path)])
+    assert 1 == result.exit_code, result.output
+    assert "corrupt" in result.output

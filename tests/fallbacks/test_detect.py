@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_json
+from stalwart.fallbacks import CorruptionDetector, ReadError, read_json, write_csv, write_json
 
 
 @pytest.mark.parametrize(
@@ -29,6 +29,12 @@ from stalwart.fallbacks import CorruptionDetector, ReadError, write_csv, write_j
         ("a.jsonl", b'{"a": 1}\n  ', False),  # a blank last line without newline holds no record
         ("a.jsonl", b'{"a": 1}\n\t\r ', False),
         ("a.json", b'{"last_file": "caf\\udce9.txt", "n": 1}', False),  # valid JSON msgspec refuses
+        # Valid JSON holding a malformed tagged value: read_json / iter_jsonl refuse it, so it is damage.
+        ("a.json", b'[{"$stalwart":"bytes","v":"!!"}]', True),
+        ("a.json", b'[{"$stalwart":"bytes","v":"AA=="}]', False),
+        ("a.json", b'{"$stalwart":"nosuchtag","v":1}', True),
+        ("a.jsonl", b'{"a": 1}\n{"$stalwart":"bytes","v":"!!"}\n', True),
+        ("a.jsonl", b'{"a": 1}\n{"$stalwart":"set","v":[1]}\n', False),
     ],
 )
 def test_detect_corruption_by_parsing(tmp_path: Path, name: str, content: bytes, corrupt: bool) -> None:
@@ -89,3 +95,21 @@ def test_a_delimiter_of_more_than_one_character_is_rejected(tmp_path: Path) -> N
     write_csv([{"a": 1}], tmp_path / "a.csv")
     with pytest.raises(ValueError, match="one character"):
         CorruptionDetector.inspect(tmp_path / "a.csv", delimiter=";;")
+
+
+def test_inspect_names_the_line_of_a_malformed_tagged_value_in_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"$stalwart":"bytes","v":"!!"}\n')
+    report = CorruptionDetector.inspect(path)
+    assert (True, 2, 9) == (report.corrupt, report.line, report.offset)
+    assert "bytes" in report.reason
+
+
+def test_a_file_with_a_malformed_tagged_value_never_becomes_a_backup(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    write_json({"v": 1}, path, backups=1)
+    write_json({"v": 2}, path, backups=1)  # d.json.1 holds {"v": 1}
+    path.write_bytes(b'[{"$stalwart":"bytes","v":"!!"}]')  # valid JSON that read_json refuses
+    write_json({"v": 3}, path, backups=1)
+    assert {"v": 1} == read_json(tmp_path / "d.json.1")
+    assert {"v": 3} == read_json(path)

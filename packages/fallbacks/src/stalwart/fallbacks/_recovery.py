@@ -514,7 +514,7 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
                 else:
                     empty_array = (array.items, max(array.lost, int(array.trailing)), "array")
             # One valid JSON document (refused only for a malformed tagged value) is no JSON Lines.
-            if salvaged is None and damaged is None and find_problem(raw, "json") is not None:
+            if salvaged is None and damaged is None and find_problem(raw, "json", tags=False) is not None:
                 # Not an array, or one that yields nothing: JSON Lines fits better if lines parse.
                 lines = _salvage_lines(raw, restore_types)
                 if lines is not None and lines.items:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NewType
 
 import msgspec
+from stalwart.fallbacks._tagged import MARKER_BYTES, TagError, decode_types
 
 __all__ = [
     "FORMATS",
@@ -40,6 +41,8 @@ CsvFormat = NewType("CsvFormat", str)
 #: What a file's content is validated as (backup rotation, the validity cache).
 Format = FileFormat | CsvFormat
 
+
+_DECODER = msgspec.json.Decoder()
 
 #: Delimiters csv.writer accepts but whose files no reader can split back into the same cells.
 _UNUSABLE_DELIMITERS = frozenset('"\r\n')
@@ -129,7 +132,30 @@ def _utf8_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem
 NESTED_TOO_DEEPLY = "nested too deeply to decode (deeper than the interpreter's recursion limit)"
 
 
-def _json_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem | None:
+def _json_problem(raw: bytes, base: int = 0, line: int | None = None, *, tags: bool = True) -> Problem | None:
+    """Return the first problem of one JSON value: its syntax, then (``tags``) a malformed tagged value.
+
+    ``tags``: judge the value as the readers do, which restore tagged values and
+    refuse a malformed one (``{"$stalwart": "bytes", "v": "!!"}``): valid JSON
+    that :func:`read_json` cannot read must never pass for valid (nor become a backup).
+    """
+    problem = _json_syntax_problem(raw, base, line)
+    if problem is None and tags and MARKER_BYTES in raw:
+        problem = _tag_problem(raw, base, line)
+    return problem
+
+
+def _tag_problem(raw: bytes, base: int, line: int | None) -> Problem | None:
+    """Return the problem of a malformed tagged value in the valid JSON ``raw``, or None."""
+    try:
+        decode_types(decode_json_line(_DECODER, raw))
+    except (msgspec.DecodeError, TagError) as exc:
+        # Where in the value is not known: a line is named by its start, a document by no offset.
+        return Problem(str(exc), offset=None if line is None else base, line=line)
+    return None
+
+
+def _json_syntax_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem | None:
     try:
         # Raw skips over the value without building Python objects, yet checks its syntax.
         msgspec.json.decode(raw, type=msgspec.Raw)
@@ -228,11 +254,11 @@ def torn_line_is_whole(line: bytes) -> bool:
     return _is_strict_json(stripped)
 
 
-def _jsonl_problem(raw: bytes) -> Problem | None:
+def _jsonl_problem(raw: bytes, tags: bool) -> Problem | None:
     base = 0
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if line.strip():
-            problem = _json_problem(line, base, number)
+            problem = _json_problem(line, base, number, tags=tags)
             if problem is not None:
                 return problem
         base += len(line) + 1
@@ -405,13 +431,15 @@ def _splits_a_data_row(text: str, delimiter: str) -> bool:
         return True  # it does not even parse under it: no plain one-column file
 
 
-def find_problem(raw: bytes, fmt: Format) -> Problem | None:
+def find_problem(raw: bytes, fmt: Format, *, tags: bool = True) -> Problem | None:
     """Parse ``raw`` as ``fmt`` and return its first problem, or None if it is valid.
 
     Args:
         raw: The file content.
         fmt: ``"json"``, ``"jsonl"``, ``"csv"``, :func:`csv_format` of another delimiter
             or :func:`csv_rotation_format`.
+        tags: JSON and JSON Lines: a malformed tagged value (``{"$stalwart": "bytes",
+            "v": "!!"}``), which the readers refuse, is a problem too (False: syntax only).
 
     Returns:
         The problem, or None.
@@ -423,9 +451,9 @@ def find_problem(raw: bytes, fmt: Format) -> Problem | None:
     if fmt == "json":
         if not raw.strip():
             return Problem("empty file", offset=0)
-        return _json_problem(raw)
+        return _json_problem(raw, tags=tags)
     if fmt == "jsonl":
-        return _jsonl_problem(raw)
+        return _jsonl_problem(raw, tags)
     if fmt == "csv":
         return _csv_problem(raw)
     if fmt.startswith("csv") and len(fmt) == 4:
