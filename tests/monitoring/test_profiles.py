@@ -10,11 +10,13 @@ import threading
 from pathlib import Path
 
 import pytest
+import stalwart.monitoring
 from stalwart.monitoring import (
     FEATURES,
     PROFILES,
     BufferedHandler,
     DatabaseHandler,
+    HandlerOpenError,
     MetricsHandler,
     MonitoringConfigError,
     build_config,
@@ -127,6 +129,8 @@ def test_reconfigure_is_idempotent() -> None:
 
 
 def test_reconfiguring_50_times_leaves_no_open_file_or_thread(tmp_path: Path) -> None:
+    # The first set-up closes the root handlers it replaces (pytest's own, here): count from after it.
+    reconfigure_logging("testing", features={"console": False})
     fds = open_fds()
     threads = threading.active_count()
     profiles = ["development", "staging", "production"]
@@ -151,3 +155,84 @@ def test_an_unwritable_database_fails_setup_with_our_error(tmp_path: Path) -> No
 
     with pytest.raises(HandlerOpenError, match=r"logs.db"):
         setup_logging("development", log_dir=tmp_path, features={"console": False, "file": False})
+
+
+def _messages(path: Path) -> list[str]:
+    return [json.loads(line)["message"] for line in path.read_text().splitlines()]
+
+
+def test_reconfiguring_leaves_the_handlers_of_other_loggers_open(tmp_path: Path) -> None:
+    database = DatabaseHandler(tmp_path / "custom.db")
+    custom = get_logger("test.profiles.custom")
+    custom.setLevel(logging.INFO)
+    custom.addHandler(database)
+    custom.propagate = False
+    custom.info("before reconfigure")
+    reconfigure_logging("testing", features={"console": False})
+    custom.info("after reconfigure")
+    database.close()
+    assert ["before reconfigure", "after reconfigure"] == [r.message for r in read_database(tmp_path / "custom.db")]
+    assert 0 == database.stats().dropped
+
+
+def test_a_failed_reconfigure_keeps_the_running_setup(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    setup_logging("production", log_dir=good, features={"console": False})
+    running = list(logging.getLogger().handlers)
+    bad.mkdir()
+    (bad / "logs.db").mkdir()  # the database cannot be opened: the new set-up cannot be built
+    with pytest.raises(HandlerOpenError, match=r"logs\.db"):
+        reconfigure_logging("development", log_dir=bad, features={"console": False})
+    assert running == logging.getLogger().handlers
+    get_logger("test.profiles.kept").error("still logging")
+    reconfigure_logging("testing", features={"console": False})
+    assert ["still logging"] == _messages(good / "stalwart.log")
+    assert [0] == [h.dropped for h in running if isinstance(h, BufferedHandler)]
+
+
+def test_the_old_handlers_take_records_until_the_new_ones_are_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class LoggingWhileBuilt(DatabaseHandler):
+        """A handler whose construction takes long enough for another thread to log meanwhile."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            get_logger("test.profiles.meanwhile").warning("logged while the new set-up is built")
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    setup_logging("production", log_dir=tmp_path, features={"console": False})
+    buffer = next(h for h in logging.getLogger().handlers if isinstance(h, BufferedHandler))
+    monkeypatch.setattr(stalwart.monitoring, "DatabaseHandler", LoggingWhileBuilt)
+    reconfigure_logging("development", log_dir=tmp_path, features={"console": False, "file": False})
+    assert ["logged while the new set-up is built"] == _messages(tmp_path / "stalwart.log")
+    assert 0 == buffer.dropped
+
+
+def test_a_log_file_that_cannot_be_opened_fails_setup_with_our_error(tmp_path: Path) -> None:
+    (tmp_path / "stalwart.log").mkdir()  # a directory where the log file should be
+    with pytest.raises(HandlerOpenError, match=r"stalwart\.log"):
+        setup_logging("staging", log_dir=tmp_path, features={"console": False, "database": False})
+
+
+def test_a_log_dir_that_is_a_file_fails_setup_with_our_error(tmp_path: Path) -> None:
+    (tmp_path / "logs").write_text("not a directory")
+    with pytest.raises(HandlerOpenError, match="log directory"):
+        setup_logging("staging", log_dir=tmp_path / "logs", features={"console": False})
+
+
+def test_a_home_relative_log_dir_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    setup_logging("staging", log_dir="~/app-logs", features={"console": False, "database": False})
+    get_logger("test.profiles.home").warning("in the home directory")
+    reconfigure_logging("testing", features={"console": False})
+    assert ["in the home directory"] == _messages(tmp_path / "app-logs" / "stalwart.log")
+
+
+def test_handlers_are_named_after_their_config_key_once_installed(tmp_path: Path) -> None:
+    setup_logging("production", log_dir=tmp_path, features={"console": False})
+    reconfigure_logging("production", log_dir=tmp_path, features={"console": False})
+    assert ["buffer", "error_file", "metrics"] == root_handler_names()
+    buffer = logging.getLogger().handlers[0]
+    assert isinstance(buffer, BufferedHandler)
+    assert buffer.target is not None
+    assert "file" == buffer.target.get_name()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import logging.config
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from stalwart.monitoring._errors import MonitoringConfigError
+from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError
 from stalwart.monitoring._fields import to_level
 from stalwart.monitoring._ratelimit import flush_all_summaries
 
@@ -98,7 +100,7 @@ def build_config(
             raise MonitoringConfigError(f"feature {name!r}", on, ["True", "False"])
         enabled[name] = on
     root_level = to_level(level) if level is not None else int(spec["level"])
-    directory = os.fspath(log_dir)
+    directory = os.path.expanduser(os.fspath(log_dir))
 
     filters: dict[str, Any] = {}
     chain: list[str] = []
@@ -193,8 +195,85 @@ def build_config(
     }
 
 
-def _needs_directory(config: Mapping[str, Any]) -> bool:
-    return any("filename" in h or "path" in h for h in config["handlers"].values())
+def _log_files(config: Mapping[str, Any]) -> list[str]:
+    return [h["filename"] for h in config["handlers"].values() if "filename" in h]
+
+
+def _prepare_directory(config: Mapping[str, Any], log_dir: str | os.PathLike[str]) -> None:
+    """Create ``log_dir`` and every log file if a handler writes there, so a path that cannot be opened fails now.
+
+    The file handlers open their files with their first record (``delay``): without this check, a
+    directory where ``stalwart.log`` should be would only show as one error report per record.
+    """
+    files = _log_files(config)
+    if not files and not any("path" in h for h in config["handlers"].values()):
+        return
+    directory = os.path.expanduser(os.fspath(log_dir))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise HandlerOpenError(directory, f"cannot create the log directory: {exc.strerror or exc}") from exc
+    for filename in files:
+        try:
+            with open(filename, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise HandlerOpenError(filename, exc.strerror or str(exc)) from exc
+
+
+# Handlers the last setup_logging built (also those only a BufferedHandler forwards to), closed by the next one.
+_installed: list[logging.Handler] = []
+# One set-up at a time: two threads reconfiguring at once would each close what the other installs.
+_setup_lock = threading.Lock()
+
+
+def _build_handlers(config: dict[str, Any]) -> dict[str, logging.Handler]:
+    """Build the config's formatters, filters and handlers as ``dictConfig`` does, touching no logger.
+
+    Handlers are built unnamed (naming one registers it in :mod:`logging`'s table, and closing the
+    old handler of that name would then unregister the new one). If one fails, those built are closed.
+
+    Raises:
+        MonitoringError: A handler of ours could not be built (e.g. :class:`HandlerOpenError`).
+        ValueError: Another handler could not be built, as ``dictConfig`` raises it.
+    """
+    configurator = logging.config.DictConfigurator(copy.deepcopy(config))
+    built = configurator.config
+    for name in built["formatters"]:
+        built["formatters"][name] = configurator.configure_formatter(built["formatters"][name])
+    for name in built["filters"]:
+        built["filters"][name] = configurator.configure_filter(built["filters"][name])
+    handlers: dict[str, logging.Handler] = {}
+    try:
+        pending = sorted(built["handlers"])
+        while pending:
+            deferred: list[str] = []
+            for name in pending:
+                try:
+                    handler = configurator.configure_handler(built["handlers"][name])
+                except Exception as exc:
+                    # A BufferedHandler whose target is built later (dictConfig defers it the same way).
+                    if "not configured yet" in f"{exc} {exc.__cause__}" and len(deferred) < len(pending) - 1:
+                        deferred.append(name)
+                        continue
+                    if exc.__class__.__module__.startswith("stalwart."):
+                        raise
+                    raise ValueError(f"Unable to configure handler {name!r}") from exc
+                built["handlers"][name] = handlers[name] = handler
+            pending = deferred
+    except BaseException:
+        for handler in handlers.values():
+            handler.close()
+        raise
+    return handlers
+
+
+def _attached_elsewhere(handler: logging.Handler, root: logging.Logger) -> bool:
+    """Whether a logger other than ``root`` still sends records to ``handler``."""
+    loggers = list(logging.Logger.manager.loggerDict.values())
+    return any(
+        isinstance(logger, logging.Logger) and logger is not root and handler in logger.handlers for logger in loggers
+    )
 
 
 def setup_logging(
@@ -205,37 +284,47 @@ def setup_logging(
 ) -> dict[str, Any]:
     """Configure stdlib logging from a profile (see :func:`build_config`) and return the config used.
 
-    Creates ``log_dir`` if a handler writes there. Applying a config replaces
-    the root handlers and closes every handler the previous configuration
-    had (their files, databases and threads), as ``dictConfig`` does, so
-    calling it again with the same arguments leaves the same set-up.
+    Creates ``log_dir`` and the log files if a handler writes there. The new
+    handlers are built first: if one cannot be, they are closed and the
+    running set-up is left as it was. Then they replace the root logger's
+    handlers in one step, and only then are the replaced handlers closed
+    (their files, databases and threads) with every handler the previous
+    :func:`setup_logging` built; a replaced handler that another logger
+    still uses is left open. Handlers on other loggers are never touched
+    (``logging.config.dictConfig`` itself would close every handler in the
+    process). Calling it again with the same arguments leaves the same set-up.
 
     Args:
         profile: ``"development"``, ``"staging"``, ``"production"`` or ``"testing"``.
         level: Root level; the profile's default if ``None``.
         features: Feature name -> on/off overrides.
-        log_dir: Directory for the log files and database.
+        log_dir: Directory for the log files and database (``~`` is expanded).
 
     Returns:
         The ``dictConfig`` dict that was applied.
 
     Raises:
         MonitoringConfigError: On an unknown profile, feature or level name.
-        HandlerOpenError: If a log file or database cannot be opened.
+        HandlerOpenError: If the log directory, a log file or the database cannot be opened.
     """
     config = build_config(profile, level, features, log_dir)
-    if _needs_directory(config):
-        os.makedirs(os.fspath(log_dir), exist_ok=True)
-    # dictConfig closes every existing handler: rate limiters owe their summaries to those handlers first.
-    flush_all_summaries()
-    try:
-        logging.config.dictConfig(config)
-    except ValueError as exc:
-        # dictConfig wraps handler construction errors; surface ours as themselves.
-        cause = exc.__cause__
-        if isinstance(cause, Exception) and cause.__class__.__module__.startswith("stalwart."):
-            raise cause from exc
-        raise
+    with _setup_lock:
+        _prepare_directory(config, log_dir)
+        handlers = _build_handlers(config)
+        # Rate limiters owe the summaries of suppressed records to the handlers about to be replaced.
+        flush_all_summaries()
+        root = logging.getLogger()
+        replaced = list(root.handlers)
+        # One assignment: a thread logging meanwhile walks either the old list or the new one.
+        root.handlers = [handlers[name] for name in config["root"]["handlers"]]
+        root.setLevel(config["root"]["level"])
+        ours = list(_installed)
+        _installed[:] = handlers.values()
+        for handler in dict.fromkeys([*ours, *replaced]):
+            if handler in ours or not _attached_elsewhere(handler, root):
+                handler.close()
+        for name, handler in handlers.items():
+            handler.set_name(name)
     return config
 
 
