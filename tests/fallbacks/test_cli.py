@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from stalwart.fallbacks import read_csv, read_json, write_csv, write_json
 from stalwart.fallbacks._cli import files
@@ -142,3 +145,48 @@ def test_check_reports_a_malformed_tagged_value_that_read_json_refuses(tmp_path:
     result = CliRunner().invoke(files, ["check", str(path)])
     assert 1 == result.exit_code, result.output
     assert "corrupt" in result.output
+
+
+def test_recover_refuses_to_write_over_the_damaged_file_itself(tmp_path: Path) -> None:
+    damaged = b'[{"a": 1}, {"a": 2}, {"a" 3}, {"a": 4}]'
+    path = tmp_path / "bad.json"
+    path.write_bytes(damaged)
+    (tmp_path / "link.json").symlink_to(path)
+    os.link(path, tmp_path / "hard.json")
+    runner = CliRunner()
+    for output in (path, tmp_path / "link.json", tmp_path / "hard.json", tmp_path / "." / "bad.json"):
+        result = runner.invoke(files, ["recover", str(path), "-o", str(output)])
+        assert 2 == result.exit_code, result.output
+        assert "itself" in result.output
+    assert damaged == path.read_bytes()
+    assert not (tmp_path / "bad.json.1").exists()
+
+
+@pytest.mark.parametrize("records", [[{}, {}], [1, 2], [{"a": 1}, "b"]])
+def test_convert_of_records_csv_cannot_hold_is_an_error_without_a_traceback(
+    tmp_path: Path, records: list[Any]
+) -> None:
+    write_json(records, tmp_path / "in.json")
+    result = CliRunner().invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.csv")])
+    assert 1 == result.exit_code, result.output
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    assert "error:" in result.output
+    assert "Usage:" not in result.output
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_convert_of_a_json_object_is_an_error_not_a_usage_error(tmp_path: Path) -> None:
+    write_json({"a": 1}, tmp_path / "in.json")
+    result = CliRunner().invoke(files, ["convert", str(tmp_path / "in.json"), str(tmp_path / "out.jsonl")])
+    assert 1 == result.exit_code, result.output
+    assert "not an array of records" in result.output
+    assert "Usage:" not in result.output
+
+
+def test_recover_of_records_csv_cannot_hold_is_an_error_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_bytes(b"[{}, {}, {")
+    result = CliRunner().invoke(files, ["recover", str(tmp_path / "bad.json"), "-o", str(tmp_path / "out.csv")])
+    assert 2 == result.exit_code, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "no column" in result.output
+    assert not (tmp_path / "out.csv").exists()

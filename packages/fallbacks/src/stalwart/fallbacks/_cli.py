@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -64,11 +65,22 @@ def recover(path: str, output: str | None, to_format: FileFormat | None) -> None
     """Salvage what can be read from a damaged JSON file (array elements, lines, or a backup).
 
     The summary goes to stderr; the data goes to OUTPUT, or to stdout as JSON.
-    Exit status 1 if nothing could be recovered from a damaged file (an intact
-    empty array, or a valid backup holding one, is no failure).
+    OUTPUT must not be PATH itself: the damaged original is the only copy of the
+    bytes recovery could not read. Exit status 1 if nothing could be recovered
+    from a damaged file (an intact empty array, or a valid backup holding one, is
+    no failure); 2 if OUTPUT is PATH, or the data cannot be written as OUTPUT's format.
     """
     if to_format is not None and output is None:
         raise click.UsageError("--to needs -o/--output (without it the data goes to stdout as JSON)")
+    if output is not None and _same_file(path, output):
+        # A damaged file is never backed up (it is not valid), so writing over it would destroy
+        # the only copy of what recovery could not read.
+        click.echo(
+            f"error: OUTPUT {output} is PATH {path} itself: recovering in place would destroy the damaged "
+            "original; write to another file, check it, then move it over",
+            err=True,
+        )
+        sys.exit(2)
     try:
         report = recover_json(path)
     except FallbacksError as exc:
@@ -96,16 +108,33 @@ def recover(path: str, output: str | None, to_format: FileFormat | None) -> None
             )
             sys.exit(2)
         click.echo(f"wrote {report.recovered} item(s) to {output} ({target_format})", err=True)
-    except FallbacksError as exc:
+    except (FallbacksError, ValueError) as exc:  # ValueError: rows CSV cannot hold
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
 
+def _same_file(first: str, second: str) -> bool:
+    """Return True if the two names lead to one file (the same real path, or hard links of one inode)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False  # one of them does not exist (yet): two different files
+
+
 def _load(path: str, fmt: FileFormat, delimiter: str) -> list[Any]:
+    """Read the records of ``path``.
+
+    Raises:
+        FallbacksError: The file cannot be read or is damaged.
+        ValueError: A JSON file holds something other than an array.
+
+    """
     if fmt == "json":
         data = read_json(path)
         if not isinstance(data, list):
-            raise click.UsageError(f"{path} holds a JSON {type(data).__name__}, not an array of records")
+            raise ValueError(f"{path} holds a JSON {type(data).__name__}, not an array of records")
         return data
     if fmt == "jsonl":
         return list(iter_jsonl(path))
@@ -113,13 +142,20 @@ def _load(path: str, fmt: FileFormat, delimiter: str) -> list[Any]:
 
 
 def _save(records: list[Any], path: str, fmt: FileFormat, delimiter: str) -> None:
+    """Write ``records`` to ``path`` as ``fmt``, atomically.
+
+    Raises:
+        FallbacksError: The file cannot be written, or a value cannot be encoded.
+        ValueError: CSV cannot hold the records (one is not an object, or none has a column).
+
+    """
     if fmt == "json":
         write_json(records, path, nan="tag")
     elif fmt == "jsonl":
         atomic_write(path, encode_jsonl_lines(records, nan="tag"), fmt="jsonl", backups=1)
     else:
         if not all(isinstance(record, dict) for record in records):
-            raise click.UsageError("CSV needs every record to be an object")
+            raise ValueError("CSV needs every record to be an object")
         write_csv(records, path, delimiter=delimiter, nan="tag")
 
 
@@ -136,7 +172,11 @@ def convert(
     to_format: FileFormat | None,
     delimiter: str,
 ) -> None:
-    """Convert records between JSON (array), JSON Lines and CSV, writing DESTINATION atomically."""
+    """Convert records between JSON (array), JSON Lines and CSV, writing DESTINATION atomically.
+
+    Exit status 1 if SOURCE cannot be read or DESTINATION written, or the records
+    do not fit DESTINATION's format (nothing is written then).
+    """
     try:
         csv_format(delimiter)
     except ValueError as exc:
@@ -146,7 +186,7 @@ def convert(
     try:
         records = _load(source, source_format, delimiter)
         _save(records, destination, target_format, delimiter)
-    except FallbacksError as exc:
+    except (FallbacksError, ValueError) as exc:  # ValueError: data the target format cannot hold
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(
