@@ -17,6 +17,7 @@ from stalwart.fallbacks import (
     CorruptionDetector,
     UnsupportedTypeError,
     clear_all_caches,
+    iter_jsonl,
     read_csv,
     read_json,
     write_csv,
@@ -477,3 +478,19 @@ def test_a_foreign_lock_file_content_is_ignored(tmp_path: Path) -> None:
     clear_all_caches()
     write_csv([{"a": "3", "b": "4"}], path, backups=1)
     assert [{"a": "1", "b": "2"}] == read_csv(Path(f"{path}.1"))
+
+
+def test_read_csv_refuses_a_leading_byte_order_mark_as_read_json_and_iter_jsonl_do(tmp_path: Path) -> None:
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfa,b\r\n1,2\r\n")
+    (tmp_path / "bom.json").write_bytes(b'\xef\xbb\xbf[{"a": "1"}]')
+    (tmp_path / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"a": "1"}\n')
+    for read in (
+        lambda: read_csv(tmp_path / "bom.csv"),
+        lambda: read_json(tmp_path / "bom.json"),
+        lambda: list(iter_jsonl(tmp_path / "bom.jsonl")),
+    ):
+        with pytest.raises(CorruptFileError) as caught:
+            read()  # never a first column named "\ufeffa"
+        assert 0 == caught.value.offset
+    assert CorruptionDetector.detect_corruption(tmp_path / "bom.csv") is True
+    assert CorruptionDetector.detect_corruption(tmp_path / "bom.json") is True

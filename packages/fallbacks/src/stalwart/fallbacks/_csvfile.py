@@ -28,7 +28,13 @@ from stalwart.fallbacks._errors import CorruptFileError, UnsupportedTypeError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT
 from stalwart.fallbacks._readfile import read_bytes
 from stalwart.fallbacks._tagged import NanPolicy, encode_types, map_items, unencodable_text
-from stalwart.fallbacks._validate import csv_format, csv_rotation_format, duplicate_column, torn_last_line
+from stalwart.fallbacks._validate import (
+    bom_problem,
+    csv_format,
+    csv_rotation_format,
+    duplicate_column,
+    torn_last_line,
+)
 
 __all__ = ["escape_key", "flatten_row", "read_csv", "split_column", "unflatten_row", "write_csv"]
 
@@ -264,7 +270,9 @@ def read_csv(
 
     Raises:
         ReadError: The file is missing or unreadable.
-        CorruptFileError: Undecodable bytes, bad quoting, a column named twice in
+        CorruptFileError: A leading UTF-8 byte order mark (refused, as ``read_json``
+            refuses it: it would become part of the first column's name; offset 0),
+            undecodable bytes, bad quoting, a column named twice in
             the header (or, with ``unflatten``, two columns naming the same key: ``a``
             and ``\a``), a ragged row or a torn last row (no final newline) (``line``/``offset`` say where),
             or a ``convert`` function rejected a cell.
@@ -273,6 +281,9 @@ def read_csv(
     """
     csv_format(delimiter)  # refuse a delimiter no file can be split by, before reading
     raw = read_bytes(path)
+    bom = bom_problem(raw)
+    if bom is not None:
+        raise CorruptFileError(path, bom.reason, offset=bom.offset, line=bom.line)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -16,15 +16,19 @@ from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._errors import CorruptFileError, ReadError
 from stalwart.fallbacks._readfile import decode_json_bytes, gc_paused
 from stalwart.fallbacks._tagged import TagError, decode_types
-from stalwart.fallbacks._validate import decode_json_line, find_problem, strict_json_decoder, torn_line_is_whole
+from stalwart.fallbacks._validate import (
+    UTF8_BOM,
+    decode_json_line,
+    find_problem,
+    strict_json_decoder,
+    torn_line_is_whole,
+)
 
 __all__ = ["RecoveryReport", "recover_json"]
 
 _log = logging.getLogger("stalwart.fallbacks")
 _WHITESPACE = " \t\r\n"
 _BACKUP_SUFFIX = re.compile(r"\.(\d+)$")
-#: A UTF-8 byte order mark: not JSON, so read_json refuses a file starting with one; recover_json skips it.
-_BOM = b"\xef\xbb\xbf"
 _BOM_SKIPPED = "a leading UTF-8 byte order mark was skipped (read_json refuses it)"
 
 #: How the data of a :class:`RecoveryReport` was obtained.
@@ -475,16 +479,16 @@ def recover_json(path: str | os.PathLike[str], *, restore_types: bool = True) ->
             problems.append(str(exc))
         else:
             return RecoveryReport(data, _count(data), 0, real_path, "intact")
-        if raw.startswith(_BOM):
+        if raw.startswith(UTF8_BOM):
             # read_json refuses a byte order mark (JSON text must not start with one); what follows
             # it is salvaged as if it were the file, so a Windows tool's BOM costs no record.
-            raw = raw[len(_BOM) :]
+            raw = raw[len(UTF8_BOM) :]
             problems.append(f"{_BOM_SKIPPED} (offset 0)")
             try:
                 data = decode_json_bytes(raw, path, restore_types=restore_types)
             except CorruptFileError as exc:
                 # The damage that matters is past the mark: offsets count the file's bytes.
-                offset = None if exc.offset is None else exc.offset + len(_BOM)
+                offset = None if exc.offset is None else exc.offset + len(UTF8_BOM)
                 first_error = CorruptFileError(path, exc.reason, offset=offset, line=exc.line)
                 problems.append(str(first_error))
             else:

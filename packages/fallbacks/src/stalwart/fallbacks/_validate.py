@@ -17,10 +17,12 @@ __all__ = [
     "FORMATS",
     "NESTED_TOO_DEEPLY",
     "TORN_LAST_LINE",
+    "UTF8_BOM",
     "CsvFormat",
     "FileFormat",
     "Format",
     "Problem",
+    "bom_problem",
     "csv_format",
     "csv_rotation_format",
     "decode_json_line",
@@ -118,6 +120,27 @@ def json_error_offset(message: str, data_length: int) -> int | None:
     if "truncated" in message:
         return data_length
     return None
+
+
+#: A UTF-8 byte order mark. JSON text must not start with one (RFC 8259), and our CSV never does:
+#: every reader refuses a file that starts with it (only recover_json skips it, to salvage).
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def bom_problem(raw: bytes) -> Problem | None:
+    """Return a problem at offset 0 if ``raw`` starts with a UTF-8 byte order mark, else None.
+
+    For CSV: read as text, the mark would silently become part of the first
+    column's name (``\ufeffid``); refused as ``read_json`` refuses it in JSON.
+    """
+    if not raw.startswith(UTF8_BOM):
+        return None
+    return Problem(
+        "starts with a UTF-8 byte order mark, which is refused as in JSON (it would become part of "
+        "the first column's name): remove it, e.g. re-save the file as UTF-8 without BOM",
+        offset=0,
+        line=1,
+    )
 
 
 def _utf8_problem(raw: bytes, base: int = 0, line: int | None = None) -> Problem | None:
@@ -300,7 +323,7 @@ def duplicate_column(header: list[str]) -> str | None:
 
 
 def _csv_problem(raw: bytes, delimiter: str = ",") -> Problem | None:
-    problem = _utf8_problem(raw)
+    problem = bom_problem(raw) or _utf8_problem(raw)
     if problem is not None:
         return problem
     text = raw.decode("utf-8")
@@ -389,7 +412,7 @@ def _csv_as_written_problem(raw: bytes, delimiter: str) -> Problem | None:
     nul = raw.find(b"\0")
     if nul >= 0:
         return Problem("NUL byte (zeroed or damaged data; csv.writer never writes one for text)", offset=nul)
-    problem = _utf8_problem(raw)
+    problem = bom_problem(raw) or _utf8_problem(raw)
     if problem is not None:
         return problem
     text = raw.decode("utf-8")
