@@ -255,3 +255,38 @@ def test_safe_read_json_of_a_file_nested_too_deeply_returns_the_default_and_a_sa
     assert "default" == safe_read_json(path, default="default")
     assert safe_write_json([1], path) is True
     assert [1] == read_json(path)
+
+
+def test_safe_read_json_that_finds_nothing_names_the_jsonl_a_failed_write_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "users.json"
+    real_replace = os.replace
+
+    def no_space(source: Any, destination: Any) -> None:
+        if str(destination) == str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", no_space)
+    assert safe_write_json([{"id": 1}], path) is False
+    assert safe_write_json([{"id": 1}, {"id": 2}], path) is False
+    monkeypatch.undo()
+    # Append-only: each failed snapshot is there in full.
+    assert [{"id": 1}, {"id": 1}, {"id": 2}] == list(iter_jsonl(f"{path}.jsonl"))
+    with caplog.at_level(logging.ERROR, logger="stalwart.fallbacks"):
+        assert "default" == safe_read_json(path, default="default")  # missing, no backup
+        path.write_bytes(b"[")  # damaged, nothing to salvage
+        assert "default" == safe_read_json(path, default="default")
+    errors = [record.getMessage() for record in caplog.records if "nothing recoverable" in record.getMessage()]
+    assert 2 == len(errors)
+    assert all(f"{path}.jsonl" in message for message in errors), errors
+
+
+def test_safe_read_json_that_finds_nothing_names_no_jsonl_when_there_is_none(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="stalwart.fallbacks"):
+        assert safe_read_json(tmp_path / "users.json") is None
+    assert "nothing recoverable" in caplog.text
+    assert ".jsonl" not in caplog.text

@@ -39,8 +39,24 @@ _log = logging.getLogger("stalwart.fallbacks")
 _EXPECTED = (FallbacksError, OSError)
 
 
+def _salvage_path(path: str | os.PathLike[str]) -> str:
+    """Return where a failed :func:`safe_write_json` of records appends them: ``<path>.jsonl``."""
+    return os.fspath(path) + ".jsonl"
+
+
+def _salvage_hint(path: str | os.PathLike[str]) -> str:
+    """Return a note naming ``<path>.jsonl`` if it exists (nothing reads it back), else ``""``."""
+    jsonl_path = _salvage_path(path)
+    if not os.path.exists(jsonl_path):
+        return ""
+    return (
+        f"; records of failed safe_write_json calls may be in {jsonl_path} (each failed write appended"
+        " its whole list; nothing reads it back: see iter_jsonl)"
+    )
+
+
 def _salvage_to_jsonl(records: list[Any], path: str | os.PathLike[str], nan: Any) -> None:
-    jsonl_path = os.fspath(path) + ".jsonl"
+    jsonl_path = _salvage_path(path)
     good: list[Any] = []
     for index, record in enumerate(records):
         try:
@@ -73,7 +89,11 @@ def safe_write_json(data: Any, path: str | os.PathLike[str], **options: Any) -> 
 
     If the write fails and ``data`` is a list of records, every record that can
     be encoded is appended to ``<path>.jsonl`` (and the log says how many); the
-    return value is still False, because ``path`` itself was not written.
+    return value is still False, because ``path`` itself was not written. That
+    file is append-only: each failed write appends its whole list again (a
+    record in several failed snapshots is there several times), and nothing
+    reads it back — :func:`safe_read_json` only names it in its log when it
+    finds nothing else; read it with :func:`iter_jsonl`.
 
     Args:
         data: The data.
@@ -105,7 +125,9 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
             for real data; a valid backup holding ``[]`` is returned as such).
 
     Returns:
-        The data, the salvaged data (recovery logged as a warning), or ``default``.
+        The data, the salvaged data (recovery logged as a warning), or ``default``
+        (logged as an error, naming ``<path>.jsonl`` if a failed
+        :func:`safe_write_json` left records there: they are not read back).
 
     """
     try:
@@ -115,12 +137,12 @@ def safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     try:
         report = recover_json(path)
     except _EXPECTED as exc:
-        _log.error("safe_read_json: nothing recoverable: %s", exc)
+        _log.error("safe_read_json: nothing recoverable: %s%s", exc, _salvage_hint(path))
         return default
     if report.method == "array" and report.recovered == 0:
         # A damaged array that yields nothing ("[" cut before its first element): an empty
         # list would look like real, empty data (a valid backup holding [] is real data).
-        _log.error("safe_read_json: nothing recoverable from %s: %s", path, report.summary())
+        _log.error("safe_read_json: nothing recoverable from %s: %s%s", path, report.summary(), _salvage_hint(path))
         return default
     _log.warning("safe_read_json(%s): %s", path, report.summary())
     return report.data
