@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 from stalwart.fallbacks import (
+    _atomic,
+    _csvfile,
+    _jsonfile,
     async_read_json,
     async_safe_read_csv,
     async_safe_read_json,
@@ -22,13 +25,17 @@ from stalwart.fallbacks import (
     async_safe_write_json,
     async_write_json,
     iter_jsonl,
+    read_csv,
     read_json,
     safe_read_csv,
     safe_read_json,
     safe_write_csv,
     safe_write_json,
+    write_csv,
     write_json,
 )
+from stalwart.fallbacks._atomic import resolve_target
+from stalwart.fallbacks._locking import file_lock
 
 
 def test_safe_write_json_returns_true_when_written(tmp_path: Path) -> None:
@@ -290,3 +297,122 @@ def test_safe_read_json_that_finds_nothing_names_no_jsonl_when_there_is_none(
         assert safe_read_json(tmp_path / "users.json") is None
     assert "nothing recoverable" in caplog.text
     assert ".jsonl" not in caplog.text
+
+
+_ASYNC_WRITERS = [
+    pytest.param(async_write_json, "d.json", id="async_write_json"),
+    pytest.param(async_safe_write_json, "d.json", id="async_safe_write_json"),
+    pytest.param(async_safe_write_csv, "d.csv", id="async_safe_write_csv"),
+]
+
+
+def _write_old(path: Path) -> None:
+    if path.suffix == ".csv":
+        write_csv([{"v": "old"}], path)
+    else:
+        write_json([{"v": "old"}], path)
+
+
+def _read(path: Path) -> Any:
+    return read_csv(path) if path.suffix == ".csv" else read_json(path)
+
+
+def _track_the_worker(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Return events set when a write_json / write_csv worker enters atomic_write and when it has left it."""
+    entered, left = threading.Event(), threading.Event()
+    real = _atomic.atomic_write
+
+    def tracked(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            left.set()
+
+    monkeypatch.setattr(_jsonfile, "atomic_write", tracked)
+    monkeypatch.setattr(_csvfile, "atomic_write", tracked)
+    return entered, left
+
+
+def _held_after(monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[threading.Event, threading.Event]:
+    """Hold the writer right after ``_atomic.<name>`` returns; return (reached, proceed) events."""
+    reached, proceed = threading.Event(), threading.Event()
+    real = getattr(_atomic, name)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        reached.set()
+        if not proceed.wait(30):
+            raise AssertionError("the test never let the writer go on")
+        return result
+
+    monkeypatch.setattr(_atomic, name, held)
+    return reached, proceed
+
+
+async def _cancel_while_held(task: asyncio.Future[Any], reached: threading.Event, proceed: threading.Event) -> None:
+    assert await asyncio.to_thread(reached.wait, 30)
+    task.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)  # yields only: the task takes its cancellation before the writer goes on
+    proceed.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize(("writer", "name"), _ASYNC_WRITERS)
+def test_cancelling_an_async_write_after_its_temp_file_is_written_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Any, name: str
+) -> None:
+    path = tmp_path / name
+    _write_old(path)
+    _, left = _track_the_worker(monkeypatch)
+    reached, proceed = _held_after(monkeypatch, "_fill_temp")
+
+    async def main() -> None:
+        await _cancel_while_held(asyncio.ensure_future(writer([{"v": "new"}], path)), reached, proceed)
+        assert await asyncio.to_thread(left.wait, 30)
+
+    asyncio.run(main())
+    assert [{"v": "old"}] == _read(path)
+    assert [] == sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+    assert not Path(f"{path}.1").exists()  # the commit point, backup rotation included, was never passed
+    assert not Path(f"{path}.jsonl").exists()  # a cancelled write is no failed one: nothing salvaged
+
+
+@pytest.mark.parametrize(("writer", "name"), _ASYNC_WRITERS)
+def test_cancelling_an_async_write_that_waits_for_the_lock_stops_it_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Any, name: str
+) -> None:
+    path = tmp_path / name
+    _write_old(path)
+    entered, left = _track_the_worker(monkeypatch)
+
+    async def main() -> None:
+        with file_lock(resolve_target(path)):  # the writer cannot get past the lock while this holds it
+            task = asyncio.ensure_future(writer([{"v": "new"}], path))
+            assert await asyncio.to_thread(entered.wait, 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert await asyncio.to_thread(left.wait, 30)
+
+    asyncio.run(main())
+    assert [{"v": "old"}] == _read(path)
+    assert not Path(f"{path}.jsonl").exists()
+
+
+def test_cancelling_an_async_write_after_its_commit_point_says_the_write_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "d.json"
+    _write_old(path)
+    reached, proceed = _held_after(monkeypatch, "fsync_directory")  # called once os.replace is done
+
+    async def main() -> None:
+        await _cancel_while_held(asyncio.ensure_future(async_write_json([{"v": "new"}], path)), reached, proceed)
+
+    with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
+        asyncio.run(main())
+    assert [{"v": "new"}] == read_json(path)  # too late to undo: CancelledError, and the new content
+    assert "cancelled after its commit point: the write completed" in caplog.text

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from stalwart.fallbacks import _stats
+from stalwart.fallbacks._cancel import check_cancelled
 from stalwart.fallbacks._errors import WriteError
 from stalwart.fallbacks._locking import DEFAULT_LOCK_TIMEOUT, file_lock
 from stalwart.fallbacks._validate import Format, find_problem
@@ -248,6 +249,9 @@ def atomic_write(
             temp file is left.
         Unconfirmed: ``confirm`` returned False; the old content is intact, no temp
             file is left.
+        WriteCancelled: The ``async_*`` call running this write was cancelled before
+            the commit point (backup rotation and ``os.replace``); the old content is
+            intact, no temp file is left.
 
     """
     if backups < 0:
@@ -255,6 +259,7 @@ def atomic_write(
     real_path = resolve_target(path)
     directory, name = os.path.split(real_path)
     with counted_write(real_path), file_lock(real_path, lock_timeout):
+        check_cancelled(real_path)  # an async_* call cancelled while this waited for the lock
         prepare: Prepare | None = None
         if callable(chunks):
             prepare = chunks
@@ -290,6 +295,8 @@ def atomic_write(
                         written = _fill_temp(fd, chunks, real_path, durable)
             finally:
                 os.close(fd)
+            # The commit point: past it, backups rotate and the file is replaced, cancelled or not.
+            check_cancelled(real_path)
             if backups:
                 _rotate_backups(real_path, backups, fmt)
             os.replace(temp, real_path)

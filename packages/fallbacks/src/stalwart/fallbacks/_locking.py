@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from stalwart.fallbacks import _stats
+from stalwart.fallbacks._cancel import check_cancelled
 from stalwart.fallbacks._errors import LockTimeoutError, WriteError
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "file_lock", "lock_count", "prune_idle_locks"]
@@ -132,6 +133,26 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+#: Seconds between two looks at the cancel token while another thread holds the lock.
+_CANCEL_POLL = 0.05
+
+
+def _acquire_thread_lock(lock: threading.Lock, deadline: float | None, real_path: str) -> bool:
+    """Wait for ``lock`` until ``deadline`` (None: forever); return False on timeout.
+
+    Waits in slices, so a cancelled ``async_*`` write stops waiting (raises
+    :class:`WriteCancelled`); a release wakes the waiter at once, not at the
+    end of its slice.
+    """
+    while True:
+        check_cancelled(real_path)
+        remaining = _CANCEL_POLL if deadline is None else min(_CANCEL_POLL, deadline - time.monotonic())
+        if remaining <= 0:
+            return False
+        if lock.acquire(timeout=remaining):
+            return True
+
+
 def lock_path_of(real_path: str) -> str:
     """Return the path of ``real_path``'s lock file (``<path>.lock``, never the data file itself)."""
     return real_path + ".lock"
@@ -151,6 +172,7 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
     Raises:
         LockTimeoutError: The lock was not acquired in time.
         WriteError: The lock file cannot be created or opened.
+        WriteCancelled: The ``async_*`` call waiting for the lock was cancelled.
 
     """
     started = time.monotonic()
@@ -159,7 +181,7 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
     waited = False
     if not thread_lock.acquire(blocking=False):
         waited = True
-        if not thread_lock.acquire(timeout=-1 if timeout is None else timeout):
+        if not _acquire_thread_lock(thread_lock, deadline, real_path):
             raise LockTimeoutError(real_path, f"lock not acquired within {timeout} s (thread)")
     try:
         lock_path = lock_path_of(real_path)
@@ -174,6 +196,7 @@ def file_lock(real_path: str, timeout: float | None = DEFAULT_LOCK_TIMEOUT) -> I
             delay = 0.0005
             while not _try_os_lock(fd):
                 waited = True
+                check_cancelled(real_path)
                 if deadline is not None and time.monotonic() >= deadline:
                     raise LockTimeoutError(
                         real_path, f"{lock_path} not acquired within {timeout} s (another process)"

@@ -3,7 +3,8 @@
 These functions never raise for I/O, damage or encoding problems; they log the
 cause on the ``stalwart.fallbacks`` logger and report failure honestly (False,
 or the ``default``). The ``async_*`` variants run the same code in a worker
-thread (:func:`asyncio.to_thread`), so the event loop is never blocked.
+thread (as :func:`asyncio.to_thread` does), so the event loop is never blocked;
+cancelling a write stops it before its commit point (see :func:`async_write_json`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from stalwart.fallbacks._cancel import run_cancellable
 from stalwart.fallbacks._csvfile import read_csv, write_csv
 from stalwart.fallbacks._errors import FallbacksError, UnsupportedTypeError
 from stalwart.fallbacks._jsonfile import append_jsonl, encode_jsonl_lines, read_json, write_json
@@ -172,8 +174,17 @@ def safe_read_csv(path: str | os.PathLike[str], **options: Any) -> list[dict[str
 
 
 async def async_write_json(data: Any, path: str | os.PathLike[str], **options: Any) -> int:
-    """:func:`write_json` in a worker thread; raises the same errors."""
-    return await asyncio.to_thread(write_json, data, path, **options)
+    """:func:`write_json` in a worker thread; raises the same errors.
+
+    Cancellable: a cancellation stops the write at its next check point (waiting
+    for the lock, once it is held, after the temp file is written and synced) and
+    ``CancelledError`` propagates once the worker has stopped: the old file is
+    intact and no temp file is left. A cancellation after the commit point (backup
+    rotation and ``os.replace``) cannot undo it: the write completes, logged as a
+    warning, and ``CancelledError`` still propagates. A large temp file is written
+    out before the check after it.
+    """
+    return await run_cancellable(write_json, data, path, **options)
 
 
 async def async_read_json(path: str | os.PathLike[str], **options: Any) -> Any:
@@ -186,8 +197,11 @@ async def async_read_json(path: str | os.PathLike[str], **options: Any) -> Any:
 
 
 async def async_safe_write_json(data: Any, path: str | os.PathLike[str], **options: Any) -> bool:
-    """:func:`safe_write_json` in a worker thread."""
-    return await asyncio.to_thread(safe_write_json, data, path, **options)
+    """:func:`safe_write_json` in a worker thread; cancellable as :func:`async_write_json`.
+
+    A cancelled write is no failed one: nothing is appended to ``<path>.jsonl``.
+    """
+    return await run_cancellable(safe_write_json, data, path, **options)
 
 
 async def async_safe_read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
@@ -198,8 +212,8 @@ async def async_safe_read_json(path: str | os.PathLike[str], default: Any = None
 async def async_safe_write_csv(
     rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str], **options: Any
 ) -> bool:
-    """:func:`safe_write_csv` in a worker thread."""
-    return await asyncio.to_thread(safe_write_csv, rows, path, **options)
+    """:func:`safe_write_csv` in a worker thread; cancellable as :func:`async_write_json`."""
+    return await run_cancellable(safe_write_csv, rows, path, **options)
 
 
 async def async_safe_read_csv(path: str | os.PathLike[str], **options: Any) -> list[dict[str, Any]] | None:
