@@ -5,14 +5,43 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stalwart.monitoring import MonitoringConfigError, RateLimitFilter
+from stalwart.monitoring import (
+    CorrelationFilter,
+    MonitoringConfigError,
+    RateLimitFilter,
+    bind_context,
+    get_correlation_id,
+    reconfigure_logging,
+    with_correlation,
+)
+from stalwart.monitoring._ratelimit import flush_all_summaries
+
+TIMER_NAME = "stalwart-ratelimit-summaries"
+
+
+def timer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == TIMER_NAME]
+
+
+@pytest.fixture(autouse=True)
+def _no_timer_left_behind() -> Iterator[None]:
+    """Every test ends with no summary timer running (a later test counting threads must not see one)."""
+    yield
+    flush_all_summaries()
+    for thread in timer_threads():
+        thread.join(30)  # one that was emitting when flushed ends right after
+    assert [] == timer_threads()
 
 
 class FakeClock:
@@ -51,7 +80,7 @@ def test_burst_passes_then_the_rest_is_suppressed_until_tokens_refill() -> None:
 def test_a_summary_record_precedes_the_first_record_after_suppression() -> None:
     clock = FakeClock()
     out: list[logging.LogRecord] = []
-    f = RateLimitFilter(rate=1.0, burst=1, clock=clock, sink=out.append)
+    f = RateLimitFilter(rate=1.0, burst=1, clock=clock, sink=out.append, timer=False)
     f.filter(rec(args=("a",)))
     for _ in range(4):
         f.filter(rec(args=("b",)))
@@ -130,7 +159,7 @@ def test_summaries_go_through_the_records_logger_by_default() -> None:
 
     clock = FakeClock()
     handler = Collect()
-    handler.addFilter(RateLimitFilter(rate=1.0, burst=1, clock=clock))
+    handler.addFilter(RateLimitFilter(rate=1.0, burst=1, clock=clock, timer=False))
     logger = logging.getLogger("test.ratelimit.route")
     logger.addHandler(handler)
     logger.propagate = False
@@ -143,7 +172,14 @@ def test_summaries_go_through_the_records_logger_by_default() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "key"), [({"rate": 0}, "rate"), ({"burst": 0}, "burst"), ({"key": "nope"}, "rate limit key")]
+    ("kwargs", "key"),
+    [
+        ({"rate": 0}, "rate"),
+        ({"rate": float("inf")}, "rate"),
+        ({"burst": 0}, "burst"),
+        ({"key": "nope"}, "rate limit key"),
+        ({"summary_interval": 0}, "summary_interval"),
+    ],
 )
 def test_bad_settings_raise_naming_the_setting(kwargs: dict[str, object], key: str) -> None:
     with pytest.raises(MonitoringConfigError, match=f"unknown {key}"):
@@ -171,7 +207,7 @@ def test_a_child_forked_while_the_lock_is_held_can_still_filter() -> None:
 def test_a_flood_that_stopped_is_summarised_by_the_next_record_of_any_key() -> None:
     clock = FakeClock()
     out: list[logging.LogRecord] = []
-    f = RateLimitFilter(rate=1.0, burst=2, clock=clock, sink=out.append)
+    f = RateLimitFilter(rate=1.0, burst=2, clock=clock, sink=out.append, timer=False)
     for i in range(10):
         f.filter(rec("disk full %d", (i,)))
     clock.advance(100.0)  # the flood is over; its key never logs again
@@ -249,8 +285,8 @@ def test_summaries_go_only_to_the_handlers_that_carry_the_filter() -> None:
     logger = logging.getLogger("test.ratelimit.handlers")
     logger.propagate = False
     console, file, unfiltered = Collect(), Collect(), Collect()
-    console.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock))
-    file.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock))
+    console.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock, timer=False))
+    file.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock, timer=False))
     for handler in (console, file, unfiltered):
         logger.addHandler(handler)
     try:
@@ -269,7 +305,7 @@ def test_a_filter_on_a_logger_sends_its_summary_through_that_logger_to_every_han
     first, second = Collect(), Collect()
     logger.addHandler(first)
     logger.addHandler(second)
-    rate_filter = RateLimitFilter(rate=1, burst=2, clock=clock)
+    rate_filter = RateLimitFilter(rate=1, burst=2, clock=clock, timer=False)
     logger.addFilter(rate_filter)
     try:
         _flood(logger, clock)
@@ -299,7 +335,7 @@ def test_a_filter_on_the_target_of_a_buffering_handler_gets_its_summary() -> Non
     logger = logging.getLogger("test.ratelimit.target")
     logger.propagate = False
     target, unlimited = Collect(), Collect()
-    target.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock))
+    target.addFilter(RateLimitFilter(rate=1, burst=2, clock=clock, timer=False))
     buffered = logging.handlers.MemoryHandler(capacity=1, target=target)
     logger.addHandler(buffered)
     logger.addHandler(unlimited)
@@ -309,3 +345,218 @@ def test_a_filter_on_the_target_of_a_buffering_handler_gets_its_summary() -> Non
         logger.handlers.clear()
     assert ["tick 0", "tick 1", "suppressed 3 similar records: tick %d", "after"] == target.messages
     assert "suppressed 3 similar records: tick %d" not in unlimited.messages
+
+
+class Keep(logging.Handler):
+    """Keeps the records it is given (the summary's attributes are checked, not only its text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def correlated_logger(name: str, rate_filter: RateLimitFilter) -> tuple[logging.Logger, Keep]:
+    keep = Keep()
+    keep.addFilter(CorrelationFilter())
+    keep.addFilter(rate_filter)
+    logger = logging.getLogger(name)
+    logger.addHandler(keep)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, keep
+
+
+def test_the_summary_carries_the_correlation_id_and_context_of_the_flooding_request() -> None:
+    clock = FakeClock()
+    # rate 0.001: the timer's first wake-up is a minute away, so the req-B record emits the summary.
+    logger, keep = correlated_logger("test.ratelimit.correlation", RateLimitFilter(rate=0.001, burst=1, clock=clock))
+    with with_correlation("req-A"), bind_context(user="alice"):
+        for i in range(5):
+            logger.warning("retry %d", i)
+    clock.advance(1000.0)
+    with with_correlation("req-B"), bind_context(user="bob"):
+        logger.info("hello")
+    first, summary, hello = keep.records
+    assert ("retry 0", "req-A", "alice") == (first.getMessage(), vars(first)["correlation_id"], vars(first)["user"])
+    assert "suppressed 4 similar records: retry %d" == summary.getMessage()
+    assert ("req-A", "alice") == (vars(summary)["correlation_id"], vars(summary)["user"])
+    assert ("hello", "req-B", "bob") == (hello.getMessage(), vars(hello)["correlation_id"], vars(hello)["user"])
+
+
+def test_a_summary_of_records_from_several_requests_names_none_of_them() -> None:
+    clock = FakeClock()
+    logger, keep = correlated_logger("test.ratelimit.mixed", RateLimitFilter(rate=0.001, burst=1, clock=clock))
+    for request, user in [("req-A", "alice"), ("req-C", "carol")]:
+        with with_correlation(request), bind_context(user=user):
+            for i in range(3):
+                logger.warning("retry %d", i)
+    clock.advance(1000.0)
+    with with_correlation("req-B"), bind_context(user="bob"):
+        logger.info("hello")
+    summary = keep.records[1]
+    assert "suppressed 5 similar records: retry %d" == summary.getMessage()
+    assert None is vars(summary)["correlation_id"]
+    assert "user" not in vars(summary)
+
+
+def test_a_flood_that_stops_is_summarised_by_the_timer_without_another_record() -> None:
+    clock = FakeClock()
+    out: list[tuple[str, str, str | None]] = []
+    arrived = threading.Event()
+
+    def sink(summary: logging.LogRecord) -> None:
+        out.append((summary.getMessage(), threading.current_thread().name, get_correlation_id()))
+        arrived.set()
+
+    # Full again 20 ms (fake) after the flood: the timer looks every 20 ms (real) until the fake clock gets there.
+    f = RateLimitFilter(rate=100.0, burst=2, clock=clock, sink=sink)
+    with with_correlation("req-A"):
+        for i in range(10):
+            f.filter(rec("disk full %d", (i,)))
+    assert [] == out
+    clock.advance(10.0)
+    assert arrived.wait(30)
+    assert [("suppressed 8 similar records: disk full %d", TIMER_NAME, "req-A")] == out
+    assert 0 == f.flush_summaries()
+
+
+def _read_until(stream: int, needle: bytes, seconds: float) -> bytes:
+    """Read ``stream`` until ``needle`` arrives, the stream ends or ``seconds`` pass."""
+    data = b""
+    deadline = time.monotonic() + seconds
+    while needle not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
+            break
+        chunk = os.read(stream, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_flood_that_stops_is_written_before_the_process_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "flood.py"
+    script.write_text(
+        "import logging, sys, threading\n"
+        "from stalwart.monitoring import RateLimitFilter\n"
+        "handler = logging.StreamHandler(sys.stdout)\n"
+        "handler.addFilter(RateLimitFilter(rate=10, burst=2))\n"
+        "logger = logging.getLogger('flood')\n"
+        "logger.addHandler(handler)\n"
+        "logger.propagate = False\n"
+        "for i in range(10):\n"
+        "    logger.warning('disk full %d', i)\n"
+        "threading.Event().wait(120)  # logs nothing more; killed by the test\n"
+    )
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE) as child:
+        assert child.stdout is not None
+        try:
+            data = _read_until(child.stdout.fileno(), b"similar records", 30)
+        finally:
+            child.send_signal(signal.SIGTERM)
+            data += child.stdout.read()
+        assert -signal.SIGTERM == child.wait(30)
+    *passed, summary = data.decode().splitlines()
+    # A loaded machine may let a refilled token through mid-flood: the counts add up whatever the timing.
+    counted = re.fullmatch(r"suppressed (\d+) similar records: disk full %d", summary)
+    assert counted is not None, data
+    assert [f"disk full {i}" for i in range(len(passed))] == passed
+    assert 10 == len(passed) + int(counted[1])
+
+
+def test_a_forked_child_runs_its_own_summary_timer() -> None:
+    clock = FakeClock()
+    out: list[logging.LogRecord] = []
+    arrived = threading.Event()
+
+    def sink(summary: logging.LogRecord) -> None:
+        out.append(summary)
+        arrived.set()
+
+    f = RateLimitFilter(rate=100.0, burst=1, clock=clock, sink=sink)
+    for _ in range(3):
+        f.filter(rec())  # the parent's timer now waits for a fake time that never comes
+    assert 1 == len(timer_threads())
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        signal.alarm(40)
+        try:
+            no_timer = [] == timer_threads()
+            for _ in range(4):
+                f.filter(rec("child %s"))
+            clock.advance(10.0)
+            got = arrived.wait(30) and ["suppressed 3 similar records: child %s"] == [s.getMessage() for s in out]
+            code = 0 if no_timer and got else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert 0 == os.waitstatus_to_exitcode(status)
+    assert 1 == f.flush_summaries()
+    assert ["suppressed 2 similar records: disk %s full"] == [s.getMessage() for s in out]
+
+
+def test_flush_summaries_stops_the_timer() -> None:
+    f = RateLimitFilter(rate=0.001, burst=1, sink=lambda _record: None)
+    for _ in range(3):
+        f.filter(rec())
+    assert 1 == len(timer_threads())
+    assert 1 == f.flush_summaries()
+    assert [] == timer_threads()
+
+
+def test_reconfiguring_while_flooding_leaves_no_timer_thread(tmp_path: Path) -> None:
+    threads = threading.active_count()
+    for n in range(20):
+        reconfigure_logging("production", log_dir=tmp_path, features={"console": False})
+        log = logging.getLogger("test.ratelimit.churn")
+        # The profile lets 200 through, then 50/s: unless these take 2 s, some are suppressed and a timer starts.
+        for i in range(300):
+            log.warning("round %d record %d", n, i)
+        assert 1 == len(timer_threads())
+    reconfigure_logging("testing", features={"console": False})
+    assert [] == timer_threads()
+    assert threads == threading.active_count()
+
+
+def test_a_continuous_flood_gets_one_summary_when_it_ends_not_one_per_passing_record() -> None:
+    clock = FakeClock()
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=10, burst=20, clock=clock, sink=out.append)
+    passed = 0
+    for i in range(10_000):  # 1000 records/s for 10 s
+        passed += f.filter(rec("tick %d", (i,)))
+        clock.advance(0.001)
+    assert (119, []) == (passed, out)  # the burst, then one record per 0.1 s; no summary while it goes on
+    assert 1 == f.flush_summaries()
+    assert [9881] == [vars(s)["suppressed"] for s in out]
+
+
+def test_a_flood_that_never_stops_is_summarised_once_per_interval() -> None:
+    clock = FakeClock()
+    out: list[logging.LogRecord] = []
+    f = RateLimitFilter(rate=10, burst=20, clock=clock, sink=out.append, summary_interval=60.0, timer=False)
+    for i in range(15_000):  # 100 records/s for 150 s
+        f.filter(rec("tick %d", (i,)))
+        clock.advance(0.01)
+    assert 2 == len(out)
+    f.flush_summaries()
+    assert f.suppressed == sum(vars(s)["suppressed"] for s in out)
+    assert 3 == len(out)
+
+
+@pytest.mark.parametrize(("rate", "step"), [(1.0, 0.1), (3.0, 1 / 30), (10.0, 0.01), (7.0, 1 / 70)])
+def test_tokens_refill_exactly_whatever_the_clock_steps_add_up_to(rate: float, step: float) -> None:
+    clock = FakeClock()
+    f = RateLimitFilter(rate=rate, burst=1, clock=clock, sink=lambda _record: None)
+    f.filter(rec())  # takes the only token
+    steps = round(1 / (rate * step))  # one token's worth of steps
+    passed = 0
+    for _ in range(5 * steps):
+        clock.advance(step)
+        passed += f.filter(rec())
+    assert 5 == passed

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
+import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
 
 from stalwart.core import reset_after_fork
+from stalwart.monitoring._context import current_context, get_correlation_id
 from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._fields import record_template
 
@@ -28,6 +33,10 @@ _KEYS: dict[str, Callable[[logging.LogRecord], Hashable]] = {
 
 # Idle, full buckets are forgotten once this many keys exist (unique messages must not leak memory).
 _MAX_KEYS = 10_000
+_NS = 1_000_000_000
+# The summary timer never waits less than this: a deadline a fake clock never reaches must not spin.
+_MIN_WAIT = 0.001
+_TIMER_NAME = "stalwart-ratelimit-summaries"
 
 # Filters whose pending summaries are emitted at interpreter exit; held weakly, hook installed on first use.
 _live: weakref.WeakSet[RateLimitFilter] = weakref.WeakSet()
@@ -51,14 +60,31 @@ def _watch_at_exit(rate_filter: RateLimitFilter) -> None:
             _exit_hook_installed = True
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
-    tokens: float
-    stamp: float
+    # Integer credit (see RateLimitFilter._unit) and nanosecond stamps: no floating-point drift.
+    credit: int
+    stamp: int
     suppressed: int = 0
     name: str = ""
     level: int = logging.NOTSET
     template: str = ""
+    # When the first record since the last summary was suppressed.
+    since: int = 0
+    # The context of the suppressed records (None once they came from different requests).
+    context: contextvars.Context | None = None
+    correlation: str | None = None
+    bound: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    key: Hashable
+    suppressed: int
+    name: str
+    level: int
+    template: str
+    context: contextvars.Context | None
 
 
 class RateLimitFilter(logging.Filter):
@@ -67,20 +93,31 @@ class RateLimitFilter(logging.Filter):
     Each key (by default the logger name plus the message template, so
     ``log.info("user %s", name)`` counts as one kind of record whatever the
     name) has a token bucket holding up to ``burst`` tokens, refilled
-    continuously at ``rate`` tokens per second on a monotonic clock. A record
-    passes if it can take a token. When a key that suppressed records lets
-    one through again, a separate summary record ``"suppressed N similar
-    records: <template>"`` (level = the highest suppressed level, extras
-    ``suppressed`` and ``rate_limit_key``) is emitted first, to the handlers
-    on the record's path that carry this filter (a filter on a logger: through
-    that logger, to every handler on its path; or to ``sink``); the user's
-    records are never rewritten.
-    A flood that just stops is summarised too: any later record (of any
-    key) first emits the summary of every key whose bucket has a token
-    again, and pending summaries are emitted at interpreter exit (before
-    ``logging.shutdown`` closes the handlers) or by :meth:`flush_summaries`.
-    A forked child starts with no pending summaries (they are the parent's
-    to report). Thread-safe.
+    continuously at ``rate`` tokens per second on a monotonic clock (integer
+    nanoseconds; a token due within the last nanosecond counts as there). A
+    record passes if it can take a token; the user's records are never
+    rewritten.
+
+    Suppressed records are reported by one separate summary record
+    ``"suppressed N similar records: <template>"`` (level = the highest
+    suppressed level, extras ``suppressed`` and ``rate_limit_key``) when the
+    burst ends: once the key's bucket is full again, i.e. the key has been
+    quiet for ``burst / rate`` seconds. A flood that never stops is reported
+    once every ``summary_interval`` seconds. The summary is emitted by a
+    background timer thread (started when a key first suppresses, gone when
+    nothing is pending), or by the next record of any key, whichever comes
+    first; pending summaries are also emitted at interpreter exit (before
+    ``logging.shutdown`` closes the handlers) and by :meth:`flush_summaries`.
+
+    The summary is emitted in the context of the suppressed records when they
+    all shared one correlation id and bound context (so a
+    :class:`CorrelationFilter` stamps the request that flooded, not the one
+    that happened to trigger the summary); when they came from different
+    requests it carries none (``correlation_id`` is ``None``). It goes to the
+    handlers on the record's path that carry this filter (a filter on a
+    logger: through that logger, to every handler on its path; or to
+    ``sink``). A forked child starts with no pending summaries (they are the
+    parent's to report) and no timer. Thread-safe.
 
     Args:
         rate: Tokens added per second (> 0).
@@ -90,9 +127,15 @@ class RateLimitFilter(logging.Filter):
         clock: Monotonic clock in seconds (injectable for tests).
         sink: Where summary records go; default: the handlers this filter sits
             on (or, for a filter on a logger, that logger).
+        summary_interval: Seconds (> 0) after which a key that keeps
+            suppressing is summarised even though its flood goes on.
+        timer: Whether a background thread emits the summary of a flood that
+            stopped; if ``False`` it waits for a later record, exit or
+            :meth:`flush_summaries`.
 
     Raises:
-        MonitoringConfigError: On a non-positive rate or burst or an unknown key name.
+        MonitoringConfigError: On a non-positive or non-finite rate or
+            summary interval, a burst below 1 or an unknown key name.
     """
 
     def __init__(
@@ -103,12 +146,16 @@ class RateLimitFilter(logging.Filter):
         *,
         clock: Callable[[], float] = time.monotonic,
         sink: Callable[[logging.LogRecord], object] | None = None,
+        summary_interval: float = 60.0,
+        timer: bool = True,
     ) -> None:
         super().__init__()
-        if not rate > 0:
-            raise MonitoringConfigError("rate", rate, ["a number > 0"])
+        if not (rate > 0 and math.isfinite(rate)):
+            raise MonitoringConfigError("rate", rate, ["a finite number > 0"])
         if int(burst) < 1:
             raise MonitoringConfigError("burst", burst, ["an integer >= 1"])
+        if not (summary_interval > 0 and math.isfinite(summary_interval)):
+            raise MonitoringConfigError("summary_interval", summary_interval, ["a finite number of seconds > 0"])
         if isinstance(key, str):
             if key not in _KEYS:
                 raise MonitoringConfigError("rate limit key", key, _KEYS)
@@ -117,14 +164,29 @@ class RateLimitFilter(logging.Filter):
             self._key = key
         self.rate = float(rate)
         self.burst = int(burst)
-        self._clock = clock
+        # The rate as the fraction its decimal spelling means (0.1 is 1/10): a token is _unit credit
+        # and each nanosecond adds _per_ns, both integers.
+        fraction = Fraction(repr(self.rate))
+        self._per_ns = fraction.numerator
+        self._unit = fraction.denominator * _NS
+        self._cap = self.burst * self._unit
+        self._interval = max(1, round(summary_interval * _NS))
+        self._now: Callable[[], int] = (
+            time.monotonic_ns if clock is time.monotonic else (lambda: round(clock() * _NS))
+        )
         self._sink = sink
+        self._use_timer = timer
         self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
         # A fork while another thread holds the lock must not leave the child stuck.
         reset_after_fork(self)
         self._buckets: dict[Hashable, _Bucket] = {}
-        # Keys that suppressed records since their last summary: checked on every record, usually few.
+        # Keys that suppressed records since their last summary, and the earliest time one can be due.
         self._pending: dict[Hashable, _Bucket] = {}
+        self._next_due: float = math.inf
+        self._timer: threading.Thread | None = None
+        # Whether the timer is emitting (outside the lock, maybe waiting for a handler's lock).
+        self._timer_busy = False
         self.passed = 0
         self.suppressed = 0
         # One decision per record even when the filter is shared by several handlers (dictConfig does that).
@@ -133,13 +195,17 @@ class RateLimitFilter(logging.Filter):
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
         for bucket in self._pending.values():
-            bucket.suppressed = 0
-            bucket.level = logging.NOTSET
+            self._reset(bucket)
         self._pending = {}
+        self._next_due = math.inf
+        # The parent's timer thread does not exist here.
+        self._timer = None
+        self._timer_busy = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Return whether ``record`` passes; emit a pending summary first when it does."""
+        """Return whether ``record`` passes; emit the summaries that are due first."""
         attrs = record.__dict__
         if attrs.get(SUMMARY_ATTRIBUTE):
             return True
@@ -152,102 +218,206 @@ class RateLimitFilter(logging.Filter):
 
     def _decide(self, record: logging.LogRecord) -> bool:
         key = self._key(record)
-        due: list[tuple[Hashable, _Bucket]] = []
+        due: list[_Summary] = []
         with self._lock:
-            now = self._clock()
+            now = self._now()
             bucket = self._buckets.get(key)
             if bucket is None:
                 if len(self._buckets) >= _MAX_KEYS:
                     self._forget_idle(now)
-                bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), stamp=now)
+                bucket = self._buckets[key] = _Bucket(self._cap, now)
             else:
-                bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * self.rate)
-                bucket.stamp = now
-            if self._pending:
-                due = self._take_due(key, now)
-            if bucket.tokens < 1.0:
-                bucket.suppressed += 1
-                bucket.name = record.name
-                bucket.level = max(bucket.level, record.levelno)
-                bucket.template = record_template(record)
-                self._pending[key] = bucket
-                self.suppressed += 1
-                decision = False
-            else:
-                bucket.tokens -= 1.0
+                self._refill(bucket, now)
+            if self._pending and now >= self._next_due:
+                due = self._take_due(now)
+            if bucket.credit + self._per_ns >= self._unit:
+                bucket.credit -= self._unit
                 self.passed += 1
-                if bucket.suppressed:
-                    due.append((key, self._take_summary(key, bucket)))
                 decision = True
-        for due_key, snapshot in due:
-            self._emit_summary(due_key, snapshot)
+            else:
+                self._suppress(key, bucket, record, now)
+                decision = False
+        for summary in due:
+            self._emit(summary)
         return decision
 
-    def _take_due(self, current: Hashable, now: float) -> list[tuple[Hashable, _Bucket]]:
-        """Take the summaries of other keys whose flood stopped (their bucket has a token again).
+    def _refill(self, bucket: _Bucket, now: int) -> None:
+        """Add the credit earned since the bucket's stamp (called with the lock held)."""
+        elapsed = now - bucket.stamp
+        if elapsed > 0:
+            bucket.credit = min(self._cap, bucket.credit + elapsed * self._per_ns)
+            bucket.stamp = now
 
-        Called with the lock held.
+    def _due_at(self, bucket: _Bucket) -> int:
+        """Return when ``bucket``'s summary is due: when it is full again or its interval is up.
+
+        Neither moves earlier while the key keeps suppressing, so ``_next_due`` stays a lower bound.
         """
-        return [
-            (key, self._take_summary(key, bucket))
-            for key, bucket in list(self._pending.items())
-            if key != current and bucket.tokens + (now - bucket.stamp) * self.rate >= 1.0
-        ]
+        missing = self._cap - self._per_ns - bucket.credit
+        full = bucket.stamp + max(0, -(-missing // self._per_ns))
+        return min(full, bucket.since + self._interval)
 
-    def _take_summary(self, key: Hashable, bucket: _Bucket) -> _Bucket:
-        """Return a snapshot of ``bucket``'s suppression and reset it (called with the lock held)."""
-        snapshot = _Bucket(0.0, bucket.stamp, bucket.suppressed, bucket.name, bucket.level, bucket.template)
+    def _suppress(self, key: Hashable, bucket: _Bucket, record: logging.LogRecord, now: int) -> None:
+        """Count ``record`` as suppressed under ``key`` (called with the lock held)."""
+        self.suppressed += 1
+        bucket.name = record.name
+        bucket.level = max(bucket.level, record.levelno)
+        bucket.template = record_template(record)
+        correlation = get_correlation_id()
+        bound = current_context()
+        if bucket.suppressed == 0:
+            bucket.since = now
+            bucket.context = contextvars.copy_context()
+            bucket.correlation = correlation
+            bucket.bound = bound
+            self._pending[key] = bucket
+            due = self._due_at(bucket)
+            earlier = due < self._next_due
+            self._next_due = min(self._next_due, due)
+            if self._use_timer:
+                if self._timer is None:
+                    self._start_timer()
+                elif earlier:
+                    self._wakeup.notify()
+        elif bucket.context is not None and (correlation != bucket.correlation or bound is not bucket.bound):
+            # Records of several requests: the summary must not name any one of them.
+            bucket.context = None
+        bucket.suppressed += 1
+
+    def _take_due(self, now: int) -> list[_Summary]:
+        """Take the summaries whose burst ended or interval is up (called with the lock held)."""
+        due: list[_Summary] = []
+        next_due: float = math.inf
+        for key, bucket in list(self._pending.items()):
+            self._refill(bucket, now)
+            at = self._due_at(bucket)
+            if at <= now:
+                due.append(self._take(key, bucket))
+            else:
+                next_due = min(next_due, at)
+        self._next_due = next_due
+        return due
+
+    def _take(self, key: Hashable, bucket: _Bucket) -> _Summary:
+        """Return ``bucket``'s summary and reset it (called with the lock held)."""
+        summary = _Summary(key, bucket.suppressed, bucket.name, bucket.level, bucket.template, bucket.context)
+        self._reset(bucket)
+        self._pending.pop(key, None)
+        return summary
+
+    @staticmethod
+    def _reset(bucket: _Bucket) -> None:
         bucket.suppressed = 0
         bucket.level = logging.NOTSET
-        self._pending.pop(key, None)
-        return snapshot
+        bucket.context = None
+        bucket.correlation = None
+        bucket.bound = None
 
     def flush_summaries(self) -> int:
         """Emit a summary for every key that suppressed records since its last summary.
+
+        Also stops the summary timer (a later suppression starts a new one).
 
         Returns:
             How many summary records were emitted.
         """
         with self._lock:
-            snapshots = [(key, self._take_summary(key, bucket)) for key, bucket in list(self._pending.items())]
-        for key, snapshot in snapshots:
-            self._emit_summary(key, snapshot)
-        return len(snapshots)
+            summaries = [self._take(key, bucket) for key, bucket in list(self._pending.items())]
+            self._next_due = math.inf
+            timer, busy = self._timer, self._timer_busy
+            self._timer = None
+            self._wakeup.notify_all()
+        for summary in summaries:
+            self._emit(summary)
+        # A timer that is not emitting only needs our lock to see it is stopped: joining it cannot deadlock.
+        # One that is emitting may wait for a handler lock our caller holds: it ends by itself once done.
+        if timer is not None and not busy and timer is not threading.current_thread():
+            timer.join()
+        return len(summaries)
 
-    def _forget_idle(self, now: float) -> None:
+    def _start_timer(self) -> None:
+        """Start the summary timer thread (called with the lock held)."""
+        timer = threading.Thread(target=self._run_timer, name=_TIMER_NAME, daemon=True)
+        self._timer = timer
+        self._timer_busy = False
+        try:
+            timer.start()
+        except RuntimeError:
+            # At interpreter shutdown no thread can start: the exit hook or a later record reports instead.
+            self._timer = None
+
+    def _run_timer(self) -> None:
+        me = threading.current_thread()
+        try:
+            while True:
+                with self._lock:
+                    if self._timer is me:  # the flag describes the current timer only
+                        self._timer_busy = False
+                    due = self._wait_for_due(me)
+                    if due is None:
+                        return
+                    self._timer_busy = True
+                for summary in due:
+                    self._emit(summary)
+        finally:
+            with self._lock:
+                if self._timer is me:
+                    self._timer = None
+                    self._timer_busy = False
+
+    def _wait_for_due(self, me: threading.Thread) -> list[_Summary] | None:
+        """Wait until summaries are due and take them; ``None`` once this timer should end (lock held)."""
+        while self._timer is me:
+            if not self._pending:
+                self._timer = None
+                return None
+            now = self._now()
+            if now >= self._next_due:
+                due = self._take_due(now)
+                if due:
+                    return due
+            self._wakeup.wait(min(threading.TIMEOUT_MAX, max(_MIN_WAIT, (self._next_due - now) / _NS)))
+        return None
+
+    def _forget_idle(self, now: int) -> None:
         """Drop buckets that are full again and owe no summary (called with the lock held)."""
         idle = [
             key
             for key, b in self._buckets.items()
-            if not b.suppressed and b.tokens + (now - b.stamp) * self.rate >= self.burst
+            if not b.suppressed and b.credit + max(0, now - b.stamp) * self._per_ns >= self._cap
         ]
         for key in idle:
             del self._buckets[key]
 
-    def _emit_summary(self, key: Hashable, bucket: _Bucket) -> None:
-        summary = logging.LogRecord(
-            bucket.name,
-            bucket.level,
+    def _emit(self, summary: _Summary) -> None:
+        # In the suppressed records' own context (correlation id, bound fields); a fresh one if they were mixed.
+        context = summary.context if summary.context is not None else contextvars.Context()
+        context.run(self._emit_summary, summary)
+
+    def _emit_summary(self, summary: _Summary) -> None:
+        record = logging.LogRecord(
+            summary.name,
+            summary.level,
             __file__,
             0,
             "suppressed %d similar records: %s",
-            (bucket.suppressed, bucket.template),
+            (summary.suppressed, summary.template),
             None,
         )
-        summary.suppressed = bucket.suppressed
-        summary.rate_limit_key = repr(key)
-        summary.__dict__[SUMMARY_ATTRIBUTE] = True
+        record.suppressed = summary.suppressed
+        record.rate_limit_key = repr(summary.key)
+        record.__dict__[SUMMARY_ATTRIBUTE] = True
         if self._sink is not None:
-            self._sink(summary)
+            self._sink(record)
             return
-        logger = logging.getLogger(bucket.name)
+        logger = logging.getLogger(summary.name)
         handlers = self._handlers_on_path(logger)
         if not handlers:
-            logger.handle(summary)  # this filter sits on a logger: the whole path saw the suppression
+            logger.handle(record)  # this filter sits on a logger: the whole path saw the suppression
             return
         for handler in handlers:
-            if summary.levelno >= handler.level:
-                handler.handle(summary)
+            if record.levelno >= handler.level:
+                handler.handle(record)
 
     def _handlers_on_path(self, logger: logging.Logger) -> list[logging.Handler]:
         """Return the handlers on ``logger``'s path that carry this filter: only they suppressed records."""
