@@ -38,6 +38,18 @@ from stalwart.fallbacks._atomic import resolve_target
 from stalwart.fallbacks._locking import file_lock
 
 
+def _no_space_to_replace(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Make ``os.replace`` over ``path`` fail with ENOSPC (the write fails at its commit)."""
+    real_replace = os.replace
+
+    def no_space(source: Any, destination: Any) -> None:
+        if str(destination) == str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", no_space)
+
+
 def test_safe_write_json_returns_true_when_written(tmp_path: Path) -> None:
     assert safe_write_json([{"a": 1}], tmp_path / "d.json") is True
     assert [{"a": 1}] == read_json(tmp_path / "d.json")
@@ -47,14 +59,7 @@ def test_failed_write_returns_false_and_salvages_records_to_jsonl(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "d.json"
-    real_replace = os.replace
-
-    def no_space(source: Any, destination: Any) -> None:
-        if str(destination) == str(path):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_replace(source, destination)
-
-    monkeypatch.setattr(os, "replace", no_space)
+    _no_space_to_replace(monkeypatch, path)
     with caplog.at_level(logging.WARNING, logger="stalwart.fallbacks"):
         assert safe_write_json([{"a": 1}, {"b": b"x"}], path) is False
     assert not path.exists()
@@ -268,14 +273,7 @@ def test_safe_read_json_that_finds_nothing_names_the_jsonl_a_failed_write_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "users.json"
-    real_replace = os.replace
-
-    def no_space(source: Any, destination: Any) -> None:
-        if str(destination) == str(path):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_replace(source, destination)
-
-    monkeypatch.setattr(os, "replace", no_space)
+    _no_space_to_replace(monkeypatch, path)
     assert safe_write_json([{"id": 1}], path) is False
     assert safe_write_json([{"id": 1}, {"id": 2}], path) is False
     monkeypatch.undo()
