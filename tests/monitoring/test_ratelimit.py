@@ -265,12 +265,18 @@ def test_a_forked_child_does_not_report_the_parents_suppressed_records() -> None
 
 
 class Collect(logging.Handler):
+    """Keeps the records it is given (a summary's attributes are checked, not only its text)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.messages: list[str] = []
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        self.records.append(record)
+
+    @property
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
 
 
 def _flood(logger: logging.Logger, clock: FakeClock) -> None:
@@ -347,19 +353,8 @@ def test_a_filter_on_the_target_of_a_buffering_handler_gets_its_summary() -> Non
     assert "suppressed 3 similar records: tick %d" not in unlimited.messages
 
 
-class Keep(logging.Handler):
-    """Keeps the records it is given (the summary's attributes are checked, not only its text)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def correlated_logger(name: str, rate_filter: RateLimitFilter) -> tuple[logging.Logger, Keep]:
-    keep = Keep()
+def correlated_logger(name: str, rate_filter: RateLimitFilter) -> tuple[logging.Logger, Collect]:
+    keep = Collect()
     keep.addFilter(CorrelationFilter())
     keep.addFilter(rate_filter)
     logger = logging.getLogger(name)
