@@ -154,3 +154,158 @@ def test_a_record_handled_after_close_is_counted_as_dropped(attach: Attach) -> N
     handler.close()
     logger.info("after close")
     assert (1, [], []) == (handler.dropped, handler.buffer, target.messages)
+
+
+class Chatty(Collect):
+    """A target that logs while forwarding (a library it calls, as urllib3 does), back onto the buffer."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self.logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.logger.debug("sent %s", record.getMessage())
+        self.arrived.set()
+
+
+@pytest.mark.parametrize("flush_by", ["timer", "flush-call"])
+def test_what_the_target_logs_while_forwarding_is_dropped_and_nothing_is_forwarded_twice(
+    attach: Attach, flush_by: str
+) -> None:
+    name = f"test.buf.chatty.{flush_by}"
+    target = Chatty(logging.getLogger(f"{name}.lib"))  # propagates to the buffer's logger
+    handler = BufferedHandler(capacity=5, flush_interval=0.01 if flush_by == "timer" else None, target=target)
+    logger = attach(handler, name)
+    logger.info("hello")
+    if flush_by == "timer":
+        assert target.arrived.wait(30)
+    else:
+        handler.flush()
+    handler.close()  # waits for the timer, forwards anything left
+    assert (["hello"], 1, 0) == (target.messages, handler.reentrant_dropped, handler.dropped)
+
+
+class WatchedLock:
+    """A handler lock that notes when the timer thread asks for it while the closing thread holds it."""
+
+    def __init__(self, inner: threading.RLock) -> None:
+        self.inner = inner
+        self.closer_holds = False
+        self.timer_waits = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.closer_holds and threading.current_thread().name == "stalwart-buffer-flush":
+            self.timer_waits.set()
+        return self.inner.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.inner.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_close_under_the_handler_lock_does_not_wait_for_a_timer_blocked_on_that_lock(attach: Attach) -> None:
+    target = Collect()
+    handler = BufferedHandler(capacity=100, flush_interval=0.01, target=target)
+    assert handler.lock is not None
+    lock = WatchedLock(handler.lock)
+    handler.lock = lock  # type: ignore[assignment]  # duck-typed stand-in
+    attach(handler, "test.buf.shutdown").info("pending")  # starts the timer
+
+    def shutdown() -> None:
+        # What logging.shutdown() and every dictConfig do: acquire, flush, close, release.
+        handler.acquire()
+        try:
+            lock.closer_holds = True
+            if lock.timer_waits.wait(30):  # the timer woke and now waits for the lock we hold
+                handler.flush()
+                handler.close()
+        finally:
+            handler.release()
+
+    closer = threading.Thread(target=shutdown)
+    closer.start()
+    closer.join(10)  # a hang detector only: the bug made close() wait 30 s for the timer
+    assert not closer.is_alive()
+    assert lock.timer_waits.is_set()
+    assert ["pending"] == target.messages
+
+
+class Flaky(logging.Handler):
+    """A target with no try/except in emit: it raises on every record whose message starts with 'bad'."""
+
+    def __init__(self, expected: list[str]) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.seen = {message: threading.Event() for message in expected}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("bad"):
+            raise ConnectionError("collector down")
+        self.messages.append(message)
+        self.seen[message].set()
+
+
+@pytest.mark.parametrize("flush_by", ["capacity", "timer"])
+def test_a_failing_target_is_reported_once_per_cause_and_the_other_records_go_through_once(
+    attach: Attach, capsys: pytest.CaptureFixture[str], flush_by: str
+) -> None:
+    target = Flaky(["a", "c", "d", "e"])
+    by_timer = flush_by == "timer"
+    handler = BufferedHandler(
+        capacity=1000 if by_timer else 3, flush_interval=0.01 if by_timer else None, target=target
+    )
+    logger = attach(handler, f"test.buf.flaky.{flush_by}")
+    for message in ["a", "bad 1", "c"]:
+        logger.info(message)  # never raises into the caller
+    assert target.seen["c"].wait(30)
+    # The same cause again in a later flush (for the timer: it survived the first failure).
+    for message in ["bad 2", "d", "e"]:
+        logger.info(message)
+    assert target.seen["e"].wait(30)
+    handler.close()
+    assert (["a", "c", "d", "e"], 2) == (target.messages, handler.error_count)
+    assert 1 == capsys.readouterr().err.count("--- Logging error ---")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("capacity", "10"),
+        ("capacity", True),
+        ("capacity", 2.5),
+        ("flush_interval", "5"),
+        ("flush_interval", float("inf")),
+    ],
+)
+def test_settings_of_the_wrong_type_are_rejected_by_name(key: str, value: object) -> None:
+    with pytest.raises(MonitoringConfigError, match=key):
+        BufferedHandler(**{key: value})  # type: ignore[arg-type]  # as dictConfig would pass them
+
+
+class Interrupted(Collect):
+    """A target interrupted (Ctrl-C) while forwarding the record 'b'."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "b":
+            raise KeyboardInterrupt
+        super().emit(record)
+
+
+def test_an_interrupted_flush_keeps_the_records_not_yet_forwarded_and_resends_none(attach: Attach) -> None:
+    target = Interrupted()
+    handler = BufferedHandler(capacity=10, flush_interval=None, target=target)
+    logger = attach(handler, "test.buf.interrupted")
+    for message in ["a", "b", "c"]:
+        logger.info(message)
+    with pytest.raises(KeyboardInterrupt):
+        handler.flush()
+    assert ["c"] == [record.getMessage() for record in handler.buffer]
+    handler.flush()
+    assert ["a", "c"] == target.messages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import math
 import os
 import threading
 
@@ -13,6 +14,9 @@ from stalwart.monitoring._fields import to_level
 from stalwart.monitoring._guard import GuardedHandler
 
 __all__ = ["BufferedHandler"]
+
+# How often the timer thread, waiting for the handler lock, checks whether close() wants it to stop.
+_LOCK_POLL_SECONDS = 0.05
 
 
 class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
@@ -30,6 +34,15 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
     A forked child starts with an empty buffer: records buffered before the
     fork are forwarded by the parent only, never twice.
 
+    Each record is forwarded once: the buffer is taken whole before
+    forwarding starts. If the target raises on a record, that record is
+    reported through :meth:`handleError` (printed once per cause, counted in
+    :attr:`error_count`) and not forwarded again; the records after it still
+    are, and the timer keeps running. What the target logs while a flush
+    runs (a library it calls) is not taken back into this buffer: it is
+    dropped and counted in :attr:`reentrant_dropped`, as for any handler
+    that would re-enter itself.
+
     Args:
         capacity: Records held before forwarding.
         flush_level: Level (number or name) that forwards immediately.
@@ -39,7 +52,8 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
         level: This handler's level.
 
     Raises:
-        MonitoringConfigError: On a capacity < 1, a non-positive interval or an unknown level.
+        MonitoringConfigError: On a capacity that is no integer >= 1, an interval that is
+            no finite number > 0, or an unknown level.
     """
 
     def __init__(
@@ -51,9 +65,14 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
         flush_on_close: bool = True,
         level: int | str = logging.NOTSET,
     ) -> None:
-        if capacity < 1:
+        # dictConfig passes values as written: "10" must fail here, by name, not as a TypeError later.
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise MonitoringConfigError("capacity", capacity, ["an integer >= 1"])
-        if flush_interval is not None and not flush_interval > 0:
+        if flush_interval is not None and (
+            isinstance(flush_interval, bool)
+            or not isinstance(flush_interval, (int, float))
+            or not 0 < flush_interval < math.inf
+        ):
             raise MonitoringConfigError("flush_interval", flush_interval, ["None", "seconds > 0"])
         logging.handlers.MemoryHandler.__init__(
             self, capacity, to_level(flush_level, key="flush_level"), target, flush_on_close
@@ -89,14 +108,37 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
         super().emit(record)
 
     def flush(self) -> None:
-        """Forward every buffered record to the target now."""
+        """Forward every buffered record to the target now.
+
+        A record the target raises on goes to :meth:`handleError` and is not
+        forwarded again; the rest still are.
+        """
         with self.lock:  # type: ignore[union-attr]  # createLock always sets it
-            if self.target is None:
+            target = self.target
+            if target is None:
                 if len(self.buffer) >= self.capacity:
                     self.dropped += len(self.buffer)
                     self.buffer.clear()
                 return
-            super().flush()
+            # Taken whole first: stdlib loops over self.buffer while forwarding, so a record appended
+            # meanwhile was forwarded in this loop and again by a nested flush from index 0.
+            batch, self.buffer = self.buffer, []
+            # A flush on the timer thread (or a plain handler.flush()) is not inside handle(): mark it,
+            # so what the target logs is dropped and counted rather than buffered behind our back.
+            entered = self._enter()
+            started = 0
+            try:
+                for record in batch:
+                    started += 1
+                    try:
+                        target.handle(record)
+                    except Exception:  # noqa: BLE001 - one failing record must not lose or resend the others
+                        self.handleError(record)
+            finally:
+                if entered:
+                    self._leave()
+                if started < len(batch):  # interrupted (KeyboardInterrupt): the rest wait for the next flush
+                    self.buffer[:0] = batch[started:]
 
     def _start_timer(self) -> None:
         if self._stop.is_set():
@@ -108,7 +150,19 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
     def _tick(self) -> None:
         assert self.flush_interval is not None
         while not self._stop.wait(self.flush_interval):
-            self.flush()
+            lock = self.lock
+            assert lock is not None  # createLock always sets it
+            # Not a plain blocking acquire: logging.shutdown() and dictConfig call close() while holding
+            # this lock, and close() waits for this thread to end.
+            while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
+                if self._stop.is_set():
+                    return
+            try:
+                if self._stop.is_set():  # closing: close() forwards what is left
+                    return
+                self.flush()
+            finally:
+                lock.release()
 
     def close(self) -> None:
         """Stop the timer, forward what is left (if ``flush_on_close``) and close."""

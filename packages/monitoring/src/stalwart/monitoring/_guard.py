@@ -64,15 +64,9 @@ class GuardedHandler(logging.Handler):
                 return False
             if isinstance(result, logging.LogRecord):
                 record = result
-        try:
-            active: set[int] = _local.active
-        except AttributeError:
-            active = _local.active = set()
-        me = id(self)
-        if me in active:
+        if not self._enter():
             self.reentrant_dropped += 1
             return False
-        active.add(me)
         try:
             if self._emit_needs_lock:
                 with self.lock:  # type: ignore[union-attr]  # createLock always sets it
@@ -80,8 +74,29 @@ class GuardedHandler(logging.Handler):
             else:
                 self.emit(record)
         finally:
-            active.discard(me)
+            self._leave()
         return True
+
+    def _enter(self) -> bool:
+        """Mark this thread as inside this handler; return ``False`` if it already was.
+
+        Work a handler does outside :meth:`handle` that can make code log (a
+        buffer forwarding to its target on a timer thread) is wrapped in this
+        too, so what that code logs is dropped and counted, not taken in.
+        """
+        try:
+            active: set[int] = _local.active
+        except AttributeError:
+            active = _local.active = set()
+        me = id(self)
+        if me in active:
+            return False
+        active.add(me)
+        return True
+
+    def _leave(self) -> None:
+        """Undo a successful :meth:`_enter` on this thread."""
+        _local.active.discard(id(self))
 
     def handleError(self, record: logging.LogRecord) -> None:
         """Count a failure; print it (stdlib ``handleError``) only if its cause is new.
