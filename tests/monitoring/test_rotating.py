@@ -277,3 +277,33 @@ def test_a_dead_processs_temp_archive_of_another_compression_setting_is_removed(
     handler.flush()
     assert not stale.exists()
     handler.close()
+
+
+@pytest.mark.parametrize("max_bytes", [0, 1000], ids=["no-size-limit", "size-limit"])
+def test_a_file_that_cannot_be_opened_is_reported_once_per_record_and_never_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], attach: Attach, max_bytes: int
+) -> None:
+    path = tmp_path / "app.log"
+    path.mkdir()  # delay=True (as the profiles set it) opens the file with the first record
+    handler = CompressedRotatingFileHandler(path, max_bytes=max_bytes, delay=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = attach(handler, f"test.rotate.unopenable.{max_bytes}")
+    for n in range(3):
+        logger.error("lost %d", n)  # must not raise IsADirectoryError into the application
+    assert 3 == handler.error_count
+    assert 1 == capsys.readouterr().err.count("--- Logging error ---")
+    path.rmdir()
+    logger.error("written once the path is a file again")
+    handler.close()
+    assert "written once the path is a file again\n" == path.read_text()
+
+
+def test_a_record_that_cannot_be_formatted_is_one_error_with_a_size_limit(tmp_path: Path, attach: Attach) -> None:
+    handler = CompressedRotatingFileHandler(tmp_path / "app.log", max_bytes=1000)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = attach(handler, "test.rotate.unformattable")
+    logger.info("before")  # the size check formats only once the file holds something
+    logger.info("%d apples", "some")
+    logger.info("after")
+    handler.close()
+    assert (1, "before\nafter\n") == (handler.error_count, (tmp_path / "app.log").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import logging
 import logging.handlers
 import math
@@ -162,16 +163,18 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:
         """Return whether writing ``record`` must first rotate the file."""
+        return self._rollover_due(lambda: self.format(record) + self.terminator)
+
+    def _rollover_due(self, text: Callable[[], str]) -> bool:
+        """Return whether writing ``text()`` (called only if the size matters) must first rotate the file."""
         if self._clock() >= self._rollover_at:
             return True
         if self.max_bytes <= 0:
             return False
-        if self.stream is None:
-            self.stream = self._open()
-        position = self.stream.tell()
+        position = self._opened().tell()
         if position == 0:
             return False
-        size = len((self.format(record) + self.terminator).encode(self.encoding or "utf-8", "backslashreplace"))
+        size = len(text().encode(self.encoding or "utf-8", "backslashreplace"))
         return position + size > self.max_bytes
 
     def doRollover(self) -> None:
@@ -246,17 +249,35 @@ class CompressedRotatingFileHandler(GuardedHandler, logging.handlers.BaseRotatin
         os.replace(temp, target)
         os.remove(source)
 
+    def _opened(self) -> io.TextIOWrapper:
+        """Return the file's stream, opening it if needed (delay=True, after a rotation or a close)."""
+        if self.stream is None:
+            self.stream = self._open()
+        return self.stream
+
     def emit(self, record: logging.LogRecord) -> None:
         """Rotate if due, then write ``record``; failures go to ``handleError`` once per cause.
 
         A failed rotation (e.g. a full disk while compressing) does not lose
-        the record: it is still written to the current file.
+        the record: it is still written to the current file. A record that
+        cannot be formatted, or a file that cannot be opened or written, is
+        one ``handleError`` per record: nothing raises into the caller.
         """
         try:
-            if self.shouldRollover(record):
-                self.doRollover()
-        except RecursionError:
+            # Formatted once, for the size check and the write (a record that fails is one failure).
+            text = self.format(record) + self.terminator
+            # Opened here, not in the size check: a file that cannot be opened is one failure, not two.
+            self._opened()
+            try:
+                if self._rollover_due(lambda: text):
+                    self.doRollover()
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - the record is still written below
+                self.handleError(record)
+            self._opened().write(text)  # reopened if the rotation closed it (delay=True)
+            self.flush()
+        except RecursionError:  # as stdlib handlers: a recursion is a bug to see, not a write failure
             raise
         except Exception:  # noqa: BLE001 - a handler must not raise into the caller
             self.handleError(record)
-        logging.FileHandler.emit(self, record)  # reports its own failures via handleError
