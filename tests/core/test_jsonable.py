@@ -6,7 +6,7 @@ from typing import Any
 import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
-from stalwart.core import to_jsonable
+from stalwart.core import safe_repr, to_jsonable
 from stalwart.core._jsonable import MAX_DEPTH
 
 
@@ -54,3 +54,28 @@ def test_converted_keys_never_overwrite_real_ones() -> None:
 def test_lone_surrogates_in_strings_and_keys_become_escapes() -> None:
     bad = "x\udcff"
     assert {"x\\udcff": ["x\\udcff"]} == to_jsonable({bad: [bad]})
+
+
+class _ReprRaises:
+    def __repr__(self) -> str:
+        raise RuntimeError("detached from its session")
+
+
+class _StrRaises:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    __repr__ = __str__
+
+
+def test_safe_repr_never_raises() -> None:
+    assert "_ReprRaises object at 0x" in safe_repr(_ReprRaises())
+    assert hex(10**5000) == safe_repr(10**5000)  # repr refuses ints past 4300 digits
+    assert "[1, 2]" == safe_repr([1, 2])
+
+
+def test_to_jsonable_keeps_values_whose_repr_or_str_raise() -> None:
+    converted = to_jsonable({"user": _ReprRaises(), "count": 10**5000, _StrRaises(): "kept"})
+    assert "_ReprRaises object at 0x" in converted["user"]
+    assert hex(10**5000) == converted["count"]
+    assert ["kept"] == [value for key, value in converted.items() if "_StrRaises object at 0x" in key]

@@ -14,7 +14,7 @@ from stalwart.core.__about__ import __version__
 from stalwart.core._codec import decode_batch, decode_jsonl, encode_batch, encode_jsonl, iter_jsonl
 from stalwart.core._errors import RecordDecodeError, RecordEncodeError, StalwartError
 from stalwart.core._fork import ForkAware, reset_after_fork
-from stalwart.core._jsonable import to_jsonable, to_utf8_text
+from stalwart.core._jsonable import safe_repr, to_jsonable, to_utf8_text
 from stalwart.core._level import Level, level_name
 from stalwart.core._record import Kind, Record, current_host, encodable
 
@@ -36,6 +36,7 @@ __all__ = [
     "iter_jsonl",
     "level_name",
     "reset_after_fork",
+    "safe_repr",
     "to_jsonable",
     "to_utf8_text",
 ]

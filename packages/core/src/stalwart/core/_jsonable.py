@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "to_jsonable", "to_utf8_text"]
+__all__ = ["MAX_DEPTH", "safe_repr", "to_jsonable", "to_utf8_text"]
 
 #: Nesting deeper than this is stored as ``repr`` text instead of recursing further.
 MAX_DEPTH = 32
@@ -30,6 +30,27 @@ def to_utf8_text(text: str) -> str:
     return text
 
 
+def safe_repr(value: object) -> str:
+    """Return ``repr(value)``, or something close when that raises: never raise.
+
+    A ``__repr__`` that raises (an ORM object detached from its session) gives
+    the default ``<module.Type object at 0x...>``; an int too long for
+    ``repr`` (past ``sys.get_int_max_str_digits()`` digits) is written in hex.
+
+    Args:
+        value: Any Python value.
+
+    Returns:
+        Text describing ``value``.
+    """
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - the caller is keeping a record of value: any text beats none
+        if isinstance(value, int):
+            return hex(value)
+        return object.__repr__(value)
+
+
 def to_jsonable(value: Any, _depth: int = 0) -> Any:
     """Return ``value`` as JSON-able data, replacing what is not JSON-able by its ``repr``.
 
@@ -39,7 +60,8 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     keys become ``str(key)`` (quoted again while that text is already a key,
     so no value is lost to a collision); anything else
     (objects, sets, bytes, NaN, huge ints, cycles beyond :data:`MAX_DEPTH`)
-    becomes ``repr(value)`` so the information is kept as text, never dropped.
+    becomes :func:`safe_repr` text (``repr`` unless that raises), so the
+    information is kept as text, never dropped, and nothing here raises.
 
     Args:
         value: Any Python value.
@@ -52,11 +74,11 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return to_utf8_text(value)
     if isinstance(value, int):
-        return int(value) if _INT_MIN <= value <= _INT_MAX else repr(value)
+        return int(value) if _INT_MIN <= value <= _INT_MAX else safe_repr(value)
     if isinstance(value, float):
-        return float(value) if math.isfinite(value) else repr(value)
+        return float(value) if math.isfinite(value) else safe_repr(value)
     if _depth >= MAX_DEPTH:
-        return repr(value)
+        return safe_repr(value)
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item, _depth + 1) for item in value]
     if isinstance(value, Mapping):
@@ -64,9 +86,12 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
         out = {to_utf8_text(k): to_jsonable(v, _depth + 1) for k, v in value.items() if isinstance(k, str)}
         for key, item in value.items():
             if not isinstance(key, str):
-                text = str(key)
+                try:
+                    text = str(key)
+                except Exception:  # noqa: BLE001 - as safe_repr: a key whose __str__ raises keeps its value
+                    text = safe_repr(key)
                 while text in out:
                     text = f"{text!r}"
                 out[text] = to_jsonable(item, _depth + 1)
         return out
-    return repr(value)
+    return safe_repr(value)
