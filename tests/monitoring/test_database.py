@@ -140,6 +140,24 @@ def test_an_extra_whose_key_is_no_str_is_written(tmp_path: Path, attach: Attach)
     assert 0 == handler.stats().failed
 
 
+class _DetachedInstance:
+    """An ORM object detached from its session: its repr raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("DetachedInstanceError")
+
+
+def test_extras_whose_repr_raises_or_too_long_for_str_are_written(tmp_path: Path, attach: Attach) -> None:
+    path = tmp_path / "logs.db"
+    handler = DatabaseHandler(path)
+    attach(handler, "test.db.badextra").info("kept", extra={"user": _DetachedInstance(), "count": 10**5000})
+    handler.close()
+    (record,) = read_database(path)
+    assert "_DetachedInstance object at 0x" in record.extra["user"]
+    assert hex(10**5000) == record.extra["count"]
+    assert 0 == handler.stats().failed
+
+
 def test_fields_round_trip_through_read_database(tmp_path: Path, attach: Attach) -> None:
     path = tmp_path / "logs.db"
     handler = DatabaseHandler(path)

@@ -14,6 +14,7 @@ from stalwart.monitoring import (
     CONTINUATION,
     DashboardFormatter,
     DebugFormatter,
+    JSONFormatter,
     MultilineFormatter,
     PerformanceFormatter,
     StructuredFormatter,
@@ -199,7 +200,7 @@ def test_multiline_formatter_indents_continuation_lines_and_parses_back() -> Non
     header, *body = blocks[0]
     assert re.fullmatch(r"\S+Z WARNING app\.db \[c1\]: first", header)
     parts = parse_body(body)
-    assert ["second", "third"] == parts["message"]
+    assert ["second\r", "third"] == parts["message"]  # only \n starts a line: the \r is kept, escaped
     assert "Traceback (most recent call last):" == parts["traceback"][0]
     assert "second line" == parts["traceback"][-1]
 
@@ -373,14 +374,18 @@ def test_performance_formatter_round_trips_any_text(message: str, name: str) -> 
 
 
 @settings(max_examples=200, deadline=None)
-@given(message=st.text(), name=_NAMES, correlation_id=st.text() | st.none())
-def test_multiline_formatter_round_trips_any_text(message: str, name: str, correlation_id: str | None) -> None:
+@given(message=st.text(), name=_NAMES, correlation_id=st.text() | st.none(), stack=st.text())
+def test_multiline_formatter_round_trips_any_text(
+    message: str, name: str, correlation_id: str | None, stack: str
+) -> None:
     record = make_record(message, (), correlation_id=correlation_id)
     record.name = name
+    record.stack_info = stack
     parsed = parse_multiline(MultilineFormatter().format(record))
     assert ("WARNING", name, correlation_id) == (parsed["level"], parsed["logger"], parsed["correlation_id"])
-    assert (message.splitlines() or [""]) == parsed["message"].split("\n")
+    assert message == parsed["message"]
     assert [] == parsed["traceback"]
+    assert stack == "\n".join(parsed["stack"])
 
 
 @settings(max_examples=200, deadline=None)
@@ -388,7 +393,7 @@ def test_multiline_formatter_round_trips_any_text(message: str, name: str, corre
 def test_debug_formatter_round_trips_any_message_and_extra(message: str, value: str) -> None:
     (block,) = split_blocks(DebugFormatter().format(make_record(message, (), note=value)))
     parts = parse_body(block[1:])
-    assert (message.splitlines() or [""]) == parts["message"]
+    assert message == "\n".join(parts["message"])
     assert {"note": value} == parse_logfmt(parts["extra"][0])
     assert 1 == len(parts["extra"])
 
@@ -399,7 +404,7 @@ _FAKE_FIELDS = "hi\nuser=admin\n+ role=root\n! Traceback (most recent call last)
 def test_a_message_cannot_pass_for_a_debug_field_traceback_or_stack_line() -> None:
     (block,) = split_blocks(DebugFormatter().format(make_record(_FAKE_FIELDS, (), user="bob")))
     parts = parse_body(block[1:])
-    assert _FAKE_FIELDS.splitlines() == parts["message"]
+    assert _FAKE_FIELDS == "\n".join(parts["message"])
     assert (["user=bob"], [], []) == (parts["extra"], parts["traceback"], parts["stack"])
 
 
@@ -475,3 +480,31 @@ def test_an_argument_whose_str_and_repr_raise_still_leaves_a_record(formatter: l
     assert "message formatting failed: RuntimeError: str" in _unescape(text)
     assert "(<" in text
     assert "_Unprintable object at 0x" in text
+
+
+class _DetachedInstance:
+    """An ORM object detached from its session: its repr raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("DetachedInstanceError")
+
+
+class _BadKey:
+    def __str__(self) -> str:
+        raise RuntimeError("bad key")
+
+    __repr__ = __str__
+
+
+_HUGE = 10**5000  # str() refuses ints past 4300 digits
+
+
+@pytest.mark.parametrize("formatter", [*_ALL_FORMATTERS, JSONFormatter()], ids=[*_ALL_IDS, "json"])
+def test_extras_whose_str_or_repr_raise_still_leave_a_record(formatter: logging.Formatter) -> None:
+    record = make_record("kept", (), user=_DetachedInstance(), count=_HUGE)
+    vars(record)[_BadKey()] = "value of a bad key"  # type: ignore[index]
+    text = formatter.format(record)
+    assert "kept" in text
+    if isinstance(formatter, (StructuredFormatter, DebugFormatter, JSONFormatter)):
+        assert "_DetachedInstance object at 0x" in text
+        assert "value of a bad key" in text

@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import logging.config
+import logging.handlers
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from stalwart.monitoring import (
     HandlerOpenError,
     MetricsHandler,
     MonitoringConfigError,
+    SetupInProgressError,
     build_config,
     get_logger,
     read_database,
@@ -236,3 +240,128 @@ def test_handlers_are_named_after_their_config_key_once_installed(tmp_path: Path
     assert isinstance(buffer, BufferedHandler)
     assert buffer.target is not None
     assert "file" == buffer.target.get_name()
+
+
+def _open_paths() -> list[str]:
+    paths = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue  # the descriptor listdir itself used
+    return paths
+
+
+def test_a_replaced_buffer_is_closed_before_its_file_so_the_file_stays_closed(tmp_path: Path) -> None:
+    setup_logging("production", log_dir=tmp_path, features={"console": False})
+    get_logger("test.profiles.held").warning("held in the buffer until the reconfigure")
+    reconfigure_logging("testing", features={"console": False})
+    assert ["held in the buffer until the reconfigure"] == _messages(tmp_path / "stalwart.log")
+    assert [] == [path for path in _open_paths() if path.startswith(str(tmp_path))]
+
+
+def test_the_target_of_a_replaced_buffer_is_closed_too(tmp_path: Path) -> None:
+    # A set-up applied with dictConfig directly: its file handler is only reachable through the buffer.
+    logging.config.dictConfig(build_config("production", log_dir=tmp_path, features={"console": False}))
+    target = logging.FileHandler(tmp_path / "mine.log")
+    logging.getLogger().addHandler(logging.handlers.MemoryHandler(10, target=target))
+    get_logger("test.profiles.targets").warning("to both files")
+    reconfigure_logging("testing", features={"console": False})
+    assert ["to both files"] == _messages(tmp_path / "stalwart.log")
+    assert "to both files\n" == (tmp_path / "mine.log").read_text()
+    assert [] == [path for path in _open_paths() if path.startswith(str(tmp_path))]
+
+
+class _CloseFails(logging.Handler):
+    def close(self) -> None:
+        super().close()
+        raise OSError(28, "No space left on device")
+
+
+def test_a_handler_that_fails_to_close_stops_neither_the_swap_nor_the_other_closes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = logging.FileHandler(tmp_path / "other.log")
+    root = logging.getLogger()
+    root.handlers = [_CloseFails(), other]
+    reconfigure_logging("testing")
+    assert ["console"] == root_handler_names()
+    assert other.stream is None  # closed
+    assert "could not close the replaced handler" in capsys.readouterr().err
+
+
+def test_setup_logging_on_a_thread_already_inside_it_raises_instead_of_waiting_for_itself() -> None:
+    inner: list[BaseException] = []
+
+    class ReloadsOnClose(logging.Handler):
+        """Stands in for a signal handler that reloads the set-up while a reload runs."""
+
+        def close(self) -> None:
+            super().close()
+            try:
+                reconfigure_logging("testing", features={"console": False})
+            except SetupInProgressError as exc:
+                inner.append(exc)
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("setup_logging waited for itself")
+
+    logging.getLogger().handlers = [ReloadsOnClose()]
+    previous = signal.signal(signal.SIGALRM, hung)  # a hang detector: fail, never hang the suite
+    signal.alarm(20)
+    try:
+        reconfigure_logging("testing", features={"console": False})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert 1 == len(inner)
+    assert 0 == len(logging.getLogger().handlers)
+
+
+def test_a_forked_child_can_set_up_logging_while_a_parent_thread_was_setting_it_up() -> None:
+    closing, release = threading.Event(), threading.Event()
+
+    class SlowToClose(logging.Handler):
+        def close(self) -> None:
+            super().close()
+            closing.set()
+            release.wait(30)
+
+    logging.getLogger().handlers = [SlowToClose()]
+    setup = threading.Thread(target=reconfigure_logging, args=("testing",), kwargs={"features": {"console": False}})
+    setup.start()
+    try:
+        assert closing.wait(30)
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's thread holds the set-up lock at the fork
+            try:
+                signal.alarm(20)
+                reconfigure_logging("testing", features={"console": False})
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert 0 == os.waitstatus_to_exitcode(status)
+    finally:
+        release.set()
+        setup.join(30)
+
+
+def test_loggers_an_earlier_configuration_disabled_log_again() -> None:
+    early = get_logger("test.profiles.disabled")
+    logging.config.dictConfig({"version": 1})  # disable_existing_loggers defaults to True
+    assert early.disabled
+    setup_logging("testing", features={"console": False})
+    assert not early.disabled
+
+
+def test_a_handler_of_the_previous_setup_that_another_logger_uses_is_left_open(tmp_path: Path) -> None:
+    setup_logging("development", log_dir=tmp_path, features={"console": False, "file": False})
+    [database] = logging.getLogger().handlers
+    assert isinstance(database, DatabaseHandler)
+    audit = get_logger("test.profiles.audit")
+    audit.addHandler(database)
+    reconfigure_logging("testing", features={"console": False})
+    audit.error("still written")
+    database.close()
+    assert ["still written"] == [r.message for r in read_database(tmp_path / "logs.db")]
+    assert 0 == database.stats().dropped

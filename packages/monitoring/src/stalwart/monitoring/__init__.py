@@ -28,6 +28,7 @@ from stalwart.monitoring._errors import (
     MissingDependencyError,
     MonitoringConfigError,
     MonitoringError,
+    SetupInProgressError,
 )
 from stalwart.monitoring._formatters import (
     CONTINUATION,
@@ -83,6 +84,7 @@ __all__ = [
     "RateLimitFilter",
     "RedactionFilter",
     "Redactor",
+    "SetupInProgressError",
     "StructuredFormatter",
     "__version__",
     "bind_context",

@@ -6,7 +6,13 @@ from collections.abc import Iterable
 
 from stalwart.core import StalwartError
 
-__all__ = ["HandlerOpenError", "MissingDependencyError", "MonitoringConfigError", "MonitoringError"]
+__all__ = [
+    "HandlerOpenError",
+    "MissingDependencyError",
+    "MonitoringConfigError",
+    "MonitoringError",
+    "SetupInProgressError",
+]
 
 
 class MonitoringError(StalwartError):
@@ -56,4 +62,17 @@ class MissingDependencyError(MonitoringError, ImportError):
         self.extra = extra
         super().__init__(
             f"{feature} needs the {package!r} package: pip install 'stalwart-monitoring[{extra}]'"
+        )
+
+
+class SetupInProgressError(MonitoringError, RuntimeError):
+    """``setup_logging`` was called again on a thread already inside it.
+
+    Typically a signal handler reloading the logging set-up interrupted a
+    reload in progress: the reload that runs finishes; call again afterwards.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "setup_logging/reconfigure_logging is already running on this thread (called from a signal handler?)"
         )

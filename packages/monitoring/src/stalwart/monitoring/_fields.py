@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from stalwart.core import Level
+from stalwart.core import Level, safe_repr
 from stalwart.monitoring._errors import MonitoringConfigError
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "record_extras",
     "record_message",
     "record_template",
+    "safe_str",
     "to_level",
 ]
 
@@ -91,35 +92,27 @@ def record_message(record: logging.LogRecord) -> str:
         return record.getMessage()
     except Exception as exc:  # noqa: BLE001 - any __str__/__format__ may raise anything
         return (
-            f"{_safe_repr(record.msg)} % {_args_repr(record.args)}"
-            f" [message formatting failed: {type(exc).__name__}: {_safe_str(exc)}]"
+            f"{safe_repr(record.msg)} % {_args_repr(record.args)}"
+            f" [message formatting failed: {type(exc).__name__}: {safe_str(exc)}]"
         )
 
 
-def _safe_repr(value: object) -> str:
-    """``repr(value)``, or the default ``<Type object at 0x...>`` if its ``__repr__`` raises."""
-    try:
-        return repr(value)
-    except Exception:  # noqa: BLE001 - the record must be written whatever its arguments do
-        return object.__repr__(value)
-
-
 def _args_repr(args: object) -> str:
-    """Like ``repr(args)``, each argument through :func:`_safe_repr` (one bad one hides none of the others)."""
+    """Like ``repr(args)``, each argument through :func:`safe_repr` (one bad one hides none of the others)."""
     if type(args) is tuple:
-        items = [_safe_repr(item) for item in args]
+        items = [safe_repr(item) for item in args]
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
     if type(args) is dict:
-        return "{" + ", ".join(f"{_safe_repr(key)}: {_safe_repr(value)}" for key, value in args.items()) + "}"
-    return _safe_repr(args)
+        return "{" + ", ".join(f"{safe_repr(key)}: {safe_repr(value)}" for key, value in args.items()) + "}"
+    return safe_repr(args)
 
 
-def _safe_str(value: object) -> str:
-    """``str(value)``, or :func:`_safe_repr` if its ``__str__`` raises."""
+def safe_str(value: object) -> str:
+    """``str(value)``, or :func:`stalwart.core.safe_repr` if its ``__str__`` raises."""
     try:
         return str(value)
-    except Exception:  # noqa: BLE001 - as _safe_repr
-        return _safe_repr(value)
+    except Exception:  # noqa: BLE001 - as safe_repr
+        return safe_repr(value)
 
 
 _LogRecord = logging.LogRecord

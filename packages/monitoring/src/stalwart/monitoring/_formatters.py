@@ -15,12 +15,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+from stalwart.core import safe_repr
 from stalwart.monitoring._fields import (
     escape_line,
     exception_text,
     iso_utc,
     message_and_extras,
     record_message,
+    safe_str,
 )
 from stalwart.monitoring._json import json_default
 
@@ -64,7 +66,7 @@ def _logfmt_pairs(extras: dict[str, Any], fixed: frozenset[str] = frozenset()) -
     used = set(fixed)
     pairs = []
     for key, value in extras.items():
-        base = _logfmt_key(str(key))
+        base = _logfmt_key(safe_str(key))
         if base in fixed:
             base = f"extra.{base}"
         name = base
@@ -78,15 +80,16 @@ def _logfmt_pairs(extras: dict[str, Any], fixed: frozenset[str] = frozenset()) -
 
 
 def _logfmt_value(value: Any) -> str:
-    if isinstance(value, str):
-        text = value
-    elif value is None or isinstance(value, (bool, int, float)):
-        text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    else:
-        try:
+    try:
+        if isinstance(value, str):
+            text = value
+        elif value is None or isinstance(value, (bool, int, float)):
+            # str() of an int past 4300 digits raises ValueError (sys.set_int_max_str_digits).
+            text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        else:
             text = _ENCODER.encode(value).decode()
-        except (TypeError, ValueError, OverflowError, RecursionError):
-            text = repr(value)
+    except Exception:  # noqa: BLE001 - any __str__/__repr__ may raise anything: keep the field
+        text = safe_repr(value)
     if text and _BARE_VALUE.fullmatch(text) and text.isprintable():
         return text
     return '"' + escape_line(text).replace('"', '\\"') + '"'
@@ -170,11 +173,13 @@ class DashboardFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one dashboard line."""
         message = _with_traceback(record_message(record), record, self)
+        # Spaces in the level name escaped: the padding after it must not look like part of it.
+        level = _column(record.levelname).replace(" ", "\\x20")
         correlation_id = _correlation(record)
         # "-" when unset; an id that is "-" itself is written "\-".
         correlation = "-" if correlation_id is None else "\\-" if correlation_id == "-" else _column(correlation_id)
         return (
-            f"{iso_utc(record.created)[11:26]} | {_column(record.levelname):<8} | {_column(record.name)} | "
+            f"{iso_utc(record.created)[11:26]} | {level:<8} | {_column(record.name)} | "
             f"{correlation} | {escape_line(message)}"
         )
 
@@ -211,7 +216,7 @@ def _block(
     body.extend(CONTINUATION + _EXTRA_MARK + pair for pair in extras)
     for mark, text in ((_TRACEBACK_MARK, exc), (_STACK_MARK, stack)):
         if text:
-            body.extend(CONTINUATION + mark + escape_line(line) for line in text.splitlines())
+            body.extend(CONTINUATION + mark + escape_line(line) for line in text.split("\n"))
     return "\n".join([header, *body]) if body else header
 
 
@@ -221,8 +226,9 @@ class MultilineFormatter(logging.Formatter):
     The header is ``<ISO ts> LEVEL logger [correlation_id]: <first message line>``;
     every further line starts with :data:`CONTINUATION`: the message's other
     lines as they are, then the traceback lines behind ``! `` and the stack
-    lines behind ``^ ``. Every kind of line break Python knows
-    (``str.splitlines``) starts a continuation line; control characters and
+    lines behind ``^ ``. Each ``\n`` starts a continuation line (a trailing
+    one an empty line, so the text reads back exactly); every other line
+    break (``\r``, ``\x85``, ``\u2028`` ...), control characters and
     backslashes are escaped as :func:`~stalwart.monitoring._fields.escape_line`
     does, a space in the level or logger name as ``\x20``, a ``:`` in the logger
     name as ``\:``, a ``]`` in the correlation id as ``\]`` and a message line starting
@@ -233,7 +239,7 @@ class MultilineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one block of lines."""
-        lines = record_message(record).splitlines() or [""]
+        lines = record_message(record).split("\n")
         exc = exception_text(record, self)
         correlation_id = _correlation(record)
         tag = "" if correlation_id is None else " [" + escape_line(correlation_id).replace("]", "\\]") + "]"
@@ -266,4 +272,4 @@ class DebugFormatter(logging.Formatter):
             header += f" correlation_id={_logfmt_value(correlation_id)}"
         message, extras = message_and_extras(record)
         exc = exception_text(record, self)
-        return _block(header, message.splitlines() or [""], _logfmt_pairs(extras), exc, record.stack_info)
+        return _block(header, message.split("\n"), _logfmt_pairs(extras), exc, record.stack_info)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from stalwart.core import current_host, to_jsonable
+from stalwart.core import current_host, safe_repr, to_jsonable
 from stalwart.monitoring import _fields
 from stalwart.monitoring._fields import exception_text, record_message
 
@@ -15,8 +15,12 @@ __all__ = ["JSONFormatter", "json_default"]
 
 
 def json_default(value: Any) -> Any:
-    """Stand-in for values JSON cannot carry: their ``repr`` (kept as text, never dropped)."""
-    return repr(value)
+    """Stand-in for values JSON cannot carry: their ``repr`` (kept as text, never dropped).
+
+    A ``__repr__`` that raises (an ORM object detached from its session) gives the default
+    ``<Type object at 0x...>`` instead, so the record is still written.
+    """
+    return safe_repr(value)
 
 
 class _Line(msgspec.Struct, omit_defaults=True, gc=False):

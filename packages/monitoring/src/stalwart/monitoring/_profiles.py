@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError
+from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError, SetupInProgressError
 from stalwart.monitoring._fields import to_level
 from stalwart.monitoring._ratelimit import flush_all_summaries
 
@@ -225,6 +225,16 @@ def _prepare_directory(config: Mapping[str, Any], log_dir: str | os.PathLike[str
 _installed: list[logging.Handler] = []
 # One set-up at a time: two threads reconfiguring at once would each close what the other installs.
 _setup_lock = threading.Lock()
+# The thread inside setup_logging, if any: a second call on it (a signal handler) would wait for itself.
+_setup_thread: int | None = None
+_fork_hook_installed = False
+
+
+def _after_fork_in_child() -> None:
+    # Another thread of the parent may have been inside setup_logging: its lock is held for ever here.
+    global _setup_lock, _setup_thread
+    _setup_lock = threading.Lock()
+    _setup_thread = None
 
 
 def _build_handlers(config: dict[str, Any]) -> dict[str, logging.Handler]:
@@ -276,6 +286,49 @@ def _attached_elsewhere(handler: logging.Handler, root: logging.Logger) -> bool:
     )
 
 
+def _to_close(old: list[logging.Handler], root: logging.Logger) -> list[logging.Handler]:
+    """Return the old handlers no other logger uses, buffers first, then what they forward to.
+
+    A ``MemoryHandler``'s ``close`` forwards what it holds to its target (and forgets the target),
+    so the target is closed after it: closed before, the target would reopen its file for those
+    records and keep it open.
+    """
+    chosen = [handler for handler in old if not _attached_elsewhere(handler, root)]
+    targets: list[logging.Handler] = []
+    for handler in chosen:
+        target = getattr(handler, "target", None)
+        if isinstance(target, logging.Handler) and target not in chosen and not _attached_elsewhere(target, root):
+            targets.append(target)
+    buffers = [handler for handler in chosen if getattr(handler, "target", None) is not None]
+    rest = [handler for handler in [*chosen, *targets] if handler not in buffers]
+    return list(dict.fromkeys([*buffers, *rest]))
+
+
+def _swap(root: logging.Logger, config: Mapping[str, Any], handlers: dict[str, logging.Handler]) -> None:
+    """Install ``handlers`` on ``root``, then close the handlers they replace (see :func:`setup_logging`)."""
+    replaced = list(root.handlers)
+    # One assignment: a thread logging meanwhile walks either the old list or the new one.
+    root.handlers = [handlers[name] for name in config["root"]["handlers"]]
+    root.setLevel(config["root"]["level"])
+    # As dictConfig with disable_existing_loggers=False: loggers an earlier fileConfig/dictConfig disabled log again.
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            logger.disabled = False
+    previous = list(_installed)
+    _installed[:] = handlers.values()
+    failures: list[tuple[logging.Handler, Exception]] = []
+    for handler in _to_close([*previous, *replaced], root):
+        try:
+            handler.close()
+        except Exception as exc:  # noqa: BLE001 - the new set-up is in: one old handler must not stop the rest
+            failures.append((handler, exc))
+    # Named last: closing an old handler unregisters its name, which may be a new handler's name too.
+    for name, handler in handlers.items():
+        handler.set_name(name)
+    for handler, error in failures:
+        logging.getLogger(_PKG).warning("could not close the replaced handler %r: %r", handler, error)
+
+
 def setup_logging(
     profile: str = "development",
     level: int | str | None = None,
@@ -289,10 +342,14 @@ def setup_logging(
     running set-up is left as it was. Then they replace the root logger's
     handlers in one step, and only then are the replaced handlers closed
     (their files, databases and threads) with every handler the previous
-    :func:`setup_logging` built; a replaced handler that another logger
-    still uses is left open. Handlers on other loggers are never touched
-    (``logging.config.dictConfig`` itself would close every handler in the
-    process). Calling it again with the same arguments leaves the same set-up.
+    :func:`setup_logging` built, buffers before the handlers they forward to;
+    a replaced handler that another logger still uses is left open, and a
+    handler that fails to close is reported (a warning through the new
+    set-up), never stopping the others. Handlers on other loggers are never
+    touched (``logging.config.dictConfig`` itself would close every handler
+    in the process); loggers an earlier configuration disabled are enabled
+    again, as ``dictConfig`` does with ``disable_existing_loggers=False``.
+    Calling it again with the same arguments leaves the same set-up.
 
     Args:
         profile: ``"development"``, ``"staging"``, ``"production"`` or ``"testing"``.
@@ -306,25 +363,31 @@ def setup_logging(
     Raises:
         MonitoringConfigError: On an unknown profile, feature or level name.
         HandlerOpenError: If the log directory, a log file or the database cannot be opened.
+        SetupInProgressError: If called on a thread that is already inside it (a signal handler
+            interrupting a reload); the running call finishes its set-up.
     """
+    global _setup_thread, _fork_hook_installed
     config = build_config(profile, level, features, log_dir)
+    if _setup_thread == threading.get_ident():
+        raise SetupInProgressError
     with _setup_lock:
-        _prepare_directory(config, log_dir)
-        handlers = _build_handlers(config)
-        # Rate limiters owe the summaries of suppressed records to the handlers about to be replaced.
-        flush_all_summaries()
-        root = logging.getLogger()
-        replaced = list(root.handlers)
-        # One assignment: a thread logging meanwhile walks either the old list or the new one.
-        root.handlers = [handlers[name] for name in config["root"]["handlers"]]
-        root.setLevel(config["root"]["level"])
-        ours = list(_installed)
-        _installed[:] = handlers.values()
-        for handler in dict.fromkeys([*ours, *replaced]):
-            if handler in ours or not _attached_elsewhere(handler, root):
-                handler.close()
-        for name, handler in handlers.items():
-            handler.set_name(name)
+        if not _fork_hook_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_installed = True
+        _setup_thread = threading.get_ident()
+        try:
+            _prepare_directory(config, log_dir)
+            handlers = _build_handlers(config)
+            try:
+                # Rate limiters owe the summaries of suppressed records to the handlers about to be replaced.
+                flush_all_summaries()
+            except BaseException:
+                for handler in handlers.values():
+                    handler.close()
+                raise
+            _swap(logging.getLogger(), config, handlers)
+        finally:
+            _setup_thread = None
     return config
 
 
