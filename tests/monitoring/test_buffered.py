@@ -309,3 +309,46 @@ def test_an_interrupted_flush_keeps_the_records_not_yet_forwarded_and_resends_no
     assert ["c"] == [record.getMessage() for record in handler.buffer]
     handler.flush()
     assert ["a", "c"] == target.messages
+
+
+def test_close_while_the_first_record_is_still_starting_the_timer_does_not_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    starting, release = threading.Event(), threading.Event()
+
+    class SlowToStart(threading.Thread):
+        """The handler's timer thread, slow to start; any other thread starts as usual."""
+
+        def start(self) -> None:
+            if self.name == "stalwart-buffer-flush":
+                starting.set()
+                release.wait(30)
+            super().start()
+
+    monkeypatch.setattr(threading, "Thread", SlowToStart)
+    target = Collect()
+    handler = BufferedHandler(capacity=10, flush_interval=60.0, target=target)
+    record = logging.makeLogRecord({"msg": "first", "levelno": logging.INFO, "levelname": "INFO"})
+    first = threading.Thread(target=handler.handle, args=(record,))
+    first.start()
+    assert starting.wait(30)
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            handler.close()  # joined the timer before it started: RuntimeError
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    closing = threading.Thread(target=close)
+    closing.start()
+    try:
+        assert handler._stop.wait(30)  # close() is under way while the timer is still starting
+    finally:
+        release.set()
+        first.join(30)
+        closing.join(30)
+    assert not first.is_alive()
+    assert not closing.is_alive()
+    assert [] == errors
+    assert ["first"] == target.messages  # close forwarded it

@@ -143,9 +143,12 @@ class BufferedHandler(GuardedHandler, logging.handlers.MemoryHandler):
     def _start_timer(self) -> None:
         if self._stop.is_set():
             return
+        timer = threading.Thread(target=self._tick, name="stalwart-buffer-flush", daemon=True)
+        timer.start()
+        # Published once started: close() reads it without the lock, and joining a thread not yet
+        # started raises RuntimeError.
         self._timer_pid = os.getpid()
-        self._timer = threading.Thread(target=self._tick, name="stalwart-buffer-flush", daemon=True)
-        self._timer.start()
+        self._timer = timer
 
     def _tick(self) -> None:
         assert self.flush_interval is not None
