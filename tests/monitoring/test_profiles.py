@@ -365,3 +365,15 @@ def test_a_handler_of_the_previous_setup_that_another_logger_uses_is_left_open(t
     database.close()
     assert ["still written"] == [r.message for r in read_database(tmp_path / "logs.db")]
     assert 0 == database.stats().dropped
+
+
+def test_metrics_count_the_records_the_rate_limiter_holds_back(tmp_path: Path) -> None:
+    setup_logging("staging", log_dir=tmp_path, features={"console": False, "database": False})
+    metrics = next(h for h in logging.getLogger().handlers if isinstance(h, MetricsHandler))
+    flood = get_logger("test.profiles.flood")
+    for n in range(1000):
+        flood.error("disk full %d", n)
+    reconfigure_logging("testing", features={"console": False})
+    assert 1000 == metrics.snapshot().by_level["ERROR"]
+    written = [m for m in _messages(tmp_path / "stalwart.log") if m.startswith("disk full")]
+    assert len(written) < 1000  # the file got the rate-limited share only

@@ -24,7 +24,7 @@ FEATURES: Mapping[str, str] = {
     "file": "rotating log file <log_dir>/stalwart.log (JSON lines)",
     "error_file": "rotating file <log_dir>/errors.log for ERROR and above (JSON lines)",
     "database": "SQLite database <log_dir>/logs.db (DatabaseHandler)",
-    "metrics": "MetricsHandler counting records (handler name 'metrics')",
+    "metrics": "MetricsHandler counting every record, rate-limited ones too (handler name 'metrics')",
     "compression": "gzip rotated files (otherwise they are kept uncompressed)",
     "rate_limiting": "RateLimitFilter on every handler",
     "redaction": "EnvironmentFilter masking secrets on every handler",
@@ -182,7 +182,9 @@ def build_config(
         }
         root_handlers.append("database")
     if enabled["metrics"]:
-        handlers["metrics"] = {"class": f"{_PKG}.MetricsHandler", "filters": list(chain)}
+        # No filters: metrics count every record at the root's level (a flood the rate limiter thins out is
+        # exactly what they must show), and they print no field the other filters add or mask.
+        handlers["metrics"] = {"class": f"{_PKG}.MetricsHandler", "filters": []}
         root_handlers.append("metrics")
 
     return {
