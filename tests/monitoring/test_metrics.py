@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -128,3 +130,40 @@ def test_settings_prometheus_or_the_rate_cannot_use_are_refused(settings: dict[s
 def test_a_bucket_bound_given_twice_is_one_series() -> None:
     handler = MetricsHandler(clock=FakeClock(), buckets_ms=(100, 10, 100))
     assert (10.0, 100.0) == handler.buckets_ms
+
+
+def test_a_bool_duration_is_counted_invalid_not_as_one_millisecond(attach: Attach) -> None:
+    handler = MetricsHandler(clock=FakeClock())
+    attach(handler, "test.metrics.bool").info("done", extra={"duration_ms": True})
+    snap = handler.snapshot()
+    assert (1, {}) == (snap.invalid_durations, snap.durations)
+
+
+def test_a_logger_name_with_lone_surrogates_or_none_still_gives_utf8_exposition(attach: Attach) -> None:
+    handler = MetricsHandler(clock=FakeClock())
+    attach(handler, b"job-\xff".decode("utf-8", "surrogateescape")).info("x", extra={"duration_ms": 1})
+    handler.handle(logging.makeLogRecord({"msg": "from a socket", "levelno": logging.INFO}))
+    text = handler.prometheus_text()
+    text.encode("utf-8")  # raised UnicodeEncodeError
+    assert 'logger="job-\\\\udcff"' in text
+    assert 1 == handler.snapshot().by_logger[""]
+
+
+def test_a_forked_child_counts_only_its_own_records(attach: Attach) -> None:
+    handler = MetricsHandler(clock=FakeClock())
+    logger = attach(handler, "test.metrics.fork")
+    logger.info("before the fork")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            logger.info("in the child")
+            os.write(write, str(handler.snapshot().total).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as stream:
+        child_total = int(stream.read())
+    os.waitpid(pid, 0)
+    assert 1 == child_total
+    assert 1 == handler.snapshot().total

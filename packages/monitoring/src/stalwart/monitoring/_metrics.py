@@ -11,6 +11,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stalwart.core import reset_after_fork, to_utf8_text
 from stalwart.monitoring._errors import MonitoringConfigError
 from stalwart.monitoring._guard import GuardedHandler
 
@@ -92,7 +93,8 @@ class _Durations:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    # Lone surrogates (a logger named after an undecodable file) as \udcxx text: the exposition is UTF-8.
+    return to_utf8_text(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -161,13 +163,24 @@ class MetricsHandler(GuardedHandler):
         self._seconds: deque[list[int]] = deque()  # [whole second, count], oldest first
         self._durations: dict[str, _Durations] = {}
         self._invalid = 0
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        # A forked worker counts its own records: the parent's counts, repeated in every worker of a
+        # pre-fork server, would be summed once per process by whoever scrapes them all.
+        self._counts = Counter()
+        self._seconds = deque()
+        self._durations = {}
+        self._invalid = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         """Count ``record``."""
         raw = record.__dict__.get("duration_ms")
         duration: float | None = None
         invalid = False
-        if raw is not None:
+        if isinstance(raw, bool):  # True is no duration (float(True) would make it 1 ms)
+            invalid = True
+        elif raw is not None:
             try:
                 duration = float(raw)
             except (TypeError, ValueError):
@@ -177,7 +190,8 @@ class MetricsHandler(GuardedHandler):
                     duration, invalid = None, True
         second = int(self._clock())
         with self.lock:  # type: ignore[union-attr]  # the handler lock: logging re-creates it in a forked child
-            self._counts[(record.levelname, record.name)] += 1
+            # str(): a bare makeLogRecord has name None (and levelname "Level None").
+            self._counts[(str(record.levelname), "" if record.name is None else str(record.name))] += 1
             seconds = self._seconds
             if seconds and seconds[-1][0] == second:
                 seconds[-1][1] += 1
@@ -186,9 +200,10 @@ class MetricsHandler(GuardedHandler):
                 while seconds and seconds[0][0] <= second - self.window_seconds:
                     seconds.popleft()
             if duration is not None:
-                series = self._durations.get(record.name)
+                name = "" if record.name is None else str(record.name)
+                series = self._durations.get(name)
                 if series is None:
-                    series = self._durations[record.name] = _Durations(self.buckets_ms)
+                    series = self._durations[name] = _Durations(self.buckets_ms)
                 series.add(duration)
             if invalid:
                 self._invalid += 1

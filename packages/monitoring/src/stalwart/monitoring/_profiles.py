@@ -10,6 +10,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from stalwart.core import reset_after_fork
 from stalwart.monitoring._errors import HandlerOpenError, MonitoringConfigError, SetupInProgressError
 from stalwart.monitoring._fields import to_level
 from stalwart.monitoring._ratelimit import flush_all_summaries
@@ -225,18 +226,23 @@ def _prepare_directory(config: Mapping[str, Any], log_dir: str | os.PathLike[str
 
 # Handlers the last setup_logging built (also those only a BufferedHandler forwards to), closed by the next one.
 _installed: list[logging.Handler] = []
-# One set-up at a time: two threads reconfiguring at once would each close what the other installs.
-_setup_lock = threading.Lock()
-# The thread inside setup_logging, if any: a second call on it (a signal handler) would wait for itself.
-_setup_thread: int | None = None
-_fork_hook_installed = False
 
 
-def _after_fork_in_child() -> None:
-    # Another thread of the parent may have been inside setup_logging: its lock is held for ever here.
-    global _setup_lock, _setup_thread
-    _setup_lock = threading.Lock()
-    _setup_thread = None
+class _SetupGuard:
+    """One set-up at a time: two threads reconfiguring at once would each close what the other installs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # The thread inside setup_logging, if any: a second call on it (a signal handler) would wait for itself.
+        self.thread: int | None = None
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread of the parent may have been inside setup_logging: its lock is held for ever here.
+        self.lock = threading.Lock()
+        self.thread = None
+
+
+_guard = _SetupGuard()
 
 
 def _build_handlers(config: dict[str, Any]) -> dict[str, logging.Handler]:
@@ -368,15 +374,12 @@ def setup_logging(
         SetupInProgressError: If called on a thread that is already inside it (a signal handler
             interrupting a reload); the running call finishes its set-up.
     """
-    global _setup_thread, _fork_hook_installed
     config = build_config(profile, level, features, log_dir)
-    if _setup_thread == threading.get_ident():
+    if _guard.thread == threading.get_ident():
         raise SetupInProgressError
-    with _setup_lock:
-        if not _fork_hook_installed:
-            os.register_at_fork(after_in_child=_after_fork_in_child)
-            _fork_hook_installed = True
-        _setup_thread = threading.get_ident()
+    reset_after_fork(_guard)  # registered on first use: importing does no work
+    with _guard.lock:
+        _guard.thread = threading.get_ident()
         try:
             _prepare_directory(config, log_dir)
             handlers = _build_handlers(config)
@@ -389,7 +392,7 @@ def setup_logging(
                 raise
             _swap(logging.getLogger(), config, handlers)
         finally:
-            _setup_thread = None
+            _guard.thread = None
     return config
 
 
